@@ -1,0 +1,317 @@
+/**
+ * The `distilrank` command line. Each command is a thin layer over a stage's public surface; errors a
+ * user can cause print `error[CODE]: file:line: field: message` and a hint, never a stack trace.
+ */
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { resolveDatasetDir } from '../datasets/download.ts';
+import { DATASETS, datasetAdapter } from '../datasets/registry.ts';
+import { parseScale } from '../datasets/scales.ts';
+import { DistilrankError, isDistilrankError } from '../errors.ts';
+import { evaluate, parseProtocol, splitQrels, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/evaluate.ts';
+import { writeQrels, writeRun } from '../eval/trec.ts';
+import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/loaders.ts';
+import { createRanker, RANKERS } from '../retrieve/index.ts';
+import { parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import { fmt, table } from './format.ts';
+import { createProgress } from './progress.ts';
+
+interface GlobalOptions {
+  store: string;
+  dataDir?: string;
+  quiet?: boolean;
+}
+
+export const DEFAULT_STORE = '.distilrank/store.sqlite';
+
+function storePath(g: GlobalOptions): string {
+  return resolve(g.store);
+}
+
+/** Text for stderr notes (suppressed by --quiet). */
+function note(g: GlobalOptions, text: string): void {
+  if (!g.quiet) process.stderr.write(`${text}\n`);
+}
+
+/** Resolve, load and ingest a built-in data set (downloading it when public and absent). */
+async function ingestBuiltin(g: GlobalOptions, store: Store, name: string, opts: { download?: boolean; splitSeed?: string } = {}): Promise<IngestResult> {
+  const adapter = datasetAdapter(name);
+  const dir = await resolveDatasetDir(name, {
+    ...(g.dataDir ? { dataDir: g.dataDir } : {}),
+    ...(opts.download === false ? { download: false } : {}),
+  });
+  note(g, `reading ${name} from ${dir}`);
+  const bundle = adapter.load(dir);
+  return ingestBundle(g, store, bundle, opts.splitSeed);
+}
+
+function ingestBundle(g: GlobalOptions, store: Store, bundle: DatasetBundle, splitSeed?: string): IngestResult {
+  const bar = createProgress(`ingest ${bundle.name}`, g.quiet);
+  try {
+    return store.ingest(bundle, { ...(splitSeed ? { splitSeed } : {}), onProgress: (d, t) => bar.update(d, t) });
+  } finally {
+    bar.stop();
+  }
+}
+
+function describeIngest(r: IngestResult, seconds: number): string {
+  if (r.unchanged) return `${r.dataset}: already up to date (same input as the stored version)`;
+  return (
+    `${r.dataset}: ${r.items} items, ${r.queries} queries (train ${r.splits.train} / dev ${r.splits.dev} / test ${r.splits.test}), ` +
+    `${r.judgments} judgments${r.judgmentsSkipped ? ` (${r.judgmentsSkipped} skipped by the scale mapping)` : ''}` +
+    `${r.logEvents ? `, ${r.logEvents} log events` : ''} in ${seconds.toFixed(1)} s`
+  );
+}
+
+/** Open the store for a data set, ingesting a built-in data set first when it is not there yet. */
+async function storeWithDataset(g: GlobalOptions, dataset: string): Promise<Store> {
+  const store = Store.open(storePath(g), { create: true });
+  if (!store.datasetNames().includes(dataset)) {
+    if (!DATASETS[dataset]) {
+      store.dataset(dataset); // throws STORE_NOT_FOUND with the hint
+    }
+    note(g, `${dataset} is not in the store yet: ingesting it first`);
+    const t0 = performance.now();
+    note(g, describeIngest(await ingestBuiltin(g, store, dataset), (performance.now() - t0) / 1000));
+  }
+  return store;
+}
+
+function protocolsOf(spec: string): Protocol[] {
+  return spec === 'both' ? ['rerank', 'retrieval'] : [parseProtocol(spec)];
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new DistilrankError('BAD_OPTION', `--${name} must be a positive integer, got "${v}"`, { field: name });
+    return n;
+  };
+}
+
+export function reportTable(reports: readonly EvalReport[], measures: readonly string[] = DEFAULT_MEASURES): string {
+  return table(
+    ['model', 'protocol', 'queries', ...measures, 'p50 ms', 'p99 ms'],
+    reports.map((r) => [
+      r.model,
+      r.protocol,
+      String(r.queries),
+      ...measures.map((m) => fmt(r.metrics[m] ?? NaN)),
+      fmt(r.latencyMs.p50, 2),
+      fmt(r.latencyMs.p99, 2),
+    ]),
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command('distilrank')
+    .description('LLM search relevance, distilled: human judgments → LLM teacher → small fast student → ranked search')
+    .version('0.1.0')
+    .addOption(new Option('--store <path>', 'store file (SQLite)').env('DISTILRANK_STORE').default(DEFAULT_STORE))
+    .addOption(new Option('--data-dir <dir>', 'folder holding one subfolder per data set').env('DISTILRANK_DATA_DIR'))
+    .option('-q, --quiet', 'no progress or notes on stderr')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('ingest')
+    .description('load a built-in data set (--dataset) or your own files (--name with --items/--queries/--judgments) into the store')
+    .option('--dataset <name>', `built-in data set: ${Object.keys(DATASETS).join(', ')}`)
+    .option('--name <name>', 'name for your own data set')
+    .option('--items <file>', 'items (.jsonl or .csv)')
+    .option('--queries <file>', 'queries (.tsv or .jsonl)')
+    .option('--judgments <file>', 'judgments (TREC qrels, or .csv query_id,item_id,grade[,rater])')
+    .option('--logs <file>', 'search-log events (.jsonl)')
+    .option('--scale <spec>', 'native scale of your judgments: a name (levels-1-5, graded-0-4, quepid-0-3, trec-0-2, binary-0-1) or GRADE:LEVEL pairs, e.g. 0:1,1:3,2:4,3:5')
+    .option('--description <text>', 'one line describing your data set')
+    .option('--split-seed <seed>', 'seed of the train/dev/test split by query')
+    .option('--no-download', 'never download a missing public data set')
+    .action(async (o: { dataset?: string; name?: string; items?: string; queries?: string; judgments?: string; logs?: string; scale?: string; description?: string; splitSeed?: string; download: boolean }) => {
+      const store = Store.open(storePath(g()), { create: true });
+      try {
+        const t0 = performance.now();
+        let result: IngestResult;
+        if (o.dataset) {
+          if (o.name || o.items) throw new DistilrankError('BAD_OPTION', 'give either --dataset or --name with files, not both', { field: 'dataset' });
+          result = await ingestBuiltin(g(), store, o.dataset, { download: o.download, ...(o.splitSeed ? { splitSeed: o.splitSeed } : {}) });
+        } else {
+          for (const [flag, v] of [['name', o.name], ['items', o.items], ['queries', o.queries], ['judgments', o.judgments], ['scale', o.scale]] as const) {
+            if (!v) {
+              throw new DistilrankError('BAD_OPTION', `--${flag} is required to ingest your own files`, {
+                field: flag,
+                hint: 'e.g. distilrank ingest --name shop --items items.jsonl --queries queries.tsv --judgments qrels.txt --scale graded-0-4 (or --dataset NAME for a built-in one)',
+              });
+            }
+          }
+          const sourced = <T>(l: Loaded<T>): Array<Sourced<T>> => l.records.map((r, i) => ({ ...r, origin: { file: l.file, line: l.lines[i]! } }));
+          const items = loadItems(o.items!);
+          const queries = loadQueries(o.queries!);
+          const judgments = loadJudgments(o.judgments!);
+          const setName = 'default';
+          const bundle: DatasetBundle = {
+            name: o.name!,
+            description: o.description ?? `user data set ${o.name}`,
+            source: [o.items, o.queries, o.judgments, o.logs].filter(Boolean).map((p) => resolve(p!)).join(', '),
+            mapping: parseScale(o.scale!),
+            defaultJudgmentSet: setName,
+            items: sourced(items),
+            queries: sourced(queries),
+            judgments: sourced(judgments).map((j) => ({ ...j, source: setName })),
+            ...(o.logs ? { logEvents: sourced(loadLogEvents(o.logs)) } : {}),
+          };
+          result = ingestBundle(g(), store, bundle, o.splitSeed);
+        }
+        console.log(describeIngest(result, (performance.now() - t0) / 1000));
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('datasets')
+    .description('list the data sets in the store, with their scale mappings and splits')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      const store = Store.open(storePath(g()), { create: true });
+      try {
+        const infos = store.datasetNames().map((n) => store.dataset(n));
+        if (o.json) return console.log(JSON.stringify(infos, null, 2));
+        if (!infos.length) return console.log(`the store ${store.path} is empty: run \`distilrank ingest --dataset NAME\``);
+        for (const d of infos) {
+          console.log(`${d.name}: ${d.description}`);
+          console.log(`  ${d.items} items, ${d.queries} queries, ${d.judgments} judgments (sets: ${d.judgmentSets.join(', ')}; default ${d.defaultJudgmentSet})`);
+          console.log(`  split seed "${d.splitSeed}" ${JSON.stringify(d.splitFractions)}; BM25 field weights ${JSON.stringify(d.fieldWeights)}`);
+          console.log(`  scale ${d.scale.name}: ${d.scale.description}`);
+          for (const r of d.scale.rows) console.log(`    ${r.native.padStart(5)} → ${r.level === null ? 'dropped' : `L${r.level}`}  ${r.note}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a model on a split under a named protocol')
+    .requiredOption('--dataset <name>', 'data set')
+    .option('--model <name>', `model: ${Object.keys(RANKERS).join(', ')}`, 'bm25')
+    .option('--protocol <name>', 'rerank, retrieval or both', 'both')
+    .option('--split <name>', 'train, dev or test', 'test')
+    .option('--judgments <set>', "judgment set (default: the data set's default)")
+    .option('--depth <n>', 'retrieval depth', positiveInt('depth'), 100)
+    .option('--metrics <list>', 'comma-separated measure names', DEFAULT_MEASURES.join(','))
+    .option('--run <file>', 'write the TREC run that was scored (one protocol only)')
+    .option('--json', 'print one JSON object per protocol')
+    .action(async (o: { dataset: string; model: string; protocol: string; split: string; judgments?: string; depth: number; metrics: string; run?: string; json?: boolean }) => {
+      const split = parseSplit(o.split);
+      const protocols = protocolsOf(o.protocol);
+      if (o.run && protocols.length > 1) {
+        throw new DistilrankError('BAD_OPTION', '--run needs a single protocol', { field: 'run', hint: 'add --protocol rerank or --protocol retrieval' });
+      }
+      const measures = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
+      const store = await storeWithDataset(g(), o.dataset);
+      try {
+        const ranker = createRanker(o.model, store, o.dataset);
+        const reports: EvalReport[] = [];
+        for (const protocol of protocols) {
+          const bar = createProgress(`eval ${o.model} ${protocol}`, g().quiet);
+          const ev = evaluate({
+            store,
+            dataset: o.dataset,
+            split,
+            protocol,
+            ranker,
+            depth: o.depth,
+            measures,
+            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+            onProgress: (d, t) => bar.update(d, t),
+          });
+          bar.stop();
+          if (o.run) {
+            writeRun(o.run, ev.run, `distilrank-${o.model}-${protocol}`);
+            note(g(), `wrote run ${o.run}`);
+          }
+          reports.push(ev.report);
+          if (o.json) console.log(JSON.stringify(ev.report));
+        }
+        if (!o.json) {
+          console.log(`${o.dataset}, split ${split}, judgments ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3 means L4 and up`);
+          console.log(reportTable(reports, measures));
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('export-qrels')
+    .description("write a split's judgments as TREC qrels, with the integer gains evaluation uses (L1=0 … L5=4)")
+    .requiredOption('--dataset <name>', 'data set')
+    .requiredOption('--out <file>', 'output qrels file')
+    .option('--split <name>', 'train, dev or test', 'test')
+    .option('--judgments <set>', "judgment set (default: the data set's default)")
+    .action(async (o: { dataset: string; out: string; split: string; judgments?: string }) => {
+      const split = parseSplit(o.split);
+      const store = await storeWithDataset(g(), o.dataset);
+      try {
+        const qrels = splitQrels(store, o.dataset, split, o.judgments);
+        writeQrels(o.out, qrels);
+        let n = 0;
+        for (const m of qrels.values()) n += m.size;
+        console.log(`wrote ${n} judgments for ${qrels.size} ${split} queries of ${o.dataset} to ${o.out}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, BM25, evaluation table')
+    .option('--dataset <name>', 'data set to run the demo on', 'icecat-chorus')
+    .action(async (o: { dataset: string }) => {
+      const t0 = performance.now();
+      const store = Store.open(storePath(g()), { create: true });
+      try {
+        console.log(`distilrank demo — ${o.dataset}`);
+        console.log(`1. ingest: ${describeIngest(await ingestBuiltin(g(), store, o.dataset), (performance.now() - t0) / 1000)}`);
+        const info = store.dataset(o.dataset);
+        console.log(`   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`);
+        console.log(`2. models: bm25 (${RANKERS.bm25!.description}); the LLM teacher and the distilled student arrive in later stages`);
+        const reports: EvalReport[] = [];
+        for (const protocol of ['rerank', 'retrieval'] as const) {
+          const bar = createProgress(`eval bm25 ${protocol}`, g().quiet);
+          reports.push(evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker('bm25', store, o.dataset), onProgress: (d, t) => bar.update(d, t) }).report);
+          bar.stop();
+        }
+        console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
+        console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant`);
+        console.log(reportTable(reports));
+        console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; store: ${store.path}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code (0 ok, 1 error, 2 usage). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    }
+    if (isDistilrankError(e)) {
+      process.stderr.write(`${e.format()}\n`);
+      return 1;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\nplease report this with the command you ran\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,23 @@
+/** Retrieval: ranking models over the catalogue (BM25 now; vector and hybrid later), by name. */
+import { unknownName } from '../errors.ts';
+import type { Store } from '../store/index.ts';
+import { Bm25Ranker } from './bm25.ts';
+import type { Ranker } from './types.ts';
+
+export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
+export type { Ranker } from './types.ts';
+
+export interface RankerFactory {
+  description: string;
+  create(store: Store, dataset: string): Ranker;
+}
+
+export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
+  bm25: { description: 'BM25 (SQLite FTS5, per-field weights)', create: (store, dataset) => new Bm25Ranker(store, dataset) },
+});
+
+export function createRanker(name: string, store: Store, dataset: string): Ranker {
+  const f = RANKERS[name];
+  if (!f) throw unknownName('model', name, Object.keys(RANKERS));
+  return f.create(store, dataset);
+}

@@ -1,0 +1,13 @@
+import type { ScoredItem } from '../eval/metrics.ts';
+
+/**
+ * A ranking model, as the evaluation protocols and the service use it. `retrieve` ranks the whole
+ * catalogue (top k); `score` scores given candidates (the rerank protocol, or re-ranking another
+ * retriever's candidates). Higher scores are better. `score` returns every candidate,
+ * each exactly once.
+ */
+export interface Ranker {
+  readonly name: string;
+  retrieve(queryText: string, k: number): ScoredItem[];
+  score(queryText: string, itemIds: readonly string[]): ScoredItem[];
+}

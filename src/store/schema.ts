@@ -1,0 +1,79 @@
+/**
+ * The store's SQL schema. Bump SCHEMA_VERSION whenever a table changes: a store written by another
+ * version is refused on open (STORE_VERSION), never silently read or migrated in place.
+ */
+
+/** 'drk1' — marks a SQLite file as a distilrank store (PRAGMA application_id). */
+export const APPLICATION_ID = 0x64726b31;
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE datasets (
+  name                 TEXT PRIMARY KEY,
+  description          TEXT NOT NULL,
+  scale                TEXT NOT NULL,   -- JSON: { name, description, higherIsBetter, rows }
+  default_judgment_set TEXT NOT NULL,
+  field_weights        TEXT NOT NULL,   -- JSON: BM25 weight per FTS column
+  split_seed           TEXT NOT NULL,
+  split_fractions      TEXT NOT NULL,   -- JSON: { train, dev, test }
+  content_hash         TEXT NOT NULL,   -- hash of the ingested records: re-ingest of the same input is a no-op
+  source               TEXT NOT NULL,   -- where the records came from (folder or files)
+  ingested_at          TEXT NOT NULL
+);
+
+CREATE TABLE items (
+  rid         INTEGER PRIMARY KEY,      -- rowid shared with the data set's FTS table
+  dataset     TEXT NOT NULL REFERENCES datasets(name),
+  id          TEXT NOT NULL,
+  title       TEXT NOT NULL,
+  description TEXT,
+  fields      TEXT,                     -- JSON object of extra text fields
+  attributes  TEXT,                     -- JSON object
+  image_url   TEXT,
+  language    TEXT,
+  UNIQUE (dataset, id)
+);
+
+CREATE TABLE queries (
+  dataset  TEXT NOT NULL REFERENCES datasets(name),
+  id       TEXT NOT NULL,
+  text     TEXT NOT NULL,
+  language TEXT,
+  split    TEXT NOT NULL CHECK (split IN ('train', 'dev', 'test')),
+  PRIMARY KEY (dataset, id)
+) WITHOUT ROWID;
+
+CREATE TABLE judgments (
+  dataset       TEXT NOT NULL REFERENCES datasets(name),
+  judgment_set  TEXT NOT NULL,
+  query_id      TEXT NOT NULL,
+  item_id       TEXT NOT NULL,
+  native_grade  REAL NOT NULL,
+  level         INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  soft          TEXT,                   -- JSON [p(L1)..p(L5)] from per-rater grades, NULL when one grade only
+  raters        TEXT,                   -- JSON [{ rater, grade }] on the native scale
+  PRIMARY KEY (dataset, judgment_set, query_id, item_id)
+) WITHOUT ROWID;
+
+CREATE TABLE log_events (
+  dataset    TEXT NOT NULL REFERENCES datasets(name),
+  query_text TEXT NOT NULL,
+  item_id    TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  position   INTEGER,
+  time       INTEGER NOT NULL,          -- epoch ms
+  extra      TEXT
+);
+CREATE INDEX log_events_by_dataset_time ON log_events (dataset, time);
+`;
+
+/** The columns of every data set's FTS5 table, in order; BM25 weights are given in this order. */
+export const FTS_COLUMNS = ['title', 'description', 'fields'] as const;
+export type FtsColumn = (typeof FTS_COLUMNS)[number];
+
+/** Porter stemming over unicode61 (diacritics folded): good for English catalogues, harmless elsewhere. */
+export const FTS_TOKENIZER = 'porter unicode61 remove_diacritics 2';
+
+export function ftsTableName(dataset: string): string {
+  return `fts_${dataset.replace(/-/g, '_')}`;
+}

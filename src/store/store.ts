@@ -1,0 +1,536 @@
+/**
+ * The embedded store: one SQLite file holding every ingested data set (items, queries with their
+ * split, judgments mapped onto the five levels, search-log events) and one FTS5 table per data set
+ * for BM25. Ingest validates everything first and writes in one transaction, so bad input or a crash
+ * leaves the store exactly as it was.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { DistilrankError, type ErrorDetails } from '../errors.ts';
+import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/records.ts';
+import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
+import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
+import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
+
+/** Where a record was read from, so errors can name the file and line. */
+export interface Origin {
+  file: string;
+  line: number;
+}
+export type Sourced<T> = T & { origin?: Origin };
+
+export type FieldWeights = Record<FtsColumn, number>;
+export const DEFAULT_FIELD_WEIGHTS: Readonly<FieldWeights> = Object.freeze({ title: 2, description: 1, fields: 1 });
+
+/** Everything one data set adapter or loader hands to the store. */
+export interface DatasetBundle {
+  name: string;
+  description: string;
+  /** Folder or files the records came from (shown by `distilrank datasets`). */
+  source: string;
+  mapping: ScaleMapping;
+  /** The judgment set evaluation reads unless told otherwise. */
+  defaultJudgmentSet: string;
+  fieldWeights?: Partial<FieldWeights>;
+  items: ReadonlyArray<Sourced<Item>>;
+  queries: ReadonlyArray<Sourced<Query>>;
+  judgments: ReadonlyArray<Sourced<Judgment>>;
+  logEvents?: ReadonlyArray<Sourced<LogEvent>>;
+}
+
+export interface IngestOptions {
+  splitSeed?: string;
+  splitFractions?: SplitFractions;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface IngestResult {
+  dataset: string;
+  /** True when the store already held exactly this input: nothing was written. */
+  unchanged: boolean;
+  items: number;
+  queries: number;
+  judgments: number;
+  /** Judgments whose native grade the mapping deliberately leaves out (see the scale's rows). */
+  judgmentsSkipped: number;
+  logEvents: number;
+  splits: Record<Split, number>;
+}
+
+export interface DatasetInfo {
+  name: string;
+  description: string;
+  scale: { name: string; description: string; higherIsBetter: boolean; rows: MappingRow[] };
+  defaultJudgmentSet: string;
+  fieldWeights: FieldWeights;
+  splitSeed: string;
+  splitFractions: SplitFractions;
+  source: string;
+  ingestedAt: string;
+  items: number;
+  queries: number;
+  judgments: number;
+  judgmentSets: string[];
+}
+
+export interface StoredQuery {
+  id: string;
+  text: string;
+  language: string | null;
+  split: Split;
+}
+
+export interface StoredJudgment {
+  queryId: string;
+  itemId: string;
+  judgmentSet: string;
+  nativeGrade: number;
+  level: Level;
+  /** Integer gain for nDCG (default: L1=0 … L5=4). */
+  gain: number;
+  soft: LevelDistribution | null;
+  raters: RaterGrade[] | null;
+}
+
+export interface StoredItem {
+  id: string;
+  title: string;
+  description: string | null;
+  fields: Record<string, string>;
+  attributes: Record<string, unknown>;
+  imageUrl: string | null;
+  language: string | null;
+}
+
+const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export class Store {
+  readonly path: string;
+  readonly db: Database.Database;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.db = db;
+  }
+
+  /**
+   * Open (and with `create`, initialise) a store. A file that is not a distilrank store, or one of
+   * another schema version, is refused and left untouched.
+   */
+  static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): Store {
+    const exists = existsSync(path) && statSync(path).size > 0;
+    if (!exists && !opts.create) {
+      throw new DistilrankError('FILE_NOT_FOUND', `no store at ${path}`, {
+        file: path,
+        hint: 'run `distilrank ingest --dataset NAME` first, or pass --store PATH',
+      });
+    }
+    if (!exists) mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: Boolean(opts.readonly) && exists, fileMustExist: exists });
+      checkOrInit(db, path, exists);
+    } catch (e) {
+      if (e instanceof DistilrankError) throw e;
+      throw new DistilrankError('STORE_VERSION', `${path} is not a distilrank store (${(e as Error).message})`, {
+        file: path,
+        hint: 'pass --store with a new file name, or move the file away',
+      });
+    }
+    if (!opts.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    return new Store(path, db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Ingest one data set, replacing any earlier version of it. All or nothing. */
+  ingest(bundle: DatasetBundle, opts: IngestOptions = {}): IngestResult {
+    const seed = opts.splitSeed ?? DEFAULT_SPLIT_SEED;
+    const fractions = opts.splitFractions ?? DEFAULT_SPLIT_FRACTIONS;
+    const weights: FieldWeights = { ...DEFAULT_FIELD_WEIGHTS, ...bundle.fieldWeights };
+    const plan = validateBundle(bundle);
+    const contentHash = hashBundle(bundle, weights, seed, fractions);
+    const splits = assignSplits(bundle.queries.map((q) => q.id), seed, fractions);
+    const splitCounts: Record<Split, number> = { train: 0, dev: 0, test: 0 };
+    for (const s of splits.values()) splitCounts[s] += 1;
+    const result: IngestResult = {
+      dataset: bundle.name,
+      unchanged: false,
+      items: bundle.items.length,
+      queries: bundle.queries.length,
+      judgments: plan.judgments.length,
+      judgmentsSkipped: plan.skipped,
+      logEvents: bundle.logEvents?.length ?? 0,
+      splits: splitCounts,
+    };
+    const previous = this.db.prepare('SELECT content_hash FROM datasets WHERE name = ?').get(bundle.name) as
+      | { content_hash: string }
+      | undefined;
+    if (previous?.content_hash === contentHash) return { ...result, unchanged: true };
+
+    const fts = ftsTableName(bundle.name);
+    const total = bundle.items.length + bundle.queries.length + plan.judgments.length + result.logEvents;
+    const write = this.db.transaction(() => {
+      this.deleteDataset(bundle.name);
+      this.db
+        .prepare(
+          `INSERT INTO datasets (name, description, scale, default_judgment_set, field_weights, split_seed,
+             split_fractions, content_hash, source, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+        )
+        .run(
+          bundle.name,
+          bundle.description,
+          JSON.stringify({
+            name: bundle.mapping.name,
+            description: bundle.mapping.description,
+            higherIsBetter: bundle.mapping.higherIsBetter,
+            rows: bundle.mapping.rows,
+          }),
+          bundle.defaultJudgmentSet,
+          JSON.stringify(weights),
+          seed,
+          JSON.stringify(fractions),
+          contentHash,
+          bundle.source,
+          new Date().toISOString(),
+        );
+      this.db.exec(
+        `CREATE VIRTUAL TABLE ${fts} USING fts5(${FTS_COLUMNS.join(', ')}, content='', tokenize='${FTS_TOKENIZER}')`,
+      );
+      const insItem = this.db.prepare(
+        `INSERT INTO items (dataset, id, title, description, fields, attributes, image_url, language)
+         VALUES (?,?,?,?,?,?,?,?)`,
+      );
+      const insFts = this.db.prepare(`INSERT INTO ${fts} (rowid, ${FTS_COLUMNS.join(', ')}) VALUES (?,?,?,?)`);
+      let done = 0;
+      const tick = () => {
+        done += 1;
+        if (opts.onProgress && (done % 2000 === 0 || done === total)) opts.onProgress(done, total);
+      };
+      for (const it of bundle.items) {
+        const fieldsText = it.fields ? Object.values(it.fields).join('\n') : '';
+        const info = insItem.run(
+          bundle.name,
+          it.id,
+          it.title,
+          it.description ?? null,
+          it.fields && Object.keys(it.fields).length ? JSON.stringify(it.fields) : null,
+          it.attributes && Object.keys(it.attributes).length ? JSON.stringify(it.attributes) : null,
+          it.imageUrl ?? null,
+          it.language ?? null,
+        );
+        insFts.run(info.lastInsertRowid, it.title, it.description ?? '', fieldsText);
+        tick();
+      }
+      const insQuery = this.db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');
+      for (const q of bundle.queries) {
+        insQuery.run(bundle.name, q.id, q.text, q.language ?? null, splits.get(q.id)!);
+        tick();
+      }
+      const insJudgment = this.db.prepare(
+        `INSERT INTO judgments (dataset, judgment_set, query_id, item_id, native_grade, level, soft, raters)
+         VALUES (?,?,?,?,?,?,?,?)`,
+      );
+      for (const j of plan.judgments) {
+        insJudgment.run(
+          bundle.name,
+          j.set,
+          j.queryId,
+          j.itemId,
+          j.grade,
+          j.level,
+          j.soft ? JSON.stringify(j.soft) : null,
+          j.raters ? JSON.stringify(j.raters) : null,
+        );
+        tick();
+      }
+      const insEvent = this.db.prepare(
+        'INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)',
+      );
+      for (const e of bundle.logEvents ?? []) {
+        insEvent.run(bundle.name, e.queryText, e.itemId, e.action, e.position ?? null, e.time, e.extra ? JSON.stringify(e.extra) : null);
+        tick();
+      }
+    });
+    write();
+    return result;
+  }
+
+  /** Remove a data set and its FTS table (inside the caller's transaction when there is one). */
+  deleteDataset(name: string): void {
+    for (const table of ['log_events', 'judgments', 'queries', 'items', 'datasets']) {
+      this.db.prepare(`DELETE FROM ${table} WHERE ${table === 'datasets' ? 'name' : 'dataset'} = ?`).run(name);
+    }
+    this.db.exec(`DROP TABLE IF EXISTS ${ftsTableName(name)}`);
+  }
+
+  datasetNames(): string[] {
+    return (this.db.prepare('SELECT name FROM datasets ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+  }
+
+  /** A data set's metadata; STORE_NOT_FOUND when it was never ingested. */
+  dataset(name: string): DatasetInfo {
+    const row = this.db.prepare('SELECT * FROM datasets WHERE name = ?').get(name) as Record<string, string> | undefined;
+    if (!row) {
+      const have = this.datasetNames();
+      throw new DistilrankError('STORE_NOT_FOUND', `data set "${name}" is not in the store ${this.path}`, {
+        hint: `run \`distilrank ingest --dataset ${name}\`${have.length ? ` (the store holds: ${have.join(', ')})` : ''}`,
+      });
+    }
+    const count = (sql: string) => (this.db.prepare(sql).get(name) as { n: number }).n;
+    return {
+      name: row.name!,
+      description: row.description!,
+      scale: JSON.parse(row.scale!) as DatasetInfo['scale'],
+      defaultJudgmentSet: row.default_judgment_set!,
+      fieldWeights: JSON.parse(row.field_weights!) as FieldWeights,
+      splitSeed: row.split_seed!,
+      splitFractions: JSON.parse(row.split_fractions!) as SplitFractions,
+      source: row.source!,
+      ingestedAt: row.ingested_at!,
+      items: count('SELECT count(*) AS n FROM items WHERE dataset = ?'),
+      queries: count('SELECT count(*) AS n FROM queries WHERE dataset = ?'),
+      judgments: count('SELECT count(*) AS n FROM judgments WHERE dataset = ?'),
+      judgmentSets: (
+        this.db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]
+      ).map((r) => r.s),
+    };
+  }
+
+  queries(dataset: string, split?: Split): StoredQuery[] {
+    const sql = `SELECT id, text, language, split FROM queries WHERE dataset = ?${split ? ' AND split = ?' : ''} ORDER BY id`;
+    return this.db.prepare(sql).all(...(split ? [dataset, split] : [dataset])) as StoredQuery[];
+  }
+
+  /** Judgments of one judgment set (the data set's default unless given), optionally of one split. */
+  judgments(dataset: string, opts: { split?: Split; judgmentSet?: string } = {}): StoredJudgment[] {
+    const set = opts.judgmentSet ?? this.dataset(dataset).defaultJudgmentSet;
+    const rows = this.db
+      .prepare(
+        `SELECT j.query_id, j.item_id, j.judgment_set, j.native_grade, j.level, j.soft, j.raters
+         FROM judgments j JOIN queries q ON q.dataset = j.dataset AND q.id = j.query_id
+         WHERE j.dataset = ? AND j.judgment_set = ?${opts.split ? ' AND q.split = ?' : ''}
+         ORDER BY j.query_id, j.item_id`,
+      )
+      .all(...(opts.split ? [dataset, set, opts.split] : [dataset, set])) as Array<{
+      query_id: string;
+      item_id: string;
+      judgment_set: string;
+      native_grade: number;
+      level: Level;
+      soft: string | null;
+      raters: string | null;
+    }>;
+    return rows.map((r) => ({
+      queryId: r.query_id,
+      itemId: r.item_id,
+      judgmentSet: r.judgment_set,
+      nativeGrade: r.native_grade,
+      level: r.level,
+      gain: defaultGain(r.level),
+      soft: r.soft ? (JSON.parse(r.soft) as LevelDistribution) : null,
+      raters: r.raters ? (JSON.parse(r.raters) as RaterGrade[]) : null,
+    }));
+  }
+
+  items(dataset: string, ids: readonly string[]): StoredItem[] {
+    const rows = this.db
+      .prepare(
+        `SELECT i.id, i.title, i.description, i.fields, i.attributes, i.image_url, i.language
+         FROM json_each(?) AS w JOIN items i ON i.dataset = ? AND i.id = w.value ORDER BY w.key`,
+      )
+      .all(JSON.stringify(ids), dataset) as Array<Record<string, string | null>>;
+    return rows.map((r) => ({
+      id: r.id!,
+      title: r.title!,
+      description: r.description ?? null,
+      fields: r.fields ? (JSON.parse(r.fields) as Record<string, string>) : {},
+      attributes: r.attributes ? (JSON.parse(r.attributes) as Record<string, unknown>) : {},
+      imageUrl: r.image_url ?? null,
+      language: r.language ?? null,
+    }));
+  }
+
+  itemCount(dataset: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM items WHERE dataset = ?').get(dataset) as { n: number }).n;
+  }
+
+  /**
+   * BM25 over the data set's FTS5 table: the top `k` items for an FTS5 MATCH expression, scores
+   * positive (higher is better). With `restrictTo`, only those item ids are scored (rerank protocol);
+   * items that match no query term are absent from the result.
+   */
+  bm25(dataset: string, match: string, opts: { k?: number; restrictTo?: readonly string[]; weights?: FieldWeights } = {}): Array<{ itemId: string; score: number }> {
+    const w = opts.weights ?? this.dataset(dataset).fieldWeights;
+    const fts = ftsTableName(dataset);
+    const weightArgs = FTS_COLUMNS.map((c) => Number(w[c])).join(', ');
+    if (opts.restrictTo) {
+      return this.db
+        .prepare(
+          `SELECT i.id AS itemId, -bm25(${fts}, ${weightArgs}) AS score
+           FROM ${fts} f JOIN items i ON i.rid = f.rowid
+           WHERE ${fts} MATCH ? AND f.rowid IN (SELECT rid FROM items WHERE dataset = ? AND id IN (SELECT value FROM json_each(?)))`,
+        )
+        .all(match, dataset, JSON.stringify(opts.restrictTo)) as Array<{ itemId: string; score: number }>;
+    }
+    return this.db
+      .prepare(
+        `SELECT i.id AS itemId, s.score FROM (
+           SELECT rowid, -bm25(${fts}, ${weightArgs}) AS score FROM ${fts} WHERE ${fts} MATCH ? ORDER BY score DESC LIMIT ?
+         ) s JOIN items i ON i.rid = s.rowid ORDER BY s.score DESC`,
+      )
+      .all(match, opts.k ?? 100) as Array<{ itemId: string; score: number }>;
+  }
+}
+
+function checkOrInit(db: Database.Database, path: string, existed: boolean): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+  if (appId === 0 && version === 0 && tables === 0) {
+    db.transaction(() => {
+      db.exec(SCHEMA_SQL);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+    return;
+  }
+  if (appId !== APPLICATION_ID) {
+    throw new DistilrankError('STORE_VERSION', `${path} is a SQLite file but not a distilrank store`, {
+      file: path,
+      hint: 'pass --store with another path; distilrank does not write into foreign databases',
+    });
+  }
+  if (version !== SCHEMA_VERSION) {
+    throw new DistilrankError(
+      'STORE_VERSION',
+      `${path} has store schema version ${version}; this distilrank reads version ${SCHEMA_VERSION}`,
+      {
+        file: path,
+        hint: existed
+          ? 're-create it: move the file away and run `distilrank ingest` again (ingest is cheap; labels live elsewhere)'
+          : undefined,
+      },
+    );
+  }
+}
+
+interface PlannedJudgment {
+  set: string;
+  queryId: string;
+  itemId: string;
+  grade: number;
+  level: Level;
+  soft: LevelDistribution | null;
+  raters: RaterGrade[] | null;
+}
+
+/** Check ids, references and grades before anything is written; errors name file and line. */
+function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipped: number } {
+  if (!DATASET_NAME.test(b.name)) {
+    throw new DistilrankError('BAD_OPTION', `invalid data set name "${b.name}"`, {
+      field: 'dataset',
+      hint: 'use lower-case letters, digits and dashes, starting with a letter or digit (e.g. my-catalog)',
+    });
+  }
+  const at = (o: Origin | undefined, field?: string): ErrorDetails => ({ ...(o ? { file: o.file, line: o.line } : {}), ...(field ? { field } : {}) });
+  const itemSeen = new Map<string, Origin | undefined>();
+  for (const it of b.items) {
+    if (!it.id) throw new DistilrankError('BAD_INPUT', 'item has an empty id', { ...at(it.origin, 'id'), hint: 'every item needs a non-empty id' });
+    if (itemSeen.has(it.id)) {
+      const first = itemSeen.get(it.id);
+      throw new DistilrankError('DUPLICATE_ID', `duplicate item id "${it.id}"${first ? ` (first on line ${first.line})` : ''}`, {
+        ...at(it.origin, 'id'),
+        hint: 'item ids must be unique within a data set',
+      });
+    }
+    itemSeen.set(it.id, it.origin);
+  }
+  const querySeen = new Map<string, Origin | undefined>();
+  for (const q of b.queries) {
+    if (!q.id || !q.text.trim()) {
+      throw new DistilrankError('BAD_INPUT', `query "${q.id}" has an empty ${q.id ? 'text' : 'id'}`, {
+        ...at(q.origin, q.id ? 'text' : 'id'),
+        hint: 'every query needs an id and non-empty text',
+      });
+    }
+    if (querySeen.has(q.id)) {
+      throw new DistilrankError('DUPLICATE_ID', `duplicate query id "${q.id}"`, { ...at(q.origin, 'id'), hint: 'query ids must be unique' });
+    }
+    querySeen.set(q.id, q.origin);
+  }
+  const out: PlannedJudgment[] = [];
+  const pairSeen = new Set<string>();
+  let skipped = 0;
+  const toLevel = (grade: number, origin: Origin | undefined, field: string): Level | null => {
+    try {
+      return b.mapping.toLevel(grade);
+    } catch (e) {
+      if (e instanceof DistilrankError) throw new DistilrankError(e.code, e.message, { ...at(origin, field), hint: e.details.hint });
+      throw e;
+    }
+  };
+  for (const j of b.judgments) {
+    if (!querySeen.has(j.queryId)) {
+      throw new DistilrankError('UNKNOWN_REFERENCE', `judgment names unknown query "${j.queryId}"`, {
+        ...at(j.origin, 'query'),
+        hint: 'add the query to the queries file, or remove the judgment',
+      });
+    }
+    if (!itemSeen.has(j.itemId)) {
+      throw new DistilrankError('UNKNOWN_REFERENCE', `judgment names unknown item "${j.itemId}"`, {
+        ...at(j.origin, 'item'),
+        hint: 'add the item to the items file, or remove the judgment',
+      });
+    }
+    const set = j.source ?? 'default';
+    const key = `${set}\0${j.queryId}\0${j.itemId}`;
+    if (pairSeen.has(key)) {
+      throw new DistilrankError('DUPLICATE_ID', `duplicate judgment for query "${j.queryId}", item "${j.itemId}"`, {
+        ...at(j.origin),
+        hint: 'give each (query, item) pair one row, or one row per rater with a rater column',
+      });
+    }
+    pairSeen.add(key);
+    const level = toLevel(j.grade, j.origin, 'grade');
+    const raterLevels = j.raters?.map((r) => toLevel(r.grade, j.origin, 'rater grade'));
+    if (level === null) {
+      skipped += 1;
+      continue;
+    }
+    out.push({
+      set,
+      queryId: j.queryId,
+      itemId: j.itemId,
+      grade: j.grade,
+      level,
+      soft: raterLevels && raterLevels.length > 1 ? softLabel(raterLevels) : null,
+      raters: j.raters?.length ? j.raters : null,
+    });
+  }
+  for (const e of b.logEvents ?? []) {
+    if (!itemSeen.has(e.itemId)) {
+      throw new DistilrankError('UNKNOWN_REFERENCE', `log event names unknown item "${e.itemId}"`, {
+        ...at(e.origin, 'item_id'),
+        hint: 'log events must refer to ingested items',
+      });
+    }
+  }
+  return { judgments: out, skipped };
+}
+
+function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fractions: SplitFractions): string {
+  const h = createHash('sha256');
+  const strip = <T extends { origin?: Origin }>({ origin: _origin, ...rest }: T) => rest;
+  h.update(JSON.stringify({ v: SCHEMA_VERSION, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
+  for (const list of [b.items, b.queries, b.judgments, b.logEvents ?? []] as ReadonlyArray<ReadonlyArray<{ origin?: Origin }>>) {
+    h.update('\n#');
+    for (const r of list) h.update(JSON.stringify(strip(r))).update('\n');
+  }
+  return h.digest('hex');
+}
