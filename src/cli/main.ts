@@ -4,13 +4,10 @@
  */
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { resolveDatasetDir } from '../datasets/download.ts';
-import { DATASETS, datasetAdapter } from '../datasets/registry.ts';
-import { parseScale } from '../datasets/scales.ts';
+import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
 import { DistilrankError, isDistilrankError } from '../errors.ts';
-import { evaluate, parseProtocol, splitQrels, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/evaluate.ts';
-import { writeQrels, writeRun } from '../eval/trec.ts';
-import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/loaders.ts';
+import { evaluate, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
 import { parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';

@@ -4,13 +4,12 @@
  * (human vs LLM teacher vs student). Every zero-division case has a documented, tested value.
  */
 import { DistilrankError } from '../errors.ts';
+import type { ScoredItem } from '../retrieve/index.ts';
+
+export type { ScoredItem };
 
 /** Graded judgments: queryId -> itemId -> integer gain (>= 0; negative gains are treated as 0, as trec_eval does). */
 export type Qrels = Map<string, Map<string, number>>;
-export interface ScoredItem {
-  itemId: string;
-  score: number;
-}
 /** A run: queryId -> scored items (any order; ranking is derived by sortRanking). */
 export type Run = Map<string, ScoredItem[]>;
 

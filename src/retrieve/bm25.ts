@@ -3,10 +3,9 @@
  * OR of its distinct terms, stopwords dropped (kept when the query is nothing but stopwords) and
  * capped, because FTS5 scores every matching row and very common terms make queries slow.
  */
-import type { ScoredItem } from '../eval/metrics.ts';
 import type { FieldWeights, Store } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, tokenize } from '../text/index.ts';
-import type { Ranker } from './types.ts';
+import type { Ranker, ScoredItem } from './types.ts';
 
 export const MAX_QUERY_TERMS = 32;
 

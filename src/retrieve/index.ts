@@ -5,7 +5,7 @@ import { Bm25Ranker } from './bm25.ts';
 import type { Ranker } from './types.ts';
 
 export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
-export type { Ranker } from './types.ts';
+export type { Ranker, ScoredItem } from './types.ts';
 
 export interface RankerFactory {
   description: string;

@@ -1,4 +1,8 @@
-import type { ScoredItem } from '../eval/metrics.ts';
+/** An item with a model's score for one query; higher is better. */
+export interface ScoredItem {
+  itemId: string;
+  score: number;
+}
 
 /**
  * A ranking model, as the evaluation protocols and the service use it. `retrieve` ranks the whole

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DistilrankError, type ErrorDetails } from '../errors.ts';
-import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/records.ts';
+import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
 import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';

@@ -1,0 +1,5 @@
+/** Evaluation: IR and agreement metrics, TREC files, and the two named protocols. */
+export * from './metrics.ts';
+export { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from './trec.ts';
+export { DEFAULT_MEASURES, DEFAULT_RETRIEVAL_DEPTH, PROTOCOLS, evaluate, parseProtocol, percentile, splitQrels } from './evaluate.ts';
+export type { EvalReport, Evaluation, EvaluateOptions, Protocol } from './evaluate.ts';
