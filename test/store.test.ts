@@ -202,9 +202,8 @@ describe('Store.open', () => {
     expect(sha256(p)).toBe(before);
   });
 
-  // BUG: see report — Store.open does not close the connection when checkOrInit refuses the file,
-  // so a refused WAL-mode store gets -wal/-shm side files that stay until the process exits.
-  it.skip('a refused store gets no side files (the connection is closed)', () => {
+  // A refused store must not be left open (a WAL-mode store would grow -wal/-shm side files).
+  it('a refused store gets no side files (the connection is closed)', () => {
     const dir = tempDir('distilrank-refuse-');
     try {
       const p = join(dir.path, 'old.db');

@@ -5,8 +5,8 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
-import { DistilrankError, isDistilrankError } from '../errors.ts';
-import { evaluate, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
+import { evaluate, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
 import { parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
@@ -63,15 +63,22 @@ function describeIngest(r: IngestResult, seconds: number): string {
 /** Open the store for a data set, ingesting a built-in data set first when it is not there yet. */
 async function storeWithDataset(g: GlobalOptions, dataset: string): Promise<Store> {
   const store = Store.open(storePath(g), { create: true });
-  if (!store.datasetNames().includes(dataset)) {
-    if (!DATASETS[dataset]) {
-      store.dataset(dataset); // throws STORE_NOT_FOUND with the hint
+  try {
+    if (!store.datasetNames().includes(dataset)) {
+      if (!DATASETS[dataset]) {
+        throw new DistilrankError('STORE_NOT_FOUND', `data set "${dataset}" is not in the store ${store.path}`, {
+          hint: `ingest your own files with \`distilrank ingest --name ${dataset} --items … --queries … --judgments … --scale …\`; built-in data sets (ingested on first use): ${Object.keys(DATASETS).join(', ')}`,
+        });
+      }
+      note(g, `${dataset} is not in the store yet: ingesting it first`);
+      const t0 = performance.now();
+      note(g, describeIngest(await ingestBuiltin(g, store, dataset), (performance.now() - t0) / 1000));
     }
-    note(g, `${dataset} is not in the store yet: ingesting it first`);
-    const t0 = performance.now();
-    note(g, describeIngest(await ingestBuiltin(g, store, dataset), (performance.now() - t0) / 1000));
+    return store;
+  } catch (e) {
+    store.close();
+    throw e;
   }
-  return store;
 }
 
 function protocolsOf(spec: string): Protocol[] {
@@ -81,7 +88,9 @@ function protocolsOf(spec: string): Protocol[] {
 function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new DistilrankError('BAD_OPTION', `--${name} must be a positive integer, got "${v}"`, { field: name });
+    if (!Number.isInteger(n) || n < 1) {
+      throw new DistilrankError('BAD_OPTION', `--${name} must be a positive integer, got "${v}"`, { field: name, hint: `e.g. --${name} 100` });
+    }
     return n;
   };
 }
@@ -206,6 +215,8 @@ export function buildProgram(): Command {
         throw new DistilrankError('BAD_OPTION', '--run needs a single protocol', { field: 'run', hint: 'add --protocol rerank or --protocol retrieval' });
       }
       const measures = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
+      measures.forEach(parseMeasure); // fail on a bad name before any work
+      if (!RANKERS[o.model]) throw unknownName('model', o.model, Object.keys(RANKERS));
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const ranker = createRanker(o.model, store, o.dataset);

@@ -2,9 +2,11 @@
 import { unknownName } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { Bm25Ranker } from './bm25.ts';
+import { RandomRanker } from './random.ts';
 import type { Ranker } from './types.ts';
 
 export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
+export { RandomRanker } from './random.ts';
 export type { Ranker, ScoredItem } from './types.ts';
 
 export interface RankerFactory {
@@ -14,6 +16,7 @@ export interface RankerFactory {
 
 export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
   bm25: { description: 'BM25 (SQLite FTS5, per-field weights)', create: (store, dataset) => new Bm25Ranker(store, dataset) },
+  random: { description: 'seeded random order: the floor to read every protocol against', create: (store, dataset) => new RandomRanker(store, dataset) },
 });
 
 export function createRanker(name: string, store: Store, dataset: string): Ranker {

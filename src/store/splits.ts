@@ -34,7 +34,7 @@ export function assignSplits(
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const n = keyed.length;
   const nTest = Math.round(n * fractions.test);
-  const nDev = Math.round(n * fractions.dev);
+  const nDev = Math.min(n - nTest, Math.round(n * fractions.dev));
   const out = new Map<string, Split>();
   keyed.forEach(({ id }, i) => out.set(id, i < nTest ? 'test' : i < nTest + nDev ? 'dev' : 'train'));
   return out;

@@ -128,11 +128,12 @@ export class Store {
       });
     }
     if (!exists) mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly: Boolean(opts.readonly) && exists, fileMustExist: exists });
       checkOrInit(db, path, exists);
     } catch (e) {
+      db?.close();
       if (e instanceof DistilrankError) throw e;
       throw new DistilrankError('STORE_VERSION', `${path} is not a distilrank store (${(e as Error).message})`, {
         file: path,
@@ -224,7 +225,8 @@ export class Store {
           it.imageUrl ?? null,
           it.language ?? null,
         );
-        insFts.run(info.lastInsertRowid, it.title, it.description ?? '', fieldsText);
+        // NFKC, as query terms are (src/text): full-width and ligature forms must match their ASCII.
+        insFts.run(info.lastInsertRowid, it.title.normalize('NFKC'), (it.description ?? '').normalize('NFKC'), fieldsText.normalize('NFKC'));
         tick();
       }
       const insQuery = this.db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');
@@ -354,6 +356,11 @@ export class Store {
       imageUrl: r.image_url ?? null,
       language: r.language ?? null,
     }));
+  }
+
+  /** Every item id of a data set, in id order. */
+  itemIds(dataset: string): string[] {
+    return this.db.prepare('SELECT id FROM items WHERE dataset = ? ORDER BY id').pluck().all(dataset) as string[];
   }
 
   itemCount(dataset: string): number {
@@ -514,6 +521,12 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
     });
   }
   for (const e of b.logEvents ?? []) {
+    if (!Number.isFinite(e.time)) {
+      throw new DistilrankError('BAD_INPUT', `log event has an invalid time ${String(e.time)}`, {
+        ...at(e.origin, 'time'),
+        hint: 'give time as ISO-8601 or epoch milliseconds',
+      });
+    }
     if (!itemSeen.has(e.itemId)) {
       throw new DistilrankError('UNKNOWN_REFERENCE', `log event names unknown item "${e.itemId}"`, {
         ...at(e.origin, 'item_id'),
