@@ -465,19 +465,22 @@ describe('ingest is all or nothing', () => {
     });
   }
 
-  it('a SQL failure in the middle of the write (log event time NaN → NOT NULL) rolls everything back', () => {
-    // Validation does not look at event times; the NOT NULL constraint on log_events.time fails
-    // after items, FTS rows, queries and judgments of the new version were already written.
+  it('an invalid log event time is refused before anything is written', () => {
     const bad: DatasetBundle = {
       ...smallBundle(),
-      description: 'replacement that must not land',
-      items: smallBundle().items.map((it) => ({ ...it, title: `${it.title} zebra` })),
-      logEvents: [
-        { queryText: 'mug', itemId: 'i1', action: 'click', time: 1_700_000_000_000 },
-        { queryText: 'mug', itemId: 'i1', action: 'click', time: Number.NaN },
-      ],
+      logEvents: [{ queryText: 'mug', itemId: 'i1', action: 'click', time: Number.NaN, origin: { file: 'logs.jsonl', line: 2 } }],
     };
-    expect(() => store.ingest(bad)).toThrow(/NOT NULL/);
+    expect(() => store.ingest(bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', details: expect.objectContaining({ file: 'logs.jsonl', line: 2, field: 'time' }) }));
+    expect(dump(store, 'tiny-shop')).toEqual(before);
+  });
+
+  it('a failure in the middle of the write (an item whose title is not text) rolls everything back', () => {
+    // Validation does not type-check titles (the loaders do); the write fails on the last item,
+    // after the new version's data set row, FTS table and earlier items were already written.
+    const items = smallBundle().items.map((it) => ({ ...it, title: `${it.title} zebra` }));
+    items[items.length - 1] = { ...items[items.length - 1]!, title: null as unknown as string };
+    const bad: DatasetBundle = { ...smallBundle(), description: 'replacement that must not land', items };
+    expect(() => store.ingest(bad)).toThrow();
     expect(dump(store, 'tiny-shop')).toEqual(before);
     expect(store.bm25('tiny-shop', '"zebra"')).toEqual([]);
   });
