@@ -66,7 +66,8 @@ async function storeWithDataset(g: GlobalOptions, dataset: string): Promise<Stor
   try {
     if (!store.datasetNames().includes(dataset)) {
       if (!DATASETS[dataset]) {
-        throw new DistilrankError('STORE_NOT_FOUND', `data set "${dataset}" is not in the store ${store.path}`, {
+        const held = store.datasetNames();
+        throw new DistilrankError('STORE_NOT_FOUND', `data set "${dataset}" is not in the store ${store.path}${held.length ? ` (the store holds: ${held.join(', ')})` : ''}`, {
           hint: `ingest your own files with \`distilrank ingest --name ${dataset} --items … --queries … --judgments … --scale …\`; built-in data sets (ingested on first use): ${Object.keys(DATASETS).join(', ')}`,
         });
       }
@@ -284,12 +285,15 @@ export function buildProgram(): Command {
         console.log(`1. ingest: ${describeIngest(await ingestBuiltin(g(), store, o.dataset), (performance.now() - t0) / 1000)}`);
         const info = store.dataset(o.dataset);
         console.log(`   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`);
-        console.log(`2. models: bm25 (${RANKERS.bm25!.description}); the LLM teacher and the distilled student arrive in later stages`);
+        console.log(`2. models: bm25 (${RANKERS.bm25!.description}); random (${RANKERS.random!.description})`);
+        console.log('   the LLM teacher and the distilled student arrive in later stages');
         const reports: EvalReport[] = [];
-        for (const protocol of ['rerank', 'retrieval'] as const) {
-          const bar = createProgress(`eval bm25 ${protocol}`, g().quiet);
-          reports.push(evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker('bm25', store, o.dataset), onProgress: (d, t) => bar.update(d, t) }).report);
-          bar.stop();
+        for (const model of ['random', 'bm25']) {
+          for (const protocol of ['rerank', 'retrieval'] as const) {
+            const bar = createProgress(`eval ${model} ${protocol}`, g().quiet);
+            reports.push(evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker(model, store, o.dataset), onProgress: (d, t) => bar.update(d, t) }).report);
+            bar.stop();
+          }
         }
         console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
         console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant`);

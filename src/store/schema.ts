@@ -71,6 +71,12 @@ CREATE INDEX log_events_by_dataset_time ON log_events (dataset, time);
 export const FTS_COLUMNS = ['title', 'description', 'fields'] as const;
 export type FtsColumn = (typeof FTS_COLUMNS)[number];
 
+/**
+ * Version of what goes into the FTS index (tokenizer, text folding). Part of the ingest content hash,
+ * so a change re-indexes on the next ingest instead of reporting "already up to date".
+ */
+export const INDEX_VERSION = 2;
+
 /** Porter stemming over unicode61 (diacritics folded): good for English catalogues, harmless elsewhere. */
 export const FTS_TOKENIZER = 'porter unicode61 remove_diacritics 2';
 

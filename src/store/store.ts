@@ -11,7 +11,8 @@ import Database from 'better-sqlite3';
 import { DistilrankError, type ErrorDetails } from '../errors.ts';
 import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
-import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
+import { foldText } from '../text/index.ts';
+import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INDEX_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
 
 /** Where a record was read from, so errors can name the file and line. */
@@ -225,8 +226,8 @@ export class Store {
           it.imageUrl ?? null,
           it.language ?? null,
         );
-        // NFKC, as query terms are (src/text): full-width and ligature forms must match their ASCII.
-        insFts.run(info.lastInsertRowid, it.title.normalize('NFKC'), (it.description ?? '').normalize('NFKC'), fieldsText.normalize('NFKC'));
+        // Folded as query terms are (src/text): full-width and ligature forms must match their ASCII.
+        insFts.run(info.lastInsertRowid, foldText(it.title), foldText(it.description ?? ''), foldText(fieldsText));
         tick();
       }
       const insQuery = this.db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');
@@ -540,7 +541,7 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
 function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fractions: SplitFractions): string {
   const h = createHash('sha256');
   const strip = <T extends { origin?: Origin }>({ origin: _origin, ...rest }: T) => rest;
-  h.update(JSON.stringify({ v: SCHEMA_VERSION, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
+  h.update(JSON.stringify({ v: SCHEMA_VERSION, index: INDEX_VERSION, tokenizer: FTS_TOKENIZER, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
   for (const list of [b.items, b.queries, b.judgments, b.logEvents ?? []] as ReadonlyArray<ReadonlyArray<{ origin?: Origin }>>) {
     h.update('\n#');
     for (const r of list) h.update(JSON.stringify(strip(r))).update('\n');

@@ -1,2 +1,2 @@
 /** Text utilities shared by every stage that reads item or query text. */
-export { ENGLISH_STOPWORDS, tokenize } from './tokenize.ts';
+export { ENGLISH_STOPWORDS, foldText, tokenize } from './tokenize.ts';

@@ -6,8 +6,16 @@
 
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 
+/**
+ * NFKC folding (full-width and ligature forms become their plain letters) applied to both indexed
+ * and query text. Trade-mark signs are spaced out first: NFKC would turn "Core™2" into "CoreTM2".
+ */
+export function foldText(text: string): string {
+  return text.replace(/[\u2122\u2120]/g, ' ').normalize('NFKC');
+}
+
 export function tokenize(text: string): string[] {
-  return text.normalize('NFKC').toLowerCase().match(WORD) ?? [];
+  return foldText(text).toLowerCase().match(WORD) ?? [];
 }
 
 /** Common English function words: dropped from BM25 queries (FTS5 scores every match, no pruning). */
