@@ -9,7 +9,7 @@ import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
 import { evaluate, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
-import { parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import { checkDatasetName, parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 
@@ -140,7 +140,13 @@ export function buildProgram(): Command {
         const t0 = performance.now();
         let result: IngestResult;
         if (o.dataset) {
-          if (o.name || o.items) throw new DistilrankError('BAD_OPTION', 'give either --dataset or --name with files, not both', { field: 'dataset' });
+          const stray = (['name', 'items', 'queries', 'judgments', 'logs', 'scale', 'description'] as const).filter((f) => o[f] !== undefined);
+          if (stray.length) {
+            throw new DistilrankError('BAD_OPTION', `--dataset loads a built-in data set; --${stray.join(', --')} ${stray.length > 1 ? 'are' : 'is'} for your own files`, {
+              field: 'dataset',
+              hint: 'give either --dataset NAME, or --name with --items, --queries, --judgments and --scale',
+            });
+          }
           result = await ingestBuiltin(g(), store, o.dataset, { download: o.download, ...(o.splitSeed ? { splitSeed: o.splitSeed } : {}) });
         } else {
           for (const [flag, v] of [['name', o.name], ['items', o.items], ['queries', o.queries], ['judgments', o.judgments], ['scale', o.scale]] as const) {
@@ -151,6 +157,8 @@ export function buildProgram(): Command {
               });
             }
           }
+          checkDatasetName(o.name!);
+          const scale = parseScale(o.scale!);
           const sourced = <T>(l: Loaded<T>): Array<Sourced<T>> => l.records.map((r, i) => ({ ...r, origin: { file: l.file, line: l.lines[i]! } }));
           const items = loadItems(o.items!);
           const queries = loadQueries(o.queries!);
@@ -160,7 +168,7 @@ export function buildProgram(): Command {
             name: o.name!,
             description: o.description ?? `user data set ${o.name}`,
             source: [o.items, o.queries, o.judgments, o.logs].filter(Boolean).map((p) => resolve(p!)).join(', '),
-            mapping: parseScale(o.scale!),
+            mapping: scale,
             defaultJudgmentSet: setName,
             items: sourced(items),
             queries: sourced(queries),

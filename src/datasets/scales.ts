@@ -1,6 +1,6 @@
 /**
  * The native scales of the built-in data sets and the common scales users bring, each with its
- * explicit mapping onto the five levels. docs/relevance-scales.md explains every choice.
+ * explicit mapping onto the five levels. docs/datasets.md explains every choice.
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { discreteMapping, isLevel, linearMapping, type Level, type ScaleMapping } from '../relevance/index.ts';

@@ -438,18 +438,29 @@ interface PlannedJudgment {
   raters: RaterGrade[] | null;
 }
 
-/** Check ids, references and grades before anything is written; errors name file and line. */
-function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipped: number } {
-  if (!DATASET_NAME.test(b.name)) {
-    throw new DistilrankError('BAD_OPTION', `invalid data set name "${b.name}"`, {
+/** Throws BAD_OPTION unless `name` can name a data set (it also names the data set's FTS table). */
+export function checkDatasetName(name: string): void {
+  if (!DATASET_NAME.test(name)) {
+    throw new DistilrankError('BAD_OPTION', `invalid data set name "${name}"`, {
       field: 'dataset',
       hint: 'use lower-case letters, digits and dashes, starting with a letter or digit (e.g. my-catalog)',
     });
   }
+}
+
+/** Check ids, references and grades before anything is written; errors name file and line. */
+function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipped: number } {
+  checkDatasetName(b.name);
   const at = (o: Origin | undefined, field?: string): ErrorDetails => ({ ...(o ? { file: o.file, line: o.line } : {}), ...(field ? { field } : {}) });
   const itemSeen = new Map<string, Origin | undefined>();
   for (const it of b.items) {
     if (!it.id) throw new DistilrankError('BAD_INPUT', 'item has an empty id', { ...at(it.origin, 'id'), hint: 'every item needs a non-empty id' });
+    if (/\s/.test(it.id)) {
+      throw new DistilrankError('BAD_INPUT', `item id "${it.id}" contains whitespace`, {
+        ...at(it.origin, 'id'),
+        hint: 'ids travel through TREC run and qrels files, which split on whitespace: replace spaces, e.g. with "_"',
+      });
+    }
     if (itemSeen.has(it.id)) {
       const first = itemSeen.get(it.id);
       throw new DistilrankError('DUPLICATE_ID', `duplicate item id "${it.id}"${first ? ` (first on line ${first.line})` : ''}`, {
@@ -465,6 +476,12 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
       throw new DistilrankError('BAD_INPUT', `query "${q.id}" has an empty ${q.id ? 'text' : 'id'}`, {
         ...at(q.origin, q.id ? 'text' : 'id'),
         hint: 'every query needs an id and non-empty text',
+      });
+    }
+    if (/\s/.test(q.id)) {
+      throw new DistilrankError('BAD_INPUT', `query id "${q.id}" contains whitespace`, {
+        ...at(q.origin, 'id'),
+        hint: 'ids travel through TREC run and qrels files, which split on whitespace: replace spaces, e.g. with "_"',
       });
     }
     if (querySeen.has(q.id)) {
@@ -505,8 +522,8 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
       });
     }
     pairSeen.add(key);
-    const level = toLevel(j.grade, j.origin, 'grade');
     const raterLevels = j.raters?.map((r) => toLevel(r.grade, j.origin, 'rater grade'));
+    const level = raterLevels?.length && !isOnScale(b.mapping, j.grade) ? levelOfRaters(raterLevels) : toLevel(j.grade, j.origin, 'grade');
     if (level === null) {
       skipped += 1;
       continue;
@@ -536,6 +553,26 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
     }
   }
   return { judgments: out, skipped };
+}
+
+function isOnScale(mapping: ScaleMapping, grade: number): boolean {
+  try {
+    mapping.toLevel(grade);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The level of a pair whose pair grade is not itself on the scale (the mean of disagreeing raters on a
+ * discrete scale, e.g. 1.5 on 0–3): the mean of the raters' levels, rounded half up; null when every
+ * rater's grade is dropped by the mapping.
+ */
+function levelOfRaters(levels: ReadonlyArray<Level | null>): Level | null {
+  const used = levels.filter((l): l is Level => l !== null);
+  if (!used.length) return null;
+  return Math.floor(used.reduce((a, l) => a + l, 0) / used.length + 0.5) as Level;
 }
 
 function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fractions: SplitFractions): string {

@@ -26,8 +26,11 @@ export function loadIcecatChorus(dir: string): DatasetBundle {
     }
     const attributes: NonNullable<Item['attributes']> = {};
     for (const [k, v] of Object.entries(p)) {
-      const key = k.startsWith('attr_t_') || k.startsWith('attr_n_') ? k.slice(7) : null;
-      if (key && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) attributes[key] = v;
+      let key = k.startsWith('attr_t_') || k.startsWith('attr_n_') ? k.slice(7) : null;
+      if (!key || !(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) continue;
+      // 27 products carry both a text and a numeric attribute of one name: keep both.
+      if (key in attributes) key = `${key}${k.startsWith('attr_n_') ? '_number' : '_text'}`;
+      attributes[key] = v;
     }
     if (typeof p.price === 'number') attributes.price_cents = p.price;
     if (Array.isArray(p.ean)) attributes.ean = p.ean.map(String);
