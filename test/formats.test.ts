@@ -105,7 +105,7 @@ describe('readTextFile', () => {
     const e = caught(() => readTextFile(p));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.details.file).toBe(p);
-    expect(e.message).toContain(p);
+    expect(e.format()).toBe(`error[FILE_NOT_FOUND]: ${p}: file not found\n  hint: ${e.details.hint}`);
   });
 
   it('reports a directory as BAD_INPUT', () => {

@@ -38,7 +38,7 @@ function readFileBytes(path: string): Uint8Array {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new DistilrankError('FILE_NOT_FOUND', `file not found: ${path}`, {
+      throw new DistilrankError('FILE_NOT_FOUND', 'file not found', {
         file: path,
         hint: 'check the path (relative paths are resolved from the current directory)',
       });
@@ -68,14 +68,14 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
   const b1 = bytes[1];
   if ((b0 === 0xff && b1 === 0xfe) || (b0 === 0xfe && b1 === 0xff)) {
     const which = b0 === 0xff ? 'UTF-16LE' : 'UTF-16BE';
-    throw new DistilrankError('BAD_ENCODING', `${file} is ${which} (it starts with a ${which} byte-order mark), not UTF-8`, {
+    throw new DistilrankError('BAD_ENCODING', `the file is ${which} (it starts with a ${which} byte-order mark), not UTF-8`, {
       file,
       line: 1,
       hint: `convert it: iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8`,
     });
   }
   if (b0 === 0x1f && b1 === 0x8b) {
-    throw new DistilrankError('BAD_ENCODING', `${file} is gzip-compressed, not UTF-8 text`, {
+    throw new DistilrankError('BAD_ENCODING', 'the file is gzip-compressed, not UTF-8 text', {
       file,
       line: 1,
       hint: `decompress it first: gunzip -k ${file}`,
@@ -87,7 +87,7 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
   const nul = body.subarray(0, 4096).indexOf(0);
   if (nul >= 0) {
     const { line, column } = lineOf(bytes, start + nul);
-    throw new DistilrankError('BAD_ENCODING', `${file} contains a NUL byte at line ${line}, column ${column}; it is probably UTF-16 or binary, not UTF-8 text`, {
+    throw new DistilrankError('BAD_ENCODING', `the file contains a NUL byte at line ${line}, column ${column}; it is probably UTF-16 or binary, not UTF-8 text`, {
       file,
       line,
       hint: `if it is UTF-16 text, convert it: iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8`,
@@ -99,7 +99,7 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
     const bad = start + firstInvalidUtf8(body);
     const { line, column } = lineOf(bytes, bad);
     const byte = (bytes[bad] ?? 0).toString(16).toUpperCase().padStart(2, '0');
-    throw new DistilrankError('BAD_ENCODING', `${file} is not valid UTF-8: byte 0x${byte} at line ${line}, column ${column}`, {
+    throw new DistilrankError('BAD_ENCODING', `not valid UTF-8: byte 0x${byte} at line ${line}, column ${column}`, {
       file,
       line,
       hint: `save the file as UTF-8; if it is Latin-1 (ISO-8859-1/Windows-1252), convert it: iconv -f latin1 -t utf-8 ${file} > ${file}.utf8`,

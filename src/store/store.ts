@@ -136,7 +136,7 @@ export class Store {
     } catch (e) {
       db?.close();
       if (e instanceof DistilrankError) throw e;
-      throw new DistilrankError('STORE_VERSION', `${path} is not a distilrank store (${(e as Error).message})`, {
+      throw new DistilrankError('STORE_VERSION', `not a distilrank store (${(e as Error).message})`, {
         file: path,
         hint: 'pass --store with a new file name, or move the file away',
       });
@@ -409,7 +409,7 @@ function checkOrInit(db: Database.Database, path: string, existed: boolean): voi
     return;
   }
   if (appId !== APPLICATION_ID) {
-    throw new DistilrankError('STORE_VERSION', `${path} is a SQLite file but not a distilrank store`, {
+    throw new DistilrankError('STORE_VERSION', 'a SQLite file, but not a distilrank store', {
       file: path,
       hint: 'pass --store with another path; distilrank does not write into foreign databases',
     });
@@ -417,7 +417,7 @@ function checkOrInit(db: Database.Database, path: string, existed: boolean): voi
   if (version !== SCHEMA_VERSION) {
     throw new DistilrankError(
       'STORE_VERSION',
-      `${path} has store schema version ${version}; this distilrank reads version ${SCHEMA_VERSION}`,
+      `store schema version ${version}; this distilrank reads version ${SCHEMA_VERSION}`,
       {
         file: path,
         hint: existed
