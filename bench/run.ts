@@ -50,7 +50,7 @@ try {
 
     const ranker = new Bm25Ranker(store, name);
     for (const protocol of ['rerank', 'retrieval'] as const) {
-      quality.push(evaluate({ store, dataset: name, split: 'test', protocol, ranker }).report);
+      quality.push((await evaluate({ store, dataset: name, split: 'test', protocol, ranker })).report);
     }
 
     if (name === 'home-depot') {

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   DOWNLOAD_FAILED: 'a data set could not be downloaded',
   CHECKSUM_MISMATCH: 'a downloaded file does not have the published checksum',
   NOT_DOWNLOADABLE: 'a data set is absent and has no public download',
+  TRAINING_FAILED: 'training a model diverged or produced no usable weights',
+  MODEL_MISMATCH: 'a model artifact does not fit this distilrank, data set or feature set',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -192,7 +192,7 @@ describe('cranfield', () => {
     expect(bundle.items[0]!.description?.length).toBeGreaterThan(100);
   });
 
-  it('BM25 under both protocols on the test split', () => {
+  it('BM25 under both protocols on the test split', async () => {
     const ranker = new Bm25Ranker(store, 'cranfield');
     const testJudgments = store.judgments('cranfield', { split: 'test' });
     const judged = new Map<string, Set<string>>();
@@ -204,8 +204,8 @@ describe('cranfield', () => {
     const expectedQueries = testQueries.filter((q) => judged.has(q.id)).length;
     expect(expectedQueries).toBeGreaterThan(30);
 
-    const rerank = evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'rerank', ranker });
-    const retrieval = evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'retrieval', ranker });
+    const rerank = await evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'rerank', ranker });
+    const retrieval = await evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'retrieval', ranker });
     for (const ev of [rerank, retrieval]) {
       expect(ev.report.queries).toBe(expectedQueries);
       expect(ev.report.judgmentSet).toBe('cleverdon');

@@ -122,3 +122,25 @@ describe('icecat-chorus attributes', () => {
     expect(p.attributes?.maximum_scan_area_number).toBe(8.5);
   });
 });
+
+describe('soft labels of a mean grade on a continuous scale', () => {
+  it('spread the mean over the two nearest levels, keeping its expectation', async () => {
+    const { HOME_DEPOT_MEAN_1_3 } = await import('../src/datasets/index.ts');
+    const s = store();
+    s.ingest(
+      bundle({
+        mapping: HOME_DEPOT_MEAN_1_3,
+        judgments: [
+          { queryId: 'q1', itemId: 'a', grade: 7 / 3 }, // rescaled 1 + (4/3)·2 = 3.667 → L3 1/3, L4 2/3
+          { queryId: 'q1', itemId: 'b', grade: 3 }, // exactly L5
+        ],
+      }),
+    );
+    const [a, b] = s.judgments('rules');
+    expect(a!.level).toBe(4);
+    expect(a!.soft!.map((p) => Number(p.toFixed(6)))).toEqual([0, 0, 0.333333, 0.666667, 0]);
+    const expectation = a!.soft!.reduce((acc, p, i) => acc + p * (i + 1), 0);
+    expect(expectation).toBeCloseTo(1 + ((7 / 3 - 1) / 2) * 4, 9);
+    expect(b!.soft).toEqual([0, 0, 0, 0, 1]);
+  });
+});

@@ -232,7 +232,7 @@ export function buildProgram(): Command {
         const reports: EvalReport[] = [];
         for (const protocol of protocols) {
           const bar = createProgress(`eval ${o.model} ${protocol}`, g().quiet);
-          const ev = evaluate({
+          const ev = await evaluate({
             store,
             dataset: o.dataset,
             split,
@@ -299,7 +299,7 @@ export function buildProgram(): Command {
         for (const model of ['random', 'bm25']) {
           for (const protocol of ['rerank', 'retrieval'] as const) {
             const bar = createProgress(`eval ${model} ${protocol}`, g().quiet);
-            reports.push(evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker(model, store, o.dataset), onProgress: (d, t) => bar.update(d, t) }).report);
+            reports.push((await evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker(model, store, o.dataset), onProgress: (d, t) => bar.update(d, t) })).report);
             bar.stop();
           }
         }

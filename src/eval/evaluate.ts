@@ -84,7 +84,7 @@ export function splitQrels(store: Store, dataset: string, split: Split, judgment
   return qrels;
 }
 
-export function evaluate(opts: EvaluateOptions): Evaluation {
+export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
   const info = opts.store.dataset(opts.dataset);
   const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
   if (!info.judgmentSets.includes(judgmentSet)) throw unknownName('judgment set', judgmentSet, info.judgmentSets);
@@ -96,16 +96,16 @@ export function evaluate(opts: EvaluateOptions): Evaluation {
   const queries = opts.store.queries(opts.dataset, opts.split).filter((q) => qrels.has(q.id));
   const run: Run = new Map();
   const times: number[] = [];
-  queries.forEach((q, i) => {
+  for (const [i, q] of queries.entries()) {
     const t0 = performance.now();
     const ranked =
       opts.protocol === 'rerank'
-        ? opts.ranker.score(q.text, [...qrels.get(q.id)!.keys()])
-        : opts.ranker.retrieve(q.text, depth);
+        ? await opts.ranker.score(q.text, [...qrels.get(q.id)!.keys()])
+        : await opts.ranker.retrieve(q.text, depth);
     times.push(performance.now() - t0);
     run.set(q.id, ranked);
     opts.onProgress?.(i + 1, queries.length);
-  });
+  }
   const result = evaluateRun(run, qrels, [...(opts.measures ?? DEFAULT_MEASURES)], { queries: queries.map((q) => q.id) });
   return {
     report: {

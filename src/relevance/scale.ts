@@ -50,6 +50,11 @@ export interface ScaleMapping {
   /** True when a higher native grade means more relevant. */
   higherIsBetter: boolean;
   toLevel(grade: number): Level | null;
+  /**
+   * For continuous native grades (a mean of raters): a distribution over the levels whose expectation
+   * is the grade rescaled to 1–5, kept as the pair's soft label. Absent for discrete scales.
+   */
+  toDistribution?(grade: number): LevelDistribution;
 }
 
 /** A mapping from a finite list of native grades. */
@@ -97,10 +102,21 @@ export function linearMapping(name: string, description: string, min: number, ma
     const scaled = 1 + ((grade - min) / (max - min)) * 4;
     return Math.min(5, Math.max(1, Math.floor(scaled + 0.5 + 1e-9))) as Level;
   };
+  const toDistribution = (grade: number): LevelDistribution => {
+    toLevel(grade); // range check
+    const scaled = Math.min(5, Math.max(1, 1 + ((grade - min) / (max - min)) * 4));
+    const lo = Math.floor(scaled + 1e-9);
+    const upper = Math.max(0, scaled - lo);
+    const dist: LevelDistribution = [0, 0, 0, 0, 0];
+    dist[lo - 1] = 1 - upper;
+    if (upper > 1e-9) dist[lo] = upper;
+    return dist;
+  };
   return Object.freeze({
     name,
     description,
     higherIsBetter: true,
+    toDistribution,
     rows: examples.map((g) => ({
       native: g.toFixed(2),
       level: toLevel(g),

@@ -8,10 +8,11 @@ export interface ScoredItem {
  * A ranking model, as the evaluation protocols and the service use it. `retrieve` ranks the whole
  * catalogue (top k); `score` scores given candidates (the rerank protocol, or re-ranking another
  * retriever's candidates). Higher scores are better. `score` returns every candidate,
- * each exactly once.
+ * each exactly once. Callers await both: a model may answer
+ * synchronously (BM25 in SQLite) or asynchronously (ONNX Runtime, a remote endpoint).
  */
 export interface Ranker {
   readonly name: string;
-  retrieve(queryText: string, k: number): ScoredItem[];
-  score(queryText: string, itemIds: readonly string[]): ScoredItem[];
+  retrieve(queryText: string, k: number): ScoredItem[] | Promise<ScoredItem[]>;
+  score(queryText: string, itemIds: readonly string[]): ScoredItem[] | Promise<ScoredItem[]>;
 }

@@ -50,7 +50,7 @@ CREATE TABLE judgments (
   item_id       TEXT NOT NULL,
   native_grade  REAL NOT NULL,
   level         INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
-  soft          TEXT,                   -- JSON [p(L1)..p(L5)] from per-rater grades, NULL when one grade only
+  soft          TEXT,                   -- JSON [p(L1)..p(L5)]: per-rater levels, or a mean spread over two levels; NULL for one discrete grade
   raters        TEXT,                   -- JSON [{ rater, grade }] on the native scale
   PRIMARY KEY (dataset, judgment_set, query_id, item_id)
 ) WITHOUT ROWID;
@@ -72,10 +72,10 @@ export const FTS_COLUMNS = ['title', 'description', 'fields'] as const;
 export type FtsColumn = (typeof FTS_COLUMNS)[number];
 
 /**
- * Version of what goes into the FTS index (tokenizer, text folding). Part of the ingest content hash,
- * so a change re-indexes on the next ingest instead of reporting "already up to date".
+ * Version of what ingest derives from the input (FTS tokenizer and text folding, soft labels). Part
+ * of the ingest content hash, so a change re-ingests instead of reporting "already up to date".
  */
-export const INDEX_VERSION = 2;
+export const INGEST_VERSION = 3;
 
 /** Porter stemming over unicode61 (diacritics folded): good for English catalogues, harmless elsewhere. */
 export const FTS_TOKENIZER = 'porter unicode61 remove_diacritics 2';

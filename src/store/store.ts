@@ -12,7 +12,7 @@ import { DistilrankError, type ErrorDetails } from '../errors.ts';
 import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
 import { foldText } from '../text/index.ts';
-import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INDEX_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
+import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
 
 /** Where a record was read from, so errors can name the file and line. */
@@ -534,7 +534,7 @@ function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipp
       itemId: j.itemId,
       grade: j.grade,
       level,
-      soft: raterLevels && raterLevels.length > 1 ? softLabel(raterLevels) : null,
+      soft: raterLevels && raterLevels.length > 1 ? softLabel(raterLevels) : (b.mapping.toDistribution?.(j.grade) ?? null),
       raters: j.raters?.length ? j.raters : null,
     });
   }
@@ -578,7 +578,7 @@ function levelOfRaters(levels: ReadonlyArray<Level | null>): Level | null {
 function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fractions: SplitFractions): string {
   const h = createHash('sha256');
   const strip = <T extends { origin?: Origin }>({ origin: _origin, ...rest }: T) => rest;
-  h.update(JSON.stringify({ v: SCHEMA_VERSION, index: INDEX_VERSION, tokenizer: FTS_TOKENIZER, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
+  h.update(JSON.stringify({ v: SCHEMA_VERSION, index: INGEST_VERSION, tokenizer: FTS_TOKENIZER, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
   for (const list of [b.items, b.queries, b.judgments, b.logEvents ?? []] as ReadonlyArray<ReadonlyArray<{ origin?: Origin }>>) {
     h.update('\n#');
     for (const r of list) h.update(JSON.stringify(strip(r))).update('\n');
