@@ -3,3 +3,6 @@ export * from './metrics.ts';
 export { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from './trec.ts';
 export { DEFAULT_MEASURES, DEFAULT_RETRIEVAL_DEPTH, PROTOCOLS, evaluate, parseProtocol, percentile, splitQrels } from './evaluate.ts';
 export type { EvalReport, Evaluation, EvaluateOptions, Protocol } from './evaluate.ts';
+export { IsotonicLevels, calibrateRanker } from './calibrate.ts';
+export { LEVEL_CLASSES, evaluateLabels } from './labels.ts';
+export type { LabelReport } from './labels.ts';

@@ -7,7 +7,7 @@ import type { Ranker } from './types.ts';
 
 export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
 export { RandomRanker } from './random.ts';
-export type { Ranker, ScoredItem } from './types.ts';
+export type { LevelPredictor, Ranker, ScoredItem } from './types.ts';
 
 export interface RankerFactory {
   description: string;

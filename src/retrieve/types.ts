@@ -16,3 +16,12 @@ export interface Ranker {
   retrieve(queryText: string, k: number): ScoredItem[] | Promise<ScoredItem[]>;
   score(queryText: string, itemIds: readonly string[]): ScoredItem[] | Promise<ScoredItem[]>;
 }
+
+/**
+ * A model that predicts a distribution over the five levels for (query, item) pairs: the student,
+ * the teacher, or a ranker calibrated to levels. Row-major, itemIds.length × 5, P(L1) … P(L5).
+ */
+export interface LevelPredictor {
+  readonly name: string;
+  predictLevels(queryText: string, itemIds: readonly string[]): Float32Array | Promise<Float32Array>;
+}

@@ -1,0 +1,74 @@
+/**
+ * Label agreement of a level predictor with the human judgments of a split: what the teacher and the
+ * student are trained to get right, beyond ranking. Predicted level = argmax of the predicted
+ * distribution; expected level = its expectation. The human expected level is that of the soft label
+ * when the pair has one (several raters, or a mean grade), else the level itself.
+ */
+import type { LevelPredictor } from '../retrieve/index.ts';
+import type { Split, Store } from '../store/index.ts';
+import { accuracy, cohenKappa, confusionMatrix, macroF1, rmse } from './metrics.ts';
+
+export const LEVEL_CLASSES = [1, 2, 3, 4, 5] as const;
+
+export interface LabelReport {
+  pairs: number;
+  metrics: {
+    accuracy: number;
+    macro_F1: number;
+    kappa: number;
+    kappa_quadratic: number;
+    RMSE_expected_level: number;
+  };
+  /** Rows: human level L1…L5; columns: predicted level. */
+  confusion: number[][];
+}
+
+export async function evaluateLabels(opts: {
+  store: Store;
+  dataset: string;
+  split: Split;
+  predictor: LevelPredictor;
+  judgmentSet?: string;
+}): Promise<LabelReport> {
+  const byQuery = new Map<string, Array<{ itemId: string; level: number; expected: number }>>();
+  for (const j of opts.store.judgments(opts.dataset, { split: opts.split, ...(opts.judgmentSet ? { judgmentSet: opts.judgmentSet } : {}) })) {
+    const expected = j.soft ? j.soft.reduce((s, p, i) => s + p * (i + 1), 0) : j.level;
+    const list = byQuery.get(j.queryId) ?? [];
+    list.push({ itemId: j.itemId, level: j.level, expected });
+    byQuery.set(j.queryId, list);
+  }
+  const truth: number[] = [];
+  const truthExpected: number[] = [];
+  const pred: number[] = [];
+  const predExpected: number[] = [];
+  for (const q of opts.store.queries(opts.dataset, opts.split)) {
+    const judged = byQuery.get(q.id);
+    if (!judged) continue;
+    const probs = await opts.predictor.predictLevels(q.text, judged.map((j) => j.itemId));
+    judged.forEach((j, i) => {
+      let best = 0;
+      let e = 0;
+      for (let k = 0; k < 5; k++) {
+        const p = probs[i * 5 + k]!;
+        if (p > probs[i * 5 + best]!) best = k;
+        e += p * (k + 1);
+      }
+      truth.push(j.level);
+      truthExpected.push(j.expected);
+      pred.push(best + 1);
+      predExpected.push(e);
+    });
+  }
+  const classes = [...LEVEL_CLASSES];
+  return {
+    pairs: truth.length,
+    metrics: {
+      accuracy: accuracy(truth, pred),
+      macro_F1: macroF1(truth, pred, classes),
+      kappa: cohenKappa(truth, pred, classes, 'none'),
+      kappa_quadratic: cohenKappa(truth, pred, classes, 'quadratic'),
+      RMSE_expected_level: rmse(truthExpected, predExpected),
+    },
+    confusion: confusionMatrix(truth, pred, classes),
+  };
+}
