@@ -188,6 +188,9 @@ describe('feature values on a hand-built catalogue', () => {
     expect(f('bm25_all').p4).toBeCloseTo(bm25Term(2, 6, avgAll, 1, 11), 5);
     expect(f('bm25_fields').p4).toBe(0);
     expect(f('bm25_title').p3).toBe(0);
+    // Other text fields: p1 "Dell", p2 "Samsung", p5 "Seagate" + "1 TB", p12 "Black & Decker".
+    expect(one(fx, 'seagate', 'p5', 'bm25_fields')).toBeCloseTo(bm25Term(1, 3, 7 / 4, 1, 4), 5);
+    expect(one(fx, 'seagate', 'p5', 'coverage_fields')).toBe(1);
     // Stopwords are not query terms: "the teapot" scores as "teapot".
     expect(one(fx, 'the teapot', 'p4', 'bm25_title')).toBeCloseTo(f('bm25_title').p4!, 6);
   });
