@@ -6,10 +6,12 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
 import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
-import { evaluate, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
-import { createRanker, RANKERS } from '../retrieve/index.ts';
-import { checkDatasetName, parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import { RANKERS } from '../retrieve/index.ts';
+import { DEFAULT_CANDIDATES, DEFAULT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact } from '../student/index.ts';
+import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
+import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 
@@ -96,18 +98,79 @@ function positiveInt(name: string) {
   };
 }
 
+export const LABEL_COLUMNS = ['accuracy', 'kappa_quadratic', 'RMSE_expected_level'] as const;
+
 export function reportTable(reports: readonly EvalReport[], measures: readonly string[] = DEFAULT_MEASURES): string {
+  const labels = reports.some((r) => r.levels) ? LABEL_COLUMNS : [];
   return table(
-    ['model', 'protocol', 'queries', ...measures, 'p50 ms', 'p99 ms'],
+    ['model', 'protocol', 'queries', ...measures, ...labels, 'p50 ms', 'p99 ms'],
     reports.map((r) => [
       r.model,
-      r.protocol,
+      r.candidates ? `${r.protocol} (bm25@${r.candidates})` : r.protocol,
       String(r.queries),
       ...measures.map((m) => fmt(r.metrics[m] ?? NaN)),
+      ...labels.map((m) => (r.metrics[m] === undefined ? '' : fmt(r.metrics[m]))),
       fmt(r.latencyMs.p50, 2),
       fmt(r.latencyMs.p99, 2),
     ]),
   );
+}
+
+interface EvaluateModelOptions {
+  dataset: string;
+  model: string;
+  split: Split;
+  protocols: Protocol[];
+  depth?: number;
+  candidates?: number;
+  measures?: readonly string[];
+  labels?: boolean;
+  judgmentSet?: string;
+  runFile?: string;
+  onReport?: (r: EvalReport) => void;
+}
+
+/** Evaluate one model under the given protocols; label metrics join the rerank report. */
+async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateModelOptions): Promise<EvalReport[]> {
+  const model = await loadModel(o.model, store, o.dataset, {
+    ...(o.candidates ? { candidates: o.candidates } : {}),
+    ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
+  });
+  const isStudent = o.model.startsWith('student');
+  try {
+    const reports: EvalReport[] = [];
+    for (const protocol of o.protocols) {
+      const bar = createProgress(`eval ${o.model} ${protocol}`, g.quiet);
+      const ev = await evaluate({
+        store,
+        dataset: o.dataset,
+        split: o.split,
+        protocol,
+        ranker: model.ranker,
+        ...(o.depth ? { depth: o.depth } : {}),
+        ...(o.measures ? { measures: o.measures } : {}),
+        ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
+        onProgress: (d, t) => bar.update(d, t),
+      });
+      bar.stop();
+      if (isStudent && protocol === 'retrieval') ev.report.candidates = o.candidates ?? DEFAULT_CANDIDATES;
+      if (protocol === 'rerank' && (o.labels || isStudent)) {
+        const predictor = await model.levels();
+        const lab = await evaluateLabels({ store, dataset: o.dataset, split: o.split, predictor, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+        Object.assign(ev.report.metrics, lab.metrics);
+        ev.report.levels = { from: predictor.name, pairs: lab.pairs, confusion: lab.confusion };
+      }
+      if (o.runFile) {
+        writeRun(o.runFile, ev.run, `distilrank-${o.model.replace(/[^A-Za-z0-9_.-]/g, '_')}-${protocol}`);
+        note(g, `wrote run ${o.runFile}`);
+      }
+      o.onReport?.(ev.report);
+      reports.push(ev.report);
+    }
+    return reports;
+  } finally {
+    await model.close();
+  }
 }
 
 export function buildProgram(): Command {
@@ -209,15 +272,17 @@ export function buildProgram(): Command {
     .command('eval')
     .description('evaluate a model on a split under a named protocol')
     .requiredOption('--dataset <name>', 'data set')
-    .option('--model <name>', `model: ${Object.keys(RANKERS).join(', ')}`, 'bm25')
+    .option('--model <name>', `model: ${MODEL_NAMES.join(', ')}`, 'bm25')
     .option('--protocol <name>', 'rerank, retrieval or both', 'both')
     .option('--split <name>', 'train, dev or test', 'test')
     .option('--judgments <set>', "judgment set (default: the data set's default)")
     .option('--depth <n>', 'retrieval depth', positiveInt('depth'), 100)
+    .option('--candidates <n>', 'retrieval: BM25 candidates a student re-ranks', positiveInt('candidates'), DEFAULT_CANDIDATES)
     .option('--metrics <list>', 'comma-separated measure names', DEFAULT_MEASURES.join(','))
+    .option('--labels', 'also label metrics (accuracy, κ, RMSE) under rerank; rankers are calibrated to levels on train (always on for a student)')
     .option('--run <file>', 'write the TREC run that was scored (one protocol only)')
     .option('--json', 'print one JSON object per protocol')
-    .action(async (o: { dataset: string; model: string; protocol: string; split: string; judgments?: string; depth: number; metrics: string; run?: string; json?: boolean }) => {
+    .action(async (o: { dataset: string; model: string; protocol: string; split: string; judgments?: string; depth: number; candidates: number; metrics: string; labels?: boolean; run?: string; json?: boolean }) => {
       const split = parseSplit(o.split);
       const protocols = protocolsOf(o.protocol);
       if (o.run && protocols.length > 1) {
@@ -225,36 +290,67 @@ export function buildProgram(): Command {
       }
       const measures = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
       measures.forEach(parseMeasure); // fail on a bad name before any work
-      if (!RANKERS[o.model]) throw unknownName('model', o.model, Object.keys(RANKERS));
+      checkModelName(o.model);
       const store = await storeWithDataset(g(), o.dataset);
       try {
-        const ranker = createRanker(o.model, store, o.dataset);
-        const reports: EvalReport[] = [];
-        for (const protocol of protocols) {
-          const bar = createProgress(`eval ${o.model} ${protocol}`, g().quiet);
-          const ev = await evaluate({
-            store,
-            dataset: o.dataset,
-            split,
-            protocol,
-            ranker,
-            depth: o.depth,
-            measures,
-            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
-            onProgress: (d, t) => bar.update(d, t),
-          });
-          bar.stop();
-          if (o.run) {
-            writeRun(o.run, ev.run, `distilrank-${o.model}-${protocol}`);
-            note(g(), `wrote run ${o.run}`);
-          }
-          reports.push(ev.report);
-          if (o.json) console.log(JSON.stringify(ev.report));
-        }
+        const reports = await evaluateModel(g(), store, {
+          dataset: o.dataset,
+          model: o.model,
+          split,
+          protocols,
+          depth: o.depth,
+          candidates: o.candidates,
+          measures,
+          labels: Boolean(o.labels),
+          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+          ...(o.run ? { runFile: o.run } : {}),
+          onReport: (r) => {
+            if (o.json) console.log(JSON.stringify(r));
+          },
+        });
         if (!o.json) {
           console.log(`${o.dataset}, split ${split}, judgments ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3 means L4 and up`);
           console.log(reportTable(reports, measures));
         }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('train')
+    .description('train the student (an MLP over query–item features) on soft relevance labels; writes an ONNX artifact with its model card')
+    .requiredOption('--dataset <name>', 'data set')
+    .option('--labels <which>', 'training labels: human', 'human')
+    .option('--judgments <set>', "judgment set (default: the data set's default)")
+    .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/student-LABELS)')
+    .option('--epochs <n>', 'maximum epochs (early stopping on dev decides)', positiveInt('epochs'))
+    .option('--seed <n>', 'random seed', (v) => Number(v))
+    .action(async (o: { dataset: string; labels: string; judgments?: string; out?: string; epochs?: number; seed?: number }) => {
+      if (o.labels !== 'human') throw unknownName('label source', o.labels, ['human']);
+      const store = await storeWithDataset(g(), o.dataset);
+      try {
+        const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
+        const bar = createProgress('train student (epochs)', g().quiet);
+        const t0 = performance.now();
+        const trained = await trainStudent({
+          store,
+          dataset: o.dataset,
+          labels: 'human',
+          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+          config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
+          onStage: (stage) => note(g(), `train: ${stage}`),
+          onEpoch: (e) => bar.update(e.epoch, o.epochs ?? DEFAULT_MLP_CONFIG.epochs),
+        });
+        bar.stop();
+        writeStudentArtifact(out, trained.onnx, trained.card);
+        const c = trained.card;
+        console.log(
+          `trained student on ${o.dataset} (${c.labels} labels): ${c.split.train.pairs} train pairs / ${c.split.dev.pairs} dev pairs, ` +
+            `${c.features.length} features, best epoch ${c.training.bestEpoch} of ${c.training.epochs}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        );
+        console.log(`dev: ${Object.entries(c.metrics).map(([k, v]) => `${k.replace(/^dev /, '')} ${fmt(v)}`).join(', ')}`);
+        console.log(`ONNX parity (max |Δp| on dev): ${c.onnxParityMaxAbsDiff.toExponential(2)}; artifact: ${out}`);
       } finally {
         store.close();
       }
@@ -283,7 +379,7 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, BM25, evaluation table')
+    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, baselines, train the student, evaluation table')
     .option('--dataset <name>', 'data set to run the demo on', 'icecat-chorus')
     .action(async (o: { dataset: string }) => {
       const t0 = performance.now();
@@ -293,18 +389,23 @@ export function buildProgram(): Command {
         console.log(`1. ingest: ${describeIngest(await ingestBuiltin(g(), store, o.dataset), (performance.now() - t0) / 1000)}`);
         const info = store.dataset(o.dataset);
         console.log(`   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`);
-        console.log(`2. models: bm25 (${RANKERS.bm25!.description}); random (${RANKERS.random!.description})`);
-        console.log('   the LLM teacher and the distilled student arrive in later stages');
+        const t1 = performance.now();
+        const trained = await trainStudent({ store, dataset: o.dataset, labels: 'human', onStage: (stage) => note(g(), `train: ${stage}`) });
+        const dir = defaultStudentDir(store.path, o.dataset, 'human');
+        writeStudentArtifact(dir, trained.onnx, trained.card);
+        const c = trained.card;
+        console.log(
+          `2. student: an MLP over ${c.features.length} query–item features, trained on ${c.split.train.pairs} human-labelled pairs ` +
+            `(early stop at epoch ${c.training.bestEpoch} on ${c.split.dev.pairs} dev pairs) in ${((performance.now() - t1) / 1000).toFixed(1)} s → ONNX ${dir}`,
+        );
+        console.log(`   baselines: random (${RANKERS.random!.description}); bm25 (${RANKERS.bm25!.description}), calibrated to levels on train for κ`);
+        console.log('   the LLM teacher and distillation arrive in a later stage');
         const reports: EvalReport[] = [];
-        for (const model of ['random', 'bm25']) {
-          for (const protocol of ['rerank', 'retrieval'] as const) {
-            const bar = createProgress(`eval ${model} ${protocol}`, g().quiet);
-            reports.push((await evaluate({ store, dataset: o.dataset, split: 'test', protocol, ranker: createRanker(model, store, o.dataset), onProgress: (d, t) => bar.update(d, t) })).report);
-            bar.stop();
-          }
+        for (const model of ['random', 'bm25', 'student']) {
+          reports.push(...(await evaluateModel(g(), store, { dataset: o.dataset, model, split: 'test', protocols: ['rerank', 'retrieval'], labels: true })));
         }
         console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
-        console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant`);
+        console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`);
         console.log(reportTable(reports));
         console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; store: ${store.path}`);
       } finally {

@@ -65,6 +65,10 @@ export interface EvalReport {
   depth: number | null;
   /** Wall time per query in milliseconds, p50 and p99, measured around the model call. */
   latencyMs: { p50: number; p99: number };
+  /** Retrieval by a re-ranker: how many BM25 candidates it re-ranked. */
+  candidates?: number;
+  /** Where label metrics came from (the model's own distributions, or its scores calibrated on train). */
+  levels?: { from: string; pairs: number; confusion: number[][] };
 }
 
 export interface Evaluation {

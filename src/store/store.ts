@@ -345,7 +345,7 @@ export class Store {
     const rows = this.db
       .prepare(
         `SELECT i.id, i.title, i.description, i.fields, i.attributes, i.image_url, i.language
-         FROM json_each(?) AS w JOIN items i ON i.dataset = ? AND i.id = w.value ORDER BY w.key`,
+         FROM json_each(?) AS w CROSS JOIN items i ON i.dataset = ? AND i.id = w.value ORDER BY w.key`,
       )
       .all(JSON.stringify(ids), dataset) as Array<Record<string, string | null>>;
     return rows.map((r) => ({

@@ -1,7 +1,7 @@
 /**
- * The student stage (core): an MLP trained on soft 5-level labels (tfjs, WASM backend), exported to
- * ONNX with its feature normalisation, and scored in-process with onnxruntime-node. Features come
- * from the feature extractor; this stage takes row-major Float32Array matrices.
+ * The student stage: an MLP over query–item features trained on soft 5-level labels (tfjs, WASM
+ * backend), exported to ONNX with its feature normalisation, scored in-process with onnxruntime-node;
+ * the versioned artifact with its model card; and the student as a ranking model with explanations.
  */
 export {
   DEFAULT_MLP_CONFIG,
@@ -30,3 +30,10 @@ export {
   readStudentMetadata,
 } from './onnx.ts';
 export type { OnnxExportMeta, OnnxScorerOptions, StudentMetadata, StudentScores } from './onnx.ts';
+export { trainStudent } from './train.ts';
+export type { TrainStudentOptions, TrainedStudent } from './train.ts';
+export { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, defaultStudentDir, readStudentArtifact, writeStudentArtifact } from './artifact.ts';
+export type { ModelCard } from './artifact.ts';
+export { DEFAULT_CANDIDATES, StudentRanker } from './ranker.ts';
+export type { Explanation, FeatureContribution } from './ranker.ts';
+export { labelledPairs } from './dataset.ts';

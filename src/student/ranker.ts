@@ -1,0 +1,111 @@
+/**
+ * The trained student as a ranking model, in-process through ONNX Runtime. It scores candidates by
+ * expected level; over the whole catalogue it re-ranks BM25's top `candidates` (200 by default).
+ * `explain` says which features pushed a pair's score up or down.
+ */
+import { DistilrankError } from '../errors.ts';
+import { FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
+import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
+import type { Store } from '../store/index.ts';
+import { readStudentArtifact, type ModelCard } from './artifact.ts';
+import { OnnxScorer } from './onnx.ts';
+
+export const DEFAULT_CANDIDATES = 200;
+
+export interface FeatureContribution {
+  feature: string;
+  value: number;
+  /** Change of the expected level when this feature is replaced by its training mean (signed). */
+  contribution: number;
+}
+
+export interface Explanation {
+  itemId: string;
+  expectedLevel: number;
+  probabilities: number[];
+  /** Sorted by |contribution|, largest first. */
+  contributions: FeatureContribution[];
+}
+
+export class StudentRanker implements Ranker, LevelPredictor {
+  readonly name: string;
+  private readonly bm25: Bm25Ranker;
+
+  private constructor(
+    readonly card: ModelCard,
+    private readonly scorer: OnnxScorer,
+    private readonly extractor: FeatureExtractor,
+    store: Store,
+    dataset: string,
+    readonly candidates: number,
+  ) {
+    this.name = `student(${card.labels})`;
+    this.bm25 = new Bm25Ranker(store, dataset);
+  }
+
+  /** Load an artifact for a data set of the store; refuses artifacts of another data set or feature set. */
+  static async load(store: Store, dataset: string, dir: string, opts: { candidates?: number } = {}): Promise<StudentRanker> {
+    const { card, onnx } = readStudentArtifact(dir);
+    if (card.featureSetId !== FEATURE_SET_ID) {
+      throw new DistilrankError('MODEL_MISMATCH', `the model was trained on feature set ${card.featureSetId}; this distilrank computes ${FEATURE_SET_ID}`, {
+        file: dir,
+        field: 'featureSetId',
+        hint: `retrain: distilrank train --dataset ${dataset}`,
+      });
+    }
+    if (card.dataset !== dataset) {
+      throw new DistilrankError('MODEL_MISMATCH', `the model was trained on ${card.dataset}, not ${dataset}`, {
+        file: dir,
+        field: 'dataset',
+        hint: `its item priors and statistics belong to ${card.dataset}: train one for ${dataset} with \`distilrank train --dataset ${dataset}\``,
+      });
+    }
+    const priors = store.judgments(dataset, { split: 'train', judgmentSet: card.judgmentSet });
+    const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
+    const scorer = await OnnxScorer.load(onnx);
+    return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES);
+  }
+
+  async predictLevels(queryText: string, itemIds: readonly string[]): Promise<Float32Array> {
+    if (itemIds.length === 0) return new Float32Array(0);
+    return this.scorer.predict(this.extractor.extract({ text: queryText }, itemIds), itemIds.length);
+  }
+
+  async score(queryText: string, itemIds: readonly string[]): Promise<ScoredItem[]> {
+    const probs = await this.predictLevels(queryText, itemIds);
+    return itemIds.map((itemId, i) => ({ itemId, score: expectation(probs, i) }));
+  }
+
+  async retrieve(queryText: string, k: number): Promise<ScoredItem[]> {
+    const pool = this.bm25.retrieve(queryText, Math.max(k, this.candidates)).map((c) => c.itemId);
+    const scored = await this.score(queryText, pool);
+    return scored.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).slice(0, k);
+  }
+
+  /** Occlusion: each feature in turn set to its training mean, all variants scored in one batch. */
+  async explain(queryText: string, itemId: string): Promise<Explanation> {
+    const names = this.extractor.names;
+    const dims = names.length;
+    const x = this.extractor.extract({ text: queryText }, [itemId]);
+    const batch = new Float32Array((dims + 1) * dims);
+    for (let r = 0; r <= dims; r++) {
+      batch.set(x, r * dims);
+      if (r > 0) batch[r * dims + (r - 1)] = this.card.featureMeans[r - 1] ?? 0;
+    }
+    const probs = await this.scorer.predict(batch, dims + 1);
+    const base = expectation(probs, 0);
+    const contributions = names.map((feature, j) => ({ feature, value: x[j]!, contribution: base - expectation(probs, j + 1) }));
+    contributions.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+    return { itemId, expectedLevel: base, probabilities: Array.from(probs.subarray(0, 5)), contributions };
+  }
+
+  async close(): Promise<void> {
+    await this.scorer.close();
+  }
+}
+
+function expectation(probs: Float32Array, row: number): number {
+  let e = 0;
+  for (let k = 0; k < 5; k++) e += probs[row * 5 + k]! * (k + 1);
+  return e;
+}

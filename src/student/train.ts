@@ -1,0 +1,130 @@
+/**
+ * Training the student for a data set: features of the judged pairs of the train and dev splits,
+ * the MLP on their soft labels with early stopping on dev, ONNX export, a parity check of the ONNX
+ * model against the reference forward pass, and the model card.
+ */
+import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
+import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
+import type { Store } from '../store/index.ts';
+import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
+import { labelledPairs, type PairTable } from './dataset.ts';
+import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
+import { exportOnnx, OnnxScorer } from './onnx.ts';
+
+export interface TrainStudentOptions {
+  store: Store;
+  dataset: string;
+  judgmentSet?: string;
+  labels?: 'human';
+  config?: Partial<MlpConfig>;
+  onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
+  onStage?: (stage: string) => void;
+}
+
+export interface TrainedStudent {
+  card: ModelCard;
+  onnx: Uint8Array;
+  model: TrainedMlp;
+}
+
+export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedStudent> {
+  const t0 = performance.now();
+  const { store, dataset } = opts;
+  const info = store.dataset(dataset);
+  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const labels = opts.labels ?? 'human';
+  opts.onStage?.('features');
+  const priors = store.judgments(dataset, { split: 'train', judgmentSet });
+  const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
+  const train = labelledPairs(store, dataset, extractor, 'train', judgmentSet);
+  const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet);
+  opts.onStage?.('training');
+  const model = await trainMlp(train.set, dev.set, { ...DEFAULT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
+  opts.onStage?.('export');
+  const onnx = exportOnnx(model, { featureNames: [...extractor.names], producer: 'distilrank', docString: `distilrank student for ${dataset} (${labels} labels)` });
+  // The served model must be the trained one: compare ONNX Runtime with the reference forward pass.
+  const reference = predictJs(model, dev.set.features, dev.set.rows);
+  const scorer = await OnnxScorer.load(onnx);
+  const served = await scorer.predict(dev.set.features, dev.set.rows);
+  await scorer.close();
+  let parity = 0;
+  for (let i = 0; i < reference.length; i++) parity = Math.max(parity, Math.abs(reference[i]! - served[i]!));
+
+  const means = Array.from({ length: extractor.names.length }, (_, j) => {
+    let s = 0;
+    for (let r = 0; r < train.set.rows; r++) s += train.set.features[r * train.set.dims + j]!;
+    return s / Math.max(1, train.set.rows);
+  });
+  const card: ModelCard = {
+    format: STUDENT_FORMAT,
+    formatVersion: STUDENT_FORMAT_VERSION,
+    createdAt: new Date().toISOString(),
+    dataset,
+    judgmentSet,
+    labels,
+    scale: 'distilrank levels L1 … L5; score = expected level',
+    featureSetId: FEATURE_SET_ID,
+    features: FEATURES.map((f) => ({ name: f.name, version: f.version, description: f.description })),
+    featureMeans: means,
+    split: {
+      seed: info.splitSeed,
+      train: { queries: new Set(train.queryIds).size, pairs: train.set.rows },
+      dev: { queries: new Set(dev.queryIds).size, pairs: dev.set.rows },
+    },
+    priors: `judgment set ${judgmentSet}, train split only (leave-one-out on training rows)`,
+    training: {
+      config: { ...model.config },
+      bestEpoch: model.bestEpoch,
+      epochs: model.history.length,
+      history: model.history,
+      seconds: (performance.now() - t0) / 1000,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      backend: model.backend ?? 'wasm',
+    },
+    metrics: devMetrics(dev, reference),
+    onnxParityMaxAbsDiff: parity,
+    onnxSha256: sha256(onnx),
+  };
+  return { card, onnx, model };
+}
+
+/** Dev-split metrics of the reference predictions: the card's "metrics at training time". */
+function devMetrics(dev: PairTable, probs: Float32Array): Record<string, number> {
+  const truth: number[] = [];
+  const truthExpected: number[] = [];
+  const pred: number[] = [];
+  const predExpected: number[] = [];
+  const byQuery = new Map<string, Array<{ itemId: string; score: number; gain: number }>>();
+  for (let r = 0; r < dev.set.rows; r++) {
+    let best = 0;
+    let e = 0;
+    let te = 0;
+    let tl = 0;
+    for (let k = 0; k < 5; k++) {
+      if (probs[r * 5 + k]! > probs[r * 5 + best]!) best = k;
+      e += probs[r * 5 + k]! * (k + 1);
+      const t = dev.set.targets[r * 5 + k]!;
+      te += t * (k + 1);
+      if (t > dev.set.targets[r * 5 + tl]!) tl = k;
+    }
+    truth.push(tl + 1);
+    truthExpected.push(te);
+    pred.push(best + 1);
+    predExpected.push(e);
+    const list = byQuery.get(dev.queryIds[r]!) ?? [];
+    list.push({ itemId: dev.itemIds[r]!, score: e, gain: Math.round(te) - 1 });
+    byQuery.set(dev.queryIds[r]!, list);
+  }
+  let ndcg = 0;
+  for (const list of byQuery.values()) {
+    const ranking = [...list].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).map((x) => x.itemId);
+    ndcg += ndcgAt(ranking, new Map(list.map((x) => [x.itemId, x.gain])), 10);
+  }
+  const classes = [1, 2, 3, 4, 5];
+  return {
+    'dev nDCG@10 (rerank)': ndcg / Math.max(1, byQuery.size),
+    'dev accuracy': accuracy(truth, pred),
+    'dev kappa_quadratic': cohenKappa(truth, pred, classes, 'quadratic'),
+    'dev RMSE_expected_level': rmse(truthExpected, predExpected),
+  };
+}
