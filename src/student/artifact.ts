@@ -26,6 +26,8 @@ export interface ModelCard {
   /** Per-feature training mean (explanations replace a feature by its mean). */
   featureMeans: number[];
   split: { seed: string; train: { queries: number; pairs: number }; dev: { queries: number; pairs: number } };
+  /** Sampled unjudged BM25 candidates used as weighted L1 rows, and how many. */
+  negatives: { perQuery: number; weight: number; depth: number; seed: string; train: number; dev: number };
   /** Item priors were computed from these judgments only (never the evaluated split). */
   priors: string;
   training: {

@@ -2,20 +2,48 @@
  * Training rows for the student: every judged (query, item) pair of a split, its features and its
  * target distribution over the five levels — the soft label where the pair has one (several raters,
  * or a mean grade), else one-hot at the human level.
+ *
+ * Optionally, sampled negatives: unjudged items from the query's BM25 candidates, labelled L1 with a
+ * reduced weight. Judged pools come from some earlier search system, so judged items all look
+ * relevant; without negatives the student never learns what separates them from the rest of the
+ * catalogue it re-ranks at serving time. Unjudged is not the same as irrelevant, hence the weight.
  */
+import { createHash } from 'node:crypto';
 import { DistilrankError } from '../errors.ts';
 import type { FeatureExtractor } from '../features/index.ts';
 import { oneHot } from '../relevance/index.ts';
+import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Split, Store } from '../store/index.ts';
 import type { TrainingSet } from './mlp.ts';
 
 export interface PairTable {
   queryIds: string[];
   itemIds: string[];
+  /** False for sampled negatives (no human judgment). */
+  judged: boolean[];
   set: TrainingSet;
 }
 
-export function labelledPairs(store: Store, dataset: string, extractor: FeatureExtractor, split: Split, judgmentSet?: string): PairTable {
+export interface NegativeSampling {
+  /** Unjudged candidates drawn per query (0 turns sampling off). */
+  perQuery: number;
+  /** Loss weight of a sampled negative (judged pairs weigh 1). */
+  weight: number;
+  /** Candidate pool: the query's BM25 top `depth`. */
+  depth: number;
+  seed: string;
+}
+
+export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ perQuery: 5, weight: 0.5, depth: 200, seed: 'distilrank-negatives-1' });
+
+export function labelledPairs(
+  store: Store,
+  dataset: string,
+  extractor: FeatureExtractor,
+  split: Split,
+  judgmentSet?: string,
+  negatives?: NegativeSampling,
+): PairTable {
   const byQuery = new Map<string, Array<{ itemId: string; target: readonly number[] }>>();
   for (const j of store.judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })) {
     const list = byQuery.get(j.queryId) ?? [];
@@ -23,23 +51,41 @@ export function labelledPairs(store: Store, dataset: string, extractor: FeatureE
     byQuery.set(j.queryId, list);
   }
   const queries = store.queries(dataset, split).filter((q) => byQuery.has(q.id));
-  const rows = queries.reduce((n, q) => n + byQuery.get(q.id)!.length, 0);
+  const sampled = new Map<string, string[]>();
+  if (negatives && negatives.perQuery > 0) {
+    const bm25 = new Bm25Ranker(store, dataset);
+    for (const q of queries) {
+      const judged = new Set(byQuery.get(q.id)!.map((p) => p.itemId));
+      const pool = bm25.retrieve(q.text, negatives.depth).map((c) => c.itemId).filter((id) => !judged.has(id));
+      sampled.set(q.id, sample(pool, negatives.perQuery, `${negatives.seed}\0${q.id}`));
+    }
+  }
+  const rows = queries.reduce((n, q) => n + byQuery.get(q.id)!.length + (sampled.get(q.id)?.length ?? 0), 0);
   const dims = extractor.names.length;
   const features = new Float32Array(rows * dims);
   const targets = new Float32Array(rows * 5);
+  const weights = new Float32Array(rows).fill(1);
   const queryIds: string[] = [];
   const itemIds: string[] = [];
+  const judged: boolean[] = [];
   let r = 0;
+  const L1 = oneHot(1);
   for (const q of queries) {
     const pairs = byQuery.get(q.id)!;
-    const ids = pairs.map((p) => p.itemId);
+    const negs = sampled.get(q.id) ?? [];
+    const ids = [...pairs.map((p) => p.itemId), ...negs];
     features.set(extractor.extract({ id: q.id, text: q.text }, ids), r * dims);
-    pairs.forEach((p, i) => {
-      targets.set(p.target, (r + i) * 5);
-      queryIds.push(q.id);
-      itemIds.push(p.itemId);
+    pairs.forEach((p, i) => targets.set(p.target, (r + i) * 5));
+    negs.forEach((_, i) => {
+      targets.set(L1, (r + pairs.length + i) * 5);
+      weights[r + pairs.length + i] = negatives!.weight;
     });
-    r += pairs.length;
+    ids.forEach((id, i) => {
+      queryIds.push(q.id);
+      itemIds.push(id);
+      judged.push(i < pairs.length);
+    });
+    r += ids.length;
   }
   if (rows === 0) {
     throw new DistilrankError('BAD_INPUT', `the ${split} split of ${dataset} has no judged pairs`, {
@@ -47,5 +93,13 @@ export function labelledPairs(store: Store, dataset: string, extractor: FeatureE
       hint: split === 'dev' ? 'the dev split needs labelled queries for early stopping: ingest more queries or change the split fractions' : 'ingest judgments for this data set',
     });
   }
-  return { queryIds, itemIds, set: { features, rows, dims, targets } };
+  return { queryIds, itemIds, judged, set: { features, rows, dims, targets, ...(sampled.size ? { weights } : {}) } };
+}
+
+/** `k` distinct entries of `pool`, chosen by a seeded hash (stable across runs and machines). */
+function sample(pool: readonly string[], k: number, seed: string): string[] {
+  if (pool.length <= k) return [...pool];
+  const keyed = pool.map((id) => ({ id, key: createHash('sha1').update(seed).update('\0').update(id).digest('hex') }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.slice(0, k).map((x) => x.id);
 }

@@ -7,7 +7,7 @@ import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
-import { labelledPairs, type PairTable } from './dataset.ts';
+import { DEFAULT_NEGATIVES, labelledPairs, type NegativeSampling, type PairTable } from './dataset.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
 import { exportOnnx, OnnxScorer } from './onnx.ts';
 
@@ -17,6 +17,8 @@ export interface TrainStudentOptions {
   judgmentSet?: string;
   labels?: 'human';
   config?: Partial<MlpConfig>;
+  /** Sampled unjudged BM25 candidates as weighted L1 rows (see dataset.ts); default DEFAULT_NEGATIVES. */
+  negatives?: NegativeSampling;
   onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
   onStage?: (stage: string) => void;
 }
@@ -36,8 +38,9 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   opts.onStage?.('features');
   const priors = store.judgments(dataset, { split: 'train', judgmentSet });
   const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
-  const train = labelledPairs(store, dataset, extractor, 'train', judgmentSet);
-  const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet);
+  const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
+  const train = labelledPairs(store, dataset, extractor, 'train', judgmentSet, negatives);
+  const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
   const model = await trainMlp(train.set, dev.set, { ...DEFAULT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
   opts.onStage?.('export');
@@ -68,9 +71,10 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     featureMeans: means,
     split: {
       seed: info.splitSeed,
-      train: { queries: new Set(train.queryIds).size, pairs: train.set.rows },
-      dev: { queries: new Set(dev.queryIds).size, pairs: dev.set.rows },
+      train: { queries: new Set(train.queryIds).size, pairs: count(train.judged) },
+      dev: { queries: new Set(dev.queryIds).size, pairs: count(dev.judged) },
     },
+    negatives: { ...negatives, train: train.judged.length - count(train.judged), dev: dev.judged.length - count(dev.judged) },
     priors: `judgment set ${judgmentSet}, train split only (leave-one-out on training rows)`,
     training: {
       config: { ...model.config },
@@ -88,6 +92,10 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   return { card, onnx, model };
 }
 
+function count(flags: readonly boolean[]): number {
+  return flags.reduce((n, f) => n + (f ? 1 : 0), 0);
+}
+
 /** Dev-split metrics of the reference predictions: the card's "metrics at training time". */
 function devMetrics(dev: PairTable, probs: Float32Array): Record<string, number> {
   const truth: number[] = [];
@@ -96,6 +104,7 @@ function devMetrics(dev: PairTable, probs: Float32Array): Record<string, number>
   const predExpected: number[] = [];
   const byQuery = new Map<string, Array<{ itemId: string; score: number; gain: number }>>();
   for (let r = 0; r < dev.set.rows; r++) {
+    if (!dev.judged[r]) continue;
     let best = 0;
     let e = 0;
     let te = 0;
