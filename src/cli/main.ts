@@ -291,6 +291,12 @@ export function buildProgram(): Command {
       const measures = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
       measures.forEach(parseMeasure); // fail on a bad name before any work
       checkModelName(o.model);
+      if (o.candidates < o.depth) {
+        throw new DistilrankError('BAD_OPTION', `--candidates ${o.candidates} is below --depth ${o.depth}`, {
+          field: 'candidates',
+          hint: 'a re-ranker returns at most as many items as it re-ranks: give --candidates of at least --depth',
+        });
+      }
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const reports = await evaluateModel(g(), store, {

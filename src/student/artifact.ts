@@ -27,7 +27,16 @@ export interface ModelCard {
   featureMeans: number[];
   split: { seed: string; train: { queries: number; pairs: number }; dev: { queries: number; pairs: number } };
   /** Sampled unjudged BM25 candidates used as weighted L1 rows, and how many. */
-  negatives: { perQuery: number; weight: number; depth: number; seed: string; train: number; dev: number };
+  negatives: {
+    perQuery: number;
+    weight: number;
+    depth: number;
+    seed: string;
+    train: number;
+    dev: number;
+    /** Label shift (log π_judged/π_train per level) that level predictions for judged pairs apply; zeros = none. */
+    priorShift: number[];
+  };
   /** Item priors were computed from these judgments only (never the evaluated split). */
   priors: string;
   training: {
@@ -82,6 +91,9 @@ export function readStudentArtifact(dir: string): { card: ModelCard; onnx: Uint8
     card = JSON.parse(readFileSync(cardPath, 'utf8')) as ModelCard;
   } catch (e) {
     throw new DistilrankError('MODEL_MISMATCH', `card.json is not valid JSON (${(e as Error).message})`, { file: cardPath, hint: 'retrain the model' });
+  }
+  if (typeof card !== 'object' || card === null || Array.isArray(card)) {
+    throw new DistilrankError('MODEL_MISMATCH', 'card.json does not hold a model card object', { file: cardPath, hint: 'retrain the model' });
   }
   if (card.format !== STUDENT_FORMAT || card.formatVersion !== STUDENT_FORMAT_VERSION) {
     throw new DistilrankError(

@@ -30,7 +30,7 @@ export {
   readStudentMetadata,
 } from './onnx.ts';
 export type { OnnxExportMeta, OnnxScorerOptions, StudentMetadata, StudentScores } from './onnx.ts';
-export { trainStudent } from './train.ts';
+export { applyLabelShift, trainStudent } from './train.ts';
 export type { TrainStudentOptions, TrainedStudent } from './train.ts';
 export { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, defaultStudentDir, readStudentArtifact, writeStudentArtifact } from './artifact.ts';
 export type { ModelCard } from './artifact.ts';

@@ -9,6 +9,7 @@ import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '.
 import type { Store } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { OnnxScorer } from './onnx.ts';
+import { applyLabelShift } from './train.ts';
 
 export const DEFAULT_CANDIDATES = 200;
 
@@ -66,13 +67,22 @@ export class StudentRanker implements Ranker, LevelPredictor {
     return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES);
   }
 
+  /**
+   * Level distributions as a rater would judge these pairs: the model's output with the judged-pool
+   * label shift of the model card applied (see labelShift in train.ts).
+   */
   async predictLevels(queryText: string, itemIds: readonly string[]): Promise<Float32Array> {
+    return applyLabelShift(await this.rankingProbabilities(queryText, itemIds), this.card.negatives.priorShift);
+  }
+
+  /** The model's own output, with the catalogue-wide prior it was trained with: what ranking uses. */
+  async rankingProbabilities(queryText: string, itemIds: readonly string[]): Promise<Float32Array> {
     if (itemIds.length === 0) return new Float32Array(0);
     return this.scorer.predict(this.extractor.extract({ text: queryText }, itemIds), itemIds.length);
   }
 
   async score(queryText: string, itemIds: readonly string[]): Promise<ScoredItem[]> {
-    const probs = await this.predictLevels(queryText, itemIds);
+    const probs = await this.rankingProbabilities(queryText, itemIds);
     return itemIds.map((itemId, i) => ({ itemId, score: expectation(probs, i) }));
   }
 

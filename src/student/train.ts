@@ -19,6 +19,8 @@ export interface TrainStudentOptions {
   config?: Partial<MlpConfig>;
   /** Sampled unjudged BM25 candidates as weighted L1 rows (see dataset.ts); default DEFAULT_NEGATIVES. */
   negatives?: NegativeSampling;
+  /** Record the label-shift correction level predictions apply on judged pairs (default true); see labelShift. */
+  priorCorrection?: boolean;
   onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
   onStage?: (stage: string) => void;
 }
@@ -43,6 +45,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
   const model = await trainMlp(train.set, dev.set, { ...DEFAULT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
+  const priorShift = opts.priorCorrection === false ? [0, 0, 0, 0, 0] : labelShift(train);
   opts.onStage?.('export');
   const onnx = exportOnnx(model, { featureNames: [...extractor.names], producer: 'distilrank', docString: `distilrank student for ${dataset} (${labels} labels)` });
   // The served model must be the trained one: compare ONNX Runtime with the reference forward pass.
@@ -74,7 +77,12 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       train: { queries: new Set(train.queryIds).size, pairs: count(train.judged) },
       dev: { queries: new Set(dev.queryIds).size, pairs: count(dev.judged) },
     },
-    negatives: { ...negatives, train: train.judged.length - count(train.judged), dev: dev.judged.length - count(dev.judged) },
+    negatives: {
+      ...negatives,
+      train: train.judged.length - count(train.judged),
+      dev: dev.judged.length - count(dev.judged),
+      priorShift: priorShift.map((x) => Number(x.toFixed(6))),
+    },
     priors: `judgment set ${judgmentSet}, train split only (leave-one-out on training rows)`,
     training: {
       config: { ...model.config },
@@ -85,11 +93,49 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       backend: model.backend ?? 'wasm',
     },
-    metrics: devMetrics(dev, reference),
+    metrics: devMetrics(dev, reference, priorShift),
     onnxParityMaxAbsDiff: parity,
     onnxSha256: sha256(onnx),
   };
   return { card, onnx, model };
+}
+
+/**
+ * Sampled negatives raise the share of L1 in training above its share among judged pairs. The model
+ * keeps that catalogue-wide prior for ranking (most candidates a re-ranker sees are not relevant),
+ * while level predictions for judged pairs — what raters are shown — use the judged-pool prior: the
+ * standard label-shift correction p'(L) ∝ p(L) · π_judged(L) / π_train(L). Returned as log ratios,
+ * recorded in the model card and applied by StudentRanker.predictLevels.
+ */
+function labelShift(train: PairTable): number[] {
+  const judged = [0, 0, 0, 0, 0];
+  const all = [0, 0, 0, 0, 0];
+  let nJudged = 0;
+  let nAll = 0;
+  for (let r = 0; r < train.set.rows; r++) {
+    const w = train.set.weights?.[r] ?? 1;
+    for (let k = 0; k < 5; k++) {
+      const t = train.set.targets[r * 5 + k]!;
+      all[k]! += w * t;
+      if (train.judged[r]) judged[k]! += t;
+    }
+    nAll += w;
+    if (train.judged[r]) nJudged += 1;
+  }
+  if (nAll === nJudged) return [0, 0, 0, 0, 0];
+  return judged.map((j, k) => Math.log(((j + 1e-3) / (nJudged + 5e-3)) / ((all[k]! + 1e-3) / (nAll + 5e-3))));
+}
+
+/** Apply a label shift (log ratios) to rows × 5 probabilities, in place. */
+export function applyLabelShift(probs: Float32Array, shift: readonly number[]): Float32Array {
+  if (shift.every((x) => x === 0)) return probs;
+  const factors = shift.map((x) => Math.exp(x));
+  for (let r = 0; r < probs.length / 5; r++) {
+    let z = 0;
+    for (let k = 0; k < 5; k++) z += probs[r * 5 + k]! * factors[k]!;
+    for (let k = 0; k < 5; k++) probs[r * 5 + k] = (probs[r * 5 + k]! * factors[k]!) / z;
+  }
+  return probs;
 }
 
 function count(flags: readonly boolean[]): number {
@@ -97,7 +143,8 @@ function count(flags: readonly boolean[]): number {
 }
 
 /** Dev-split metrics of the reference predictions: the card's "metrics at training time". */
-function devMetrics(dev: PairTable, probs: Float32Array): Record<string, number> {
+function devMetrics(dev: PairTable, rankingProbs: Float32Array, shift: readonly number[]): Record<string, number> {
+  const probs = applyLabelShift(Float32Array.from(rankingProbs), shift);
   const truth: number[] = [];
   const truthExpected: number[] = [];
   const pred: number[] = [];
@@ -121,7 +168,9 @@ function devMetrics(dev: PairTable, probs: Float32Array): Record<string, number>
     pred.push(best + 1);
     predExpected.push(e);
     const list = byQuery.get(dev.queryIds[r]!) ?? [];
-    list.push({ itemId: dev.itemIds[r]!, score: e, gain: Math.round(te) - 1 });
+    let score = 0;
+    for (let k = 0; k < 5; k++) score += rankingProbs[r * 5 + k]! * (k + 1);
+    list.push({ itemId: dev.itemIds[r]!, score, gain: Math.round(te) - 1 });
     byQuery.set(dev.queryIds[r]!, list);
   }
   let ndcg = 0;
