@@ -7,7 +7,7 @@ export function renderCliReference(): string {
   const parts = [
     '# distilrank CLI reference',
     '',
-    'Generated from the commands themselves by `npm run docs:cli`; a test fails when this file is stale.',
+    'Generated from the commands themselves by `npm run docs:generate`; a test fails when this file is stale.',
     'Every option with an environment variable (e.g. `DISTILRANK_STORE`, `DISTILRANK_DATA_DIR`) can be set either way.',
     '',
     '## distilrank',

@@ -8,3 +8,4 @@ export { BM25_B, BM25_K1, FeatureExtractor, PRIOR_STRENGTH } from './extractor.t
 export type { ExtractorOptions, FeatureQuery } from './extractor.ts';
 export { UNITS, numbersIn, quantitiesIn } from './quantities.ts';
 export type { Quantity } from './quantities.ts';
+export { renderFeatureReference } from './reference.ts';
