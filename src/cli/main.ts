@@ -9,7 +9,7 @@ import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
 import { evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { RANKERS } from '../retrieve/index.ts';
-import { DEFAULT_CANDIDATES, DEFAULT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact } from '../student/index.ts';
+import { DEFAULT_CANDIDATES, DEFAULT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
 import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
@@ -357,6 +357,38 @@ export function buildProgram(): Command {
         );
         console.log(`dev: ${Object.entries(c.metrics).map(([k, v]) => `${k.replace(/^dev /, '')} ${fmt(v)}`).join(', ')}`);
         console.log(`ONNX parity (max |Δp| on dev): ${c.onnxParityMaxAbsDiff.toExponential(2)}; artifact: ${out}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('explain')
+    .description("show which features pushed the student's score for one (query, item) pair up or down")
+    .requiredOption('--dataset <name>', 'data set')
+    .requiredOption('--query <text>', 'query text')
+    .requiredOption('--item <id>', 'item id')
+    .option('--model <name>', 'student or student:PATH', 'student')
+    .option('--top <n>', 'features to show', positiveInt('top'), 8)
+    .option('--json', 'print JSON')
+    .action(async (o: { dataset: string; query: string; item: string; model: string; top: number; json?: boolean }) => {
+      if (o.model !== 'student' && !o.model.startsWith('student:')) {
+        throw new DistilrankError('BAD_OPTION', `only a student can explain its scores, not "${o.model}"`, { field: 'model', hint: 'use --model student or --model student:PATH' });
+      }
+      const store = await storeWithDataset(g(), o.dataset);
+      try {
+        const model = await loadModel(o.model, store, o.dataset);
+        try {
+          const ex = await (model.ranker as StudentRanker).explain(o.query, o.item);
+          if (o.json) return console.log(JSON.stringify(ex));
+          const [item] = store.items(o.dataset, [o.item]);
+          console.log(`query "${o.query}" · item ${o.item}: ${item?.title ?? ''}`);
+          console.log(`expected level ${fmt(ex.expectedLevel, 2)}; P(L1…L5) = ${ex.probabilities.map((p) => fmt(p, 3)).join(' ')}`);
+          console.log(table(['feature', 'value', 'push'], ex.contributions.slice(0, o.top).map((c) => [c.feature, fmt(c.value, 3), `${c.contribution >= 0 ? '+' : ''}${fmt(c.contribution, 3)}`])));
+          console.log('push: change of the expected level caused by this feature, against its training mean');
+        } finally {
+          await model.close();
+        }
       } finally {
         store.close();
       }
