@@ -20,6 +20,7 @@ import {
   STUDENT_FORMAT_VERSION,
   StudentRanker,
   applyLabelShift,
+  DEFAULT_NEGATIVES,
   labelledPairs,
   predictJs,
   readStudentArtifact,
@@ -348,25 +349,23 @@ describe('the model card', () => {
         .filter((q) => m.has(q.id))
         .reduce((n, q) => {
           const judged = new Set(m.get(q.id)!.map((j) => j.itemId));
-          return n + Math.min(5, bm25.retrieve(q.text, 200).filter((c) => !judged.has(c.itemId)).length);
+          return n + Math.min(DEFAULT_NEGATIVES.perQuery, bm25.retrieve(q.text, 200).filter((c) => !judged.has(c.itemId)).length);
         }, 0);
     const negTrain = expectedNegatives(train, 'train');
     expect(card.negatives).toMatchObject({
-      perQuery: 5,
-      weight: 0.5,
-      depth: 200,
-      seed: 'distilrank-negatives-1',
+      ...DEFAULT_NEGATIVES,
       train: negTrain,
       dev: expectedNegatives(dev, 'dev'),
     });
     expect(card.negatives.train).toBeGreaterThan(0);
     // the label-shift correction: log(share of each level among judged train pairs / share in the
-    // weighted training rows, where the negatives add weight 0.5 to L1)
+    // weighted training rows, where the negatives add their weight to L1)
     const counts = [0, 0, 0, 0, 0];
     for (const list of train.values()) for (const j of list) counts[j.level - 1]! += 1;
     const nJudged = pairs(train);
-    const nAll = nJudged + 0.5 * negTrain;
-    const shift = counts.map((c, k) => Math.log((c + 1e-3) / (nJudged + 5e-3) / ((c + (k === 0 ? 0.5 * negTrain : 0) + 1e-3) / (nAll + 5e-3))));
+    const w = DEFAULT_NEGATIVES.weight;
+    const nAll = nJudged + w * negTrain;
+    const shift = counts.map((c, k) => Math.log((c + 1e-3) / (nJudged + 5e-3) / ((c + (k === 0 ? w * negTrain : 0) + 1e-3) / (nAll + 5e-3))));
     expect(card.negatives.priorShift).toHaveLength(5);
     card.negatives.priorShift.forEach((x, k) => expect(x).toBeCloseTo(shift[k]!, 5));
     expect(card.negatives.priorShift[0]).toBeLessThan(0);

@@ -9,7 +9,7 @@ import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
 import { evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { RANKERS } from '../retrieve/index.ts';
-import { DEFAULT_CANDIDATES, DEFAULT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
+import { DEFAULT_CANDIDATES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
 import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
@@ -346,7 +346,7 @@ export function buildProgram(): Command {
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
           config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
           onStage: (stage) => note(g(), `train: ${stage}`),
-          onEpoch: (e) => bar.update(e.epoch, o.epochs ?? DEFAULT_MLP_CONFIG.epochs),
+          onEpoch: (e) => bar.update(e.epoch, o.epochs ?? STUDENT_MLP_CONFIG.epochs),
         });
         bar.stop();
         writeStudentArtifact(out, trained.onnx, trained.card);

@@ -34,7 +34,8 @@ export interface NegativeSampling {
   seed: string;
 }
 
-export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ perQuery: 5, weight: 0.5, depth: 200, seed: 'distilrank-negatives-1' });
+/** Chosen on the dev splits of home-depot, icecat-chorus and cranfield (see docs/design.md). */
+export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ perQuery: 20, weight: 1, depth: 200, seed: 'distilrank-negatives-1' });
 
 export function labelledPairs(
   store: Store,

@@ -30,10 +30,11 @@ export {
   readStudentMetadata,
 } from './onnx.ts';
 export type { OnnxExportMeta, OnnxScorerOptions, StudentMetadata, StudentScores } from './onnx.ts';
-export { applyLabelShift, trainStudent } from './train.ts';
+export { STUDENT_MLP_CONFIG, applyLabelShift, trainStudent } from './train.ts';
 export type { TrainStudentOptions, TrainedStudent } from './train.ts';
 export { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, defaultStudentDir, readStudentArtifact, writeStudentArtifact } from './artifact.ts';
 export type { ModelCard } from './artifact.ts';
 export { DEFAULT_CANDIDATES, StudentRanker } from './ranker.ts';
 export type { Explanation, FeatureContribution } from './ranker.ts';
-export { labelledPairs } from './dataset.ts';
+export { DEFAULT_NEGATIVES, labelledPairs } from './dataset.ts';
+export type { NegativeSampling, PairTable } from './dataset.ts';

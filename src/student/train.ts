@@ -25,6 +25,9 @@ export interface TrainStudentOptions {
   onStage?: (stage: string) => void;
 }
 
+/** The student's network: wider than the MLP default, chosen on the dev splits (docs/design.md). */
+export const STUDENT_MLP_CONFIG: Readonly<MlpConfig> = Object.freeze({ ...DEFAULT_MLP_CONFIG, hidden: [128, 64] });
+
 export interface TrainedStudent {
   card: ModelCard;
   onnx: Uint8Array;
@@ -44,7 +47,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const train = labelledPairs(store, dataset, extractor, 'train', judgmentSet, negatives);
   const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
-  const model = await trainMlp(train.set, dev.set, { ...DEFAULT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
+  const model = await trainMlp(train.set, dev.set, { ...STUDENT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
   const priorShift = opts.priorCorrection === false ? [0, 0, 0, 0, 0] : labelShift(train);
   opts.onStage?.('export');
   const onnx = exportOnnx(model, { featureNames: [...extractor.names], producer: 'distilrank', docString: `distilrank student for ${dataset} (${labels} labels)` });
