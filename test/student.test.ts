@@ -21,6 +21,7 @@ import {
   StudentRanker,
   applyLabelShift,
   DEFAULT_NEGATIVES,
+  STUDENT_MLP_CONFIG,
   labelledPairs,
   predictJs,
   readStudentArtifact,
@@ -378,7 +379,7 @@ describe('the model card', () => {
     expect(card.training.epochs).toBe(card.training.history.length);
     expect(card.training.bestEpoch).toBeGreaterThanOrEqual(1);
     expect(card.training.bestEpoch).toBeLessThanOrEqual(card.training.epochs);
-    expect(card.training.config).toMatchObject({ seed: 42, hidden: [64, 32] });
+    expect(card.training.config).toMatchObject({ seed: STUDENT_MLP_CONFIG.seed, hidden: [...STUDENT_MLP_CONFIG.hidden] });
 
     expect(card.onnxSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(card.onnxSha256).toBe(fileSha(join(modelDir, 'model.onnx')));
