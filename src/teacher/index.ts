@@ -1,0 +1,35 @@
+/** The teacher stage: LLM (and later local) judges of (query, item) pairs, by name. */
+export { addCost, TeacherCallError, ZERO_COST } from './types.ts';
+export type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from './types.ts';
+export {
+  createLlmTeacher,
+  distributionFromLogprobs,
+  LEVEL_SCHEMA,
+  LLM_DEFAULTS,
+  LLM_ENV,
+  LLM_MODES,
+  llmPromptVersion,
+  LlmTeacher,
+  llmTeacherConfigFromEnv,
+  readLlmEnv,
+  resolveLlmTeacherConfig,
+  retryAfterMs,
+  sampleLevel,
+  tokenLevel,
+} from './llm.ts';
+export type { Env, LlmMode, LlmPricing, LlmTeacherConfig, LlmTeacherOverrides, ResolvedLlmTeacherConfig } from './llm.ts';
+export {
+  buildMessages,
+  DEFAULT_MAX_ITEM_CHARS,
+  ITEM_CLOSE,
+  ITEM_OPEN,
+  neutralise,
+  PROMPT_VERSION,
+  QUERY_CLOSE,
+  QUERY_OPEN,
+  SYSTEM_PROMPTS,
+  truncate,
+} from './prompt.ts';
+export type { AnswerFormat, PromptMessage } from './prompt.ts';
+export { createTeacher, llmTeacherConfig, TEACHERS } from './registry.ts';
+export type { TeacherCreateOptions, TeacherFactory } from './registry.ts';
