@@ -1,0 +1,450 @@
+/**
+ * The label cache: every teacher label ever paid for, in its own SQLite file (by default
+ * `labels.sqlite` beside the store), so re-ingesting or deleting a data set never touches paid labels.
+ *
+ * A label is keyed by what determined it: (teacher, model, prompt version, SHA-256 of the query text,
+ * SHA-256 of the item text). Change any of them and the pair is a miss, so it is labelled again; keep
+ * them and the pair is never requested again, whatever data set or ids it comes under. Which data
+ * set pairs (dataset, query id, item id) a label answers is kept separately in `label_refs`, so two
+ * items with identical text share one paid label and both appear in `labelsFor`.
+ *
+ * Durability: each label is committed in its own small transaction the moment it arrives. The file
+ * runs in WAL mode with `synchronous = NORMAL`: a commit is appended to the WAL without an fsync, and
+ * the WAL is fsynced at checkpoints. A killed process (kill -9, OOM, a crash) therefore loses nothing
+ * that was committed — the WAL lives in the OS page cache, which the kernel writes out. Only an OS
+ * crash or power loss can drop the last commits since the previous checkpoint; the file stays
+ * consistent and those labels are simply requested again. `synchronous: 'FULL'` fsyncs every label
+ * instead (a few ms each) for when that matters more than throughput.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { DistilrankError } from '../errors.ts';
+import type { LevelDistribution } from '../relevance/index.ts';
+import type { TeacherCost, TeacherJudgment } from '../teacher/types.ts';
+
+/** 'drl1' — marks a SQLite file as a distilrank label cache (PRAGMA application_id). */
+export const LABEL_CACHE_APPLICATION_ID = 0x64726c31;
+export const LABEL_CACHE_SCHEMA_VERSION = 1;
+export const LABEL_CACHE_FILE = 'labels.sqlite';
+
+const SCHEMA_SQL = `
+CREATE TABLE labels (
+  teacher        TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  query_hash     TEXT NOT NULL,        -- SHA-256 hex of the query text as sent
+  item_hash      TEXT NOT NULL,        -- SHA-256 hex of the item text as sent
+  p1 REAL NOT NULL, p2 REAL NOT NULL, p3 REAL NOT NULL, p4 REAL NOT NULL, p5 REAL NOT NULL,
+  method         TEXT NOT NULL,
+  calls          INTEGER NOT NULL,     -- the teacher's cost of the call that produced the label
+  input_tokens   INTEGER NOT NULL,
+  output_tokens  INTEGER NOT NULL,
+  seconds        REAL NOT NULL,
+  usd            REAL NOT NULL,
+  attempts       INTEGER NOT NULL,     -- requests sent for it (failed attempts included)
+  created_at     TEXT NOT NULL,
+  dataset        TEXT,                 -- where it was first labelled (for cost reports)
+  query_id       TEXT,
+  item_id        TEXT,
+  query_text     TEXT,
+  PRIMARY KEY (teacher, model, prompt_version, query_hash, item_hash)
+) WITHOUT ROWID;
+
+CREATE TABLE label_refs (
+  dataset        TEXT NOT NULL,
+  teacher        TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  query_id       TEXT NOT NULL,
+  item_id        TEXT NOT NULL,
+  query_hash     TEXT NOT NULL,
+  item_hash      TEXT NOT NULL,
+  PRIMARY KEY (dataset, teacher, model, prompt_version, query_id, item_id)
+) WITHOUT ROWID;
+`;
+
+/** What a label is keyed by. Build it with `labelKey`. */
+export interface LabelKey {
+  teacher: string;
+  model: string;
+  promptVersion: string;
+  queryHash: string;
+  itemHash: string;
+}
+
+/** Which data set pair a label answers. */
+export interface LabelRef {
+  dataset: string;
+  queryId: string;
+  itemId: string;
+  /** Kept with the label for exports and debugging (item text is not: it can be long). */
+  queryText?: string;
+}
+
+export interface CachedLabel {
+  key: LabelKey;
+  distribution: LevelDistribution;
+  method: string;
+  cost: TeacherCost;
+  attempts: number;
+  createdAt: string;
+}
+
+export interface LabelFilter {
+  dataset?: string;
+  teacher?: string;
+  model?: string;
+  promptVersion?: string;
+}
+
+export interface LabelTotals {
+  labels: number;
+  attempts: number;
+  cost: TeacherCost;
+}
+
+export interface LabelRow {
+  dataset: string;
+  queryId: string;
+  itemId: string;
+  queryText: string | null;
+  teacher: string;
+  model: string;
+  promptVersion: string;
+  distribution: LevelDistribution;
+  method: string;
+  cost: TeacherCost;
+  createdAt: string;
+}
+
+export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** The cache key of a pair as `teacher` would judge it. */
+export function labelKey(
+  teacher: { readonly name: string; readonly model: string; readonly promptVersion: string },
+  queryText: string,
+  itemText: string,
+): LabelKey {
+  return { teacher: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion, queryHash: sha256(queryText), itemHash: sha256(itemText) };
+}
+
+/** One string per key (for de-duplication in memory). */
+export function keyString(k: LabelKey): string {
+  return [k.teacher, k.model, k.promptVersion, k.queryHash, k.itemHash].join('\0');
+}
+
+/** Five finite, non-negative numbers that sum to 1 (±1e-3). */
+export function isDistribution(d: unknown): d is LevelDistribution {
+  if (!Array.isArray(d) || d.length !== 5) return false;
+  let sum = 0;
+  for (const p of d) {
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) return false;
+    sum += p;
+  }
+  return Math.abs(sum - 1) <= 1e-3;
+}
+
+interface LabelDbRow {
+  teacher: string;
+  model: string;
+  prompt_version: string;
+  query_hash: string;
+  item_hash: string;
+  p1: number;
+  p2: number;
+  p3: number;
+  p4: number;
+  p5: number;
+  method: string;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  seconds: number;
+  usd: number;
+  attempts: number;
+  created_at: string;
+}
+
+const KEY_WHERE = 'teacher = ? AND model = ? AND prompt_version = ? AND query_hash = ? AND item_hash = ?';
+const keyArgs = (k: LabelKey) => [k.teacher, k.model, k.promptVersion, k.queryHash, k.itemHash];
+const distOf = (r: { p1: number; p2: number; p3: number; p4: number; p5: number }): LevelDistribution => [r.p1, r.p2, r.p3, r.p4, r.p5];
+const costOf = (r: { calls: number; input_tokens: number; output_tokens: number; seconds: number; usd: number }): TeacherCost => ({
+  calls: r.calls,
+  inputTokens: r.input_tokens,
+  outputTokens: r.output_tokens,
+  seconds: r.seconds,
+  usd: r.usd,
+});
+
+function filterSql(f: LabelFilter, alias: string, datasetColumn: string): { where: string; args: string[] } {
+  const parts: string[] = [];
+  const args: string[] = [];
+  const add = (sql: string, value: string | undefined) => {
+    if (value === undefined) return;
+    parts.push(sql);
+    args.push(value);
+  };
+  add(`${datasetColumn} = ?`, f.dataset);
+  add(`${alias}.teacher = ?`, f.teacher);
+  add(`${alias}.model = ?`, f.model);
+  add(`${alias}.prompt_version = ?`, f.promptVersion);
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
+}
+
+export interface OpenLabelCacheOptions {
+  /** Create the file when absent (default true; ignored with `readonly`). */
+  create?: boolean;
+  readonly?: boolean;
+  /** 'NORMAL' (default; see the module comment) or 'FULL' (fsync every label). */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+export class LabelCache {
+  readonly path: string;
+  readonly db: Database.Database;
+  private readonly getStmt: Database.Statement;
+  private readonly hasStmt: Database.Statement;
+  private readonly stmts: { insert: Database.Statement; ref: Database.Statement } | null;
+
+  private constructor(path: string, db: Database.Database, readonly_: boolean) {
+    this.path = path;
+    this.db = db;
+    this.getStmt = db.prepare(`SELECT * FROM labels WHERE ${KEY_WHERE}`);
+    this.hasStmt = db.prepare(`SELECT 1 FROM labels WHERE ${KEY_WHERE}`).pluck();
+    this.stmts = readonly_
+      ? null
+      : {
+          insert: db.prepare(
+            `INSERT OR IGNORE INTO labels (teacher, model, prompt_version, query_hash, item_hash, p1, p2, p3, p4, p5, method,
+               calls, input_tokens, output_tokens, seconds, usd, attempts, created_at, dataset, query_id, item_id, query_text)
+             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+          ),
+          ref: db.prepare(
+            `INSERT OR REPLACE INTO label_refs (dataset, teacher, model, prompt_version, query_id, item_id, query_hash, item_hash)
+             VALUES (?,?,?,?,?,?,?,?)`,
+          ),
+        };
+  }
+
+  /** `labels.sqlite` in the store's folder. */
+  static defaultPath(storePath: string): string {
+    return join(dirname(storePath), LABEL_CACHE_FILE);
+  }
+
+  /**
+   * Open (creating it unless `create: false` or `readonly`) a label cache. A file that is not a
+   * label cache (a distilrank store included), or one of another schema version, is refused untouched.
+   */
+  static open(path: string, opts: OpenLabelCacheOptions = {}): LabelCache {
+    const exists = existsSync(path) && statSync(path).size > 0;
+    const readonly_ = Boolean(opts.readonly);
+    if (!exists && (readonly_ || opts.create === false)) {
+      throw new DistilrankError('FILE_NOT_FOUND', `no label cache at ${path}`, {
+        file: path,
+        hint: 'run `distilrank label` first, or pass the path of an existing label cache',
+      });
+    }
+    if (!exists) mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: readonly_, fileMustExist: exists });
+      checkOrInit(db, path);
+    } catch (e) {
+      db?.close();
+      if (e instanceof DistilrankError) throw e;
+      throw new DistilrankError('STORE_VERSION', `not a distilrank label cache (${(e as Error).message})`, {
+        file: path,
+        hint: 'pass another label cache path, or move the file away',
+      });
+    }
+    if (!readonly_) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    }
+    db.pragma('busy_timeout = 5000');
+    return new LabelCache(path, db, readonly_);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private writable() {
+    if (!this.stmts) throw new Error(`label cache ${this.path} was opened read-only`);
+    return this.stmts;
+  }
+
+  get(key: LabelKey): CachedLabel | undefined {
+    const row = this.getStmt.get(...keyArgs(key)) as LabelDbRow | undefined;
+    if (!row) return undefined;
+    return { key: { ...key }, distribution: distOf(row), method: row.method, cost: costOf(row), attempts: row.attempts, createdAt: row.created_at };
+  }
+
+  has(key: LabelKey): boolean {
+    return this.hasStmt.get(...keyArgs(key)) !== undefined;
+  }
+
+  /**
+   * Save one label (and, with `ref`, the data set pair it answers) in one transaction, committed on
+   * return. A key already present keeps its first label (a concurrent writer got there first): the
+   * result says whether this one was stored.
+   */
+  put(key: LabelKey, judgment: TeacherJudgment, ref?: LabelRef, attempts = 1): boolean {
+    if (!isDistribution(judgment.distribution)) {
+      throw new Error(`label cache: not a level distribution: ${JSON.stringify(judgment.distribution)}`);
+    }
+    const s = this.writable();
+    const d = judgment.distribution;
+    const c = judgment.cost;
+    let inserted = false;
+    this.db.transaction(() => {
+      inserted =
+        s.insert.run(
+          ...keyArgs(key),
+          d[0],
+          d[1],
+          d[2],
+          d[3],
+          d[4],
+          judgment.method,
+          c.calls,
+          c.inputTokens,
+          c.outputTokens,
+          c.seconds,
+          c.usd,
+          attempts,
+          new Date().toISOString(),
+          ref?.dataset ?? null,
+          ref?.queryId ?? null,
+          ref?.itemId ?? null,
+          ref?.queryText ?? null,
+        ).changes > 0;
+      if (ref) s.ref.run(ref.dataset, key.teacher, key.model, key.promptVersion, ref.queryId, ref.itemId, key.queryHash, key.itemHash);
+    })();
+    return inserted;
+  }
+
+  /** Record that existing labels answer these data set pairs (one transaction). */
+  addRefs(entries: ReadonlyArray<{ key: LabelKey; ref: LabelRef }>): void {
+    if (!entries.length) return;
+    const s = this.writable();
+    this.db.transaction(() => {
+      for (const { key, ref } of entries) {
+        s.ref.run(ref.dataset, key.teacher, key.model, key.promptVersion, ref.queryId, ref.itemId, key.queryHash, key.itemHash);
+      }
+    })();
+  }
+
+  /** Number of labels (data set: labels first paid for under it). */
+  count(filter: LabelFilter = {}): number {
+    const f = filterSql(filter, 'l', 'l.dataset');
+    return this.db.prepare(`SELECT count(*) FROM labels l ${f.where}`).pluck().get(...f.args) as number;
+  }
+
+  /** What the labels matching `filter` cost (a label's cost counts under the data set it was first paid for). */
+  totals(filter: LabelFilter = {}): LabelTotals {
+    const f = filterSql(filter, 'l', 'l.dataset');
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS n, coalesce(sum(attempts), 0) AS attempts, coalesce(sum(calls), 0) AS calls,
+           coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+           coalesce(sum(seconds), 0) AS seconds, coalesce(sum(usd), 0) AS usd
+         FROM labels l ${f.where}`,
+      )
+      .get(...f.args) as { n: number; attempts: number } & Parameters<typeof costOf>[0];
+    return { labels: r.n, attempts: r.attempts, cost: costOf(r) };
+  }
+
+  /** Every labelled pair of a data set for one teacher configuration, ordered by query id, item id. */
+  labelsFor(dataset: string, teacher: string, model: string, promptVersion: string): LabelRow[] {
+    return this.rows({ dataset, teacher, model, promptVersion });
+  }
+
+  private rows(filter: LabelFilter): LabelRow[] {
+    return [...this.iterateRows(filter)];
+  }
+
+  private *iterateRows(filter: LabelFilter): Generator<LabelRow> {
+    const f = filterSql(filter, 'r', 'r.dataset');
+    const stmt = this.db.prepare(
+      `SELECT r.dataset AS ref_dataset, r.query_id AS ref_query_id, r.item_id AS ref_item_id, l.*
+       FROM label_refs r JOIN labels l ON l.teacher = r.teacher AND l.model = r.model AND l.prompt_version = r.prompt_version
+         AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
+       ${f.where}
+       ORDER BY r.dataset, r.teacher, r.model, r.prompt_version, r.query_id, r.item_id`,
+    );
+    for (const raw of stmt.iterate(...f.args)) {
+      const r = raw as LabelDbRow & { ref_dataset: string; ref_query_id: string; ref_item_id: string; query_text: string | null };
+      yield {
+        dataset: r.ref_dataset,
+        queryId: r.ref_query_id,
+        itemId: r.ref_item_id,
+        queryText: r.query_text,
+        teacher: r.teacher,
+        model: r.model,
+        promptVersion: r.prompt_version,
+        distribution: distOf(r),
+        method: r.method,
+        cost: costOf(r),
+        createdAt: r.created_at,
+      };
+    }
+  }
+
+  /**
+   * Write the labelled pairs matching `filter` as JSON lines (one LabelRow per line) to `path`,
+   * through a temp file renamed into place. Returns the number of lines.
+   */
+  exportJsonl(path: string, filter: LabelFilter = {}): number {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w');
+    let n = 0;
+    try {
+      let buf = '';
+      for (const row of this.iterateRows(filter)) {
+        buf += JSON.stringify(row) + '\n';
+        n += 1;
+        if (buf.length > 1 << 20) {
+          writeSync(fd, buf);
+          buf = '';
+        }
+      }
+      if (buf) writeSync(fd, buf);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    return n;
+  }
+}
+
+function checkOrInit(db: Database.Database, path: string): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
+  if (appId === 0 && version === 0 && tables === 0 && !db.readonly) {
+    db.transaction(() => {
+      db.exec(SCHEMA_SQL);
+      db.pragma(`application_id = ${LABEL_CACHE_APPLICATION_ID}`);
+      db.pragma(`user_version = ${LABEL_CACHE_SCHEMA_VERSION}`);
+    })();
+    return;
+  }
+  if (appId !== LABEL_CACHE_APPLICATION_ID) {
+    throw new DistilrankError('STORE_VERSION', 'a SQLite file, but not a distilrank label cache', {
+      file: path,
+      hint: 'pass another label cache path; distilrank does not write into other databases (the store is a separate file)',
+    });
+  }
+  if (version !== LABEL_CACHE_SCHEMA_VERSION) {
+    throw new DistilrankError(
+      'STORE_VERSION',
+      `label cache schema version ${version}; this distilrank reads version ${LABEL_CACHE_SCHEMA_VERSION}`,
+      { file: path, hint: 'use the distilrank version that wrote it (labels are paid for: do not delete the file)' },
+    );
+  }
+}
