@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   BAD_OPTION: 'a command-line option has an invalid value',
   DOWNLOAD_FAILED: 'a data set could not be downloaded',
   CHECKSUM_MISMATCH: 'a downloaded file does not have the published checksum',
+  TEACHER_FAILED: 'the teacher refused the labelling job (authentication, bad request, unknown model)',
   NOT_DOWNLOADABLE: 'a data set is absent and has no public download',
   TRAINING_FAILED: 'training a model diverged or produced no usable weights',
   MODEL_MISMATCH: 'a model artifact does not fit this distilrank, data set or feature set',

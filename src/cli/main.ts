@@ -11,6 +11,8 @@ import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } fro
 import { RANKERS } from '../retrieve/index.ts';
 import { DEFAULT_CANDIDATES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
+import { buildPool, DEFAULT_CONCURRENCY, LabelCache, runLabelJob } from '../label/index.ts';
+import { createTeacher, TEACHERS } from '../teacher/index.ts';
 import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
@@ -391,6 +393,65 @@ export function buildProgram(): Command {
         }
       } finally {
         store.close();
+      }
+    });
+
+  program
+    .command('label')
+    .description('have a teacher label the unlabelled pool (top-K BM25 candidates of training or logged queries, never dev/test queries): cached, budgeted, resumable')
+    .requiredOption('--dataset <name>', 'data set')
+    .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')}`, 'llm')
+    .option('--k <n>', 'candidates per query', positiveInt('k'), 20)
+    .option('--queries <which>', 'pool queries: train, or logged (default: logged when the data set has logs)')
+    .option('--concurrency <n>', 'calls in flight', positiveInt('concurrency'), DEFAULT_CONCURRENCY)
+    .option('--max-calls <n>', 'budget: calls in this run', positiveInt('max-calls'))
+    .option('--max-tokens <n>', 'budget: input + output tokens in this run', positiveInt('max-tokens'))
+    .option('--max-usd <x>', 'budget: money in this run, at the configured prices', (v) => Number(v))
+    .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
+    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string }) => {
+      if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
+      if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
+        throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
+      }
+      const teacher = createTeacher(o.teacher);
+      const store = await storeWithDataset(g(), o.dataset);
+      const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
+      try {
+        const pairs = buildPool(store, o.dataset, { k: o.k, ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}) });
+        note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
+        const bar = createProgress(`label ${o.dataset}`, g().quiet);
+        const controller = new AbortController();
+        const stop = () => controller.abort();
+        process.once('SIGINT', stop);
+        const summary = await runLabelJob({
+          cache,
+          teacher,
+          pairs,
+          dataset: o.dataset,
+          concurrency: o.concurrency,
+          budget: { ...(o.maxCalls ? { calls: o.maxCalls } : {}), ...(o.maxTokens ? { tokens: o.maxTokens } : {}), ...(o.maxUsd ? { usd: o.maxUsd } : {}) },
+          signal: controller.signal,
+          onProgress: (p) => bar.update(p.done, p.total),
+        }).finally(() => {
+          process.off('SIGINT', stop);
+          bar.stop();
+        });
+        const c = summary.cost;
+        console.log(
+          `${o.dataset}: ${summary.pairs} pairs — ${summary.labelled} labelled now, ${summary.cached} already cached, ${summary.duplicates} duplicates, ` +
+            `${summary.failed} failed, ${summary.remaining} remaining; stopped: ${summary.stoppedBy}`,
+        );
+        console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens} input + ${c.outputTokens} output tokens, $${c.usd.toFixed(4)}, ${c.seconds.toFixed(1)} s of calls`);
+        if (summary.stoppedBy === 'fatal') {
+          throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${summary.error?.message ?? 'unknown error'}`, {
+            field: 'teacher',
+            hint: 'fix the endpoint settings (DISTILRANK_LLM_*) and run the same command again: labels already paid for are kept',
+          });
+        }
+      } finally {
+        cache.close();
+        store.close();
+        await teacher.close?.();
       }
     });
 
