@@ -9,7 +9,7 @@ import { createRanker, RANKERS, type LevelPredictor, type Ranker } from '../retr
 import type { Store } from '../store/index.ts';
 import { defaultStudentDir, StudentRanker } from '../student/index.ts';
 
-export const MODEL_NAMES = [...Object.keys(RANKERS), 'student', 'student:PATH'];
+export const MODEL_NAMES = [...Object.keys(RANKERS), 'student', 'student-distilled', 'student:PATH'];
 
 export interface LoadedModel {
   ranker: Ranker;
@@ -19,14 +19,17 @@ export interface LoadedModel {
 }
 
 export function checkModelName(name: string): void {
-  if (name === 'student' || name.startsWith('student:') || RANKERS[name]) return;
+  if (name === 'student' || name === 'student-distilled' || name.startsWith('student:') || RANKERS[name]) return;
   throw unknownName('model', name, MODEL_NAMES);
 }
 
 export async function loadModel(name: string, store: Store, dataset: string, opts: { candidates?: number; judgmentSet?: string } = {}): Promise<LoadedModel> {
   checkModelName(name);
-  if (name === 'student' || name.startsWith('student:')) {
-    const dir = name === 'student' ? defaultStudentDir(store.path, dataset, 'human') : resolve(name.slice('student:'.length));
+  if (name === 'student' || name === 'student-distilled' || name.startsWith('student:')) {
+    const dir =
+      name === 'student' || name === 'student-distilled'
+        ? defaultStudentDir(store.path, dataset, name === 'student' ? 'human' : 'human+teacher')
+        : resolve(name.slice('student:'.length));
     const student = await StudentRanker.load(store, dataset, dir, opts.candidates ? { candidates: opts.candidates } : {});
     return { ranker: student, levels: () => Promise.resolve(student), close: () => student.close() };
   }

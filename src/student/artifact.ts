@@ -26,7 +26,9 @@ export interface ModelCard {
   /** Per-feature training mean (explanations replace a feature by its mean). */
   featureMeans: number[];
   split: { seed: string; train: { queries: number; pairs: number }; dev: { queries: number; pairs: number } };
-  /** Sampled unjudged BM25 candidates used as weighted L1 rows, and how many. */
+  /** Distillation: whose soft labels joined the human ones, at which weight, and how many pool pairs. */
+  teacher: { name: string; model: string; promptVersion: string; weight: number; pairs: number } | null;
+  /** Sampled unjudged BM25 candidates used as weighted L1 rows (train), and how many. */
   negatives: {
     perQuery: number;
     weight: number;

@@ -104,3 +104,67 @@ function sample(pool: readonly string[], k: number, seed: string): string[] {
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return keyed.slice(0, k).map((x) => x.id);
 }
+
+/** A teacher's soft label for one pool pair (from the label cache). */
+export interface TeacherLabel {
+  queryId: string;
+  queryText: string;
+  itemId: string;
+  distribution: readonly number[];
+}
+
+/**
+ * Training rows from teacher labels: the teacher's distribution is the target, weighted by `weight`.
+ * Pairs with a human judgment in `skip` (query id, item id) are left out: the human label wins.
+ */
+export function teacherPairs(extractor: FeatureExtractor, labels: readonly TeacherLabel[], weight: number, skip: ReadonlySet<string>): PairTable {
+  const byQuery = new Map<string, TeacherLabel[]>();
+  for (const l of labels) {
+    if (skip.has(`${l.queryId}\0${l.itemId}`) || !extractor.has(l.itemId)) continue;
+    const list = byQuery.get(l.queryId) ?? [];
+    list.push(l);
+    byQuery.set(l.queryId, list);
+  }
+  const rows = [...byQuery.values()].reduce((n, list) => n + list.length, 0);
+  const dims = extractor.names.length;
+  const features = new Float32Array(rows * dims);
+  const targets = new Float32Array(rows * 5);
+  const weights = new Float32Array(rows).fill(weight);
+  const queryIds: string[] = [];
+  const itemIds: string[] = [];
+  let r = 0;
+  for (const [queryId, list] of [...byQuery.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    features.set(extractor.extract({ id: queryId, text: list[0]!.queryText }, list.map((l) => l.itemId)), r * dims);
+    list.forEach((l, i) => {
+      targets.set(l.distribution, (r + i) * 5);
+      queryIds.push(queryId);
+      itemIds.push(l.itemId);
+    });
+    r += list.length;
+  }
+  return { queryIds, itemIds, judged: new Array<boolean>(rows).fill(false), set: { features, rows, dims, targets, weights } };
+}
+
+/** Rows of `a` then rows of `b` (same feature width). */
+export function concatTables(a: PairTable, b: PairTable): PairTable {
+  const wa = a.set.weights ?? new Float32Array(a.set.rows).fill(1);
+  const wb = b.set.weights ?? new Float32Array(b.set.rows).fill(1);
+  const cat = (x: Float32Array, y: Float32Array) => {
+    const out = new Float32Array(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return {
+    queryIds: [...a.queryIds, ...b.queryIds],
+    itemIds: [...a.itemIds, ...b.itemIds],
+    judged: [...a.judged, ...b.judged],
+    set: {
+      features: cat(a.set.features, b.set.features),
+      rows: a.set.rows + b.set.rows,
+      dims: a.set.dims,
+      targets: cat(a.set.targets, b.set.targets),
+      weights: cat(wa, wb),
+    },
+  };
+}

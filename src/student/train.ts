@@ -3,11 +3,12 @@
  * the MLP on their soft labels with early stopping on dev, ONNX export, a parity check of the ONNX
  * model against the reference forward pass, and the model card.
  */
+import { DistilrankError } from '../errors.ts';
 import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
-import { DEFAULT_NEGATIVES, labelledPairs, type NegativeSampling, type PairTable } from './dataset.ts';
+import { DEFAULT_NEGATIVES, concatTables, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
 import { exportOnnx, OnnxScorer } from './onnx.ts';
 
@@ -15,7 +16,12 @@ export interface TrainStudentOptions {
   store: Store;
   dataset: string;
   judgmentSet?: string;
-  labels?: 'human';
+  labels?: 'human' | 'human+teacher';
+  /**
+   * Distillation: the teacher's soft labels for pool pairs (train-split or logged queries only),
+   * added to the human-labelled rows with this loss weight. Required with labels 'human+teacher'.
+   */
+  teacher?: { labels: readonly TeacherLabel[]; weight: number; name: string; model: string; promptVersion: string };
   config?: Partial<MlpConfig>;
   /** Sampled unjudged BM25 candidates as weighted L1 rows (see dataset.ts); default DEFAULT_NEGATIVES. */
   negatives?: NegativeSampling;
@@ -44,7 +50,17 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const priors = store.judgments(dataset, { split: 'train', judgmentSet });
   const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
   const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
-  const train = labelledPairs(store, dataset, extractor, 'train', judgmentSet, negatives);
+  if (labels === 'human+teacher' && !opts.teacher) {
+    throw new DistilrankError('BAD_OPTION', 'training on human+teacher labels needs teacher labels', {
+      field: 'labels',
+      hint: 'label the pool first: distilrank label --dataset NAME --teacher TEACHER',
+    });
+  }
+  // With teacher labels for the pool, the teacher judges the unjudged candidates: no stand-in negatives.
+  const humanTrain = labelledPairs(store, dataset, extractor, 'train', judgmentSet, opts.teacher ? { ...negatives, perQuery: 0 } : negatives);
+  const train = opts.teacher
+    ? concatTables(humanTrain, teacherPairs(extractor, opts.teacher.labels, opts.teacher.weight, new Set(humanTrain.queryIds.map((q, i) => `${q}\0${humanTrain.itemIds[i]}`))))
+    : humanTrain;
   const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
   const model = await trainMlp(train.set, dev.set, { ...STUDENT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
@@ -80,9 +96,13 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       train: { queries: new Set(train.queryIds).size, pairs: count(train.judged) },
       dev: { queries: new Set(dev.queryIds).size, pairs: count(dev.judged) },
     },
+    teacher: opts.teacher
+      ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight, pairs: train.set.rows - humanTrain.set.rows }
+      : null,
     negatives: {
       ...negatives,
-      train: train.judged.length - count(train.judged),
+      ...(opts.teacher ? { perQuery: 0 } : {}),
+      train: humanTrain.judged.length - count(humanTrain.judged),
       dev: dev.judged.length - count(dev.judged),
       priorShift: priorShift.map((x) => Number(x.toFixed(6))),
     },
