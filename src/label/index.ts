@@ -14,3 +14,5 @@ export { buildPool, defaultPoolQueries } from './pool.ts';
 export type { PoolOptions, PoolPair, PoolQueries } from './pool.ts';
 export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK, runLabelJob } from './job.ts';
 export type { JobClock, LabelBudget, LabelJobOptions, LabelJobSummary, LabelProgress, PairFailure, RetryPolicy, StopReason } from './job.ts';
+export { BATCH_URL, batchCustomId, exportBatch, importBatch, manifestPathFor, readBatchManifest } from './batch.ts';
+export type { BatchFailure, BatchManifest, BatchManifestEntry, BatchManifestRef, ExportBatchOptions, ExportBatchResult, ImportBatchOptions, ImportBatchResult } from './batch.ts';

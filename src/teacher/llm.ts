@@ -348,6 +348,19 @@ export function sampleLevel(content: unknown): Level | null {
   return typeof level === 'number' && Number.isInteger(level) && level >= 1 && level <= 5 ? (level as Level) : null;
 }
 
+/** The share of valid samples at each level (as judge() computes it), or null when none is valid. */
+export function distributionFromSampleContents(contents: readonly unknown[]): LevelDistribution | null {
+  const counts: LevelDistribution = [0, 0, 0, 0, 0];
+  let valid = 0;
+  for (const content of contents) {
+    const level = sampleLevel(content);
+    if (level === null) continue;
+    counts[level - 1] = counts[level - 1]! + 1;
+    valid += 1;
+  }
+  return valid === 0 ? null : (counts.map((c) => c / valid) as LevelDistribution);
+}
+
 /** Milliseconds to wait from Retry-After (seconds or an HTTP date) or retry-after-ms; undefined when absent. */
 export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
   if (!headers) return undefined;
@@ -415,6 +428,79 @@ export class LlmTeacher implements Teacher {
   /** How distributions are read now: the configured mode, or what auto settled on (undefined: not yet). */
   get currentMode(): 'logprobs' | 'samples' | undefined {
     return this.resolvedMode;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Offline batches (the OpenAI Batch API and `vllm run-batch` JSONL): the request judge() sends,
+  // and judge()'s reading of the answer, without any HTTP call.
+
+  /**
+   * The mode a batch runs in: the configured one. 'auto' is refused (BAD_OPTION): it decides from the
+   * endpoint's first answers, which a batch does not have, and its labels are keyed under 'auto'.
+   */
+  batchMode(): 'logprobs' | 'samples' {
+    const mode = this.config.mode;
+    if (mode === 'auto') {
+      throw new DistilrankError('BAD_OPTION', "the llm teacher's mode is auto, which a batch cannot use: it picks the mode from the endpoint's first answers", {
+        field: 'DISTILRANK_LLM_MODE',
+        hint: 'set DISTILRANK_LLM_MODE (or the mode option) to logprobs (the endpoint returns top_logprobs) or samples (the endpoint honours n)',
+      });
+    }
+    return mode;
+  }
+
+  /**
+   * The /v1/chat/completions body judge() sends for `pair` in one call: the logprobs request, or in
+   * the samples mode the one request with n = k (a batch cannot top up with single calls, so the
+   * endpoint must honour n; see parseBatchResponse).
+   */
+  batchRequestBody(pair: TeacherPair): Record<string, unknown> {
+    if (this.batchMode() === 'logprobs') {
+      return this.params(pair, 'digit', { max_tokens: LOGPROBS_MAX_TOKENS, temperature: 0, logprobs: true, top_logprobs: TOP_LOGPROBS });
+    }
+    const k = this.config.samples;
+    const seed = this.config.seed;
+    return this.params(pair, 'json', {
+      max_tokens: SAMPLES_MAX_TOKENS,
+      temperature: this.config.temperature,
+      response_format: { type: 'json_schema', json_schema: LEVEL_SCHEMA },
+      ...(k > 1 ? { n: k } : {}),
+      ...(seed === undefined ? {} : { seed }),
+    });
+  }
+
+  /**
+   * The judgment in one chat-completion body answering batchRequestBody, read as judge() reads it;
+   * cost: one call, the body's usage at the configured prices, 0 seconds (a batch has no per-request
+   * time). Throws TeacherCallError when the body cannot be read (no logprobs, no level, fewer than
+   * k samples because the endpoint ignored n).
+   */
+  parseBatchResponse(body: unknown): TeacherJudgment {
+    const mode = this.batchMode();
+    if (!isRecord(body)) throw new TeacherCallError('malformed', 'the response body is not a JSON object');
+    const meter: Meter = { calls: 1, inputTokens: 0, outputTokens: 0 };
+    if (isRecord(body.usage)) {
+      const u = body.usage;
+      if (typeof u.prompt_tokens === 'number' && Number.isFinite(u.prompt_tokens)) meter.inputTokens += u.prompt_tokens;
+      if (typeof u.completion_tokens === 'number' && Number.isFinite(u.completion_tokens)) meter.outputTokens += u.completion_tokens;
+    }
+    const choices = body.choices;
+    if (!Array.isArray(choices) || choices.length === 0) throw new TeacherCallError('malformed', 'the response has no choices');
+    if (mode === 'logprobs') {
+      const dist = distributionFromLogprobs(choices[0]);
+      if (dist === 'absent') {
+        throw new TeacherCallError('fatal', `the response has no logprobs for model "${this.model}": use the samples mode with this endpoint`);
+      }
+      if (dist === null) throw new TeacherCallError('malformed', 'none of the top tokens of the answer is a level 1–5');
+      return { distribution: dist, method: 'logprobs', cost: this.cost(meter, 0) };
+    }
+    const k = this.config.samples;
+    if (choices.length < k) {
+      throw new TeacherCallError('malformed', `the response has ${choices.length} of ${k} samples: the endpoint ignored n (label such endpoints without a batch)`);
+    }
+    const dist = distributionFromSampleContents(choices.slice(0, k).map((c) => (isRecord(c) && isRecord(c.message) ? c.message.content : undefined)));
+    if (dist === null) throw new TeacherCallError('malformed', `none of the ${k} samples was a JSON object {"level": 1–5}`);
+    return { distribution: dist, method: 'samples', cost: this.cost(meter, 0) };
   }
 
   async judge(pair: TeacherPair, signal?: AbortSignal): Promise<TeacherJudgment> {
