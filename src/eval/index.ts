@@ -6,3 +6,4 @@ export type { EvalReport, Evaluation, EvaluateOptions, Protocol } from './evalua
 export { IsotonicLevels, calibrateRanker } from './calibrate.ts';
 export { LEVEL_CLASSES, evaluateLabels } from './labels.ts';
 export type { LabelReport } from './labels.ts';
+export * from './plot.ts';

@@ -33,3 +33,4 @@ export {
 export type { AnswerFormat, PromptMessage } from './prompt.ts';
 export { createTeacher, llmTeacherConfig, TEACHERS } from './registry.ts';
 export type { TeacherCreateOptions, TeacherFactory } from './registry.ts';
+export * from './evaluate.ts';
