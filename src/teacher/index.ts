@@ -31,6 +31,22 @@ export {
   truncate,
 } from './prompt.ts';
 export type { AnswerFormat, PromptMessage } from './prompt.ts';
+export {
+  DEFAULT_TEACHER_SEEDS,
+  defaultLocalTeacherDir,
+  LOCAL_TEACHER_DESCRIPTION,
+  LOCAL_TEACHER_FORMAT,
+  LOCAL_TEACHER_FORMAT_VERSION,
+  LOCAL_TEACHER_MLP_CONFIG,
+  LocalTeacher,
+  localTeacherModel,
+  readLocalTeacherArtifact,
+  trainLocalTeacher,
+  writeLocalTeacherArtifact,
+} from './local.ts';
+export type { LocalTeacherCard, TrainedLocalTeacher, TrainLocalTeacherOptions } from './local.ts';
+export { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, localFeatureNames, withinOneEdit } from './local-features.ts';
+export type { AssocHoldout } from './local-features.ts';
 export { createTeacher, llmTeacherConfig, TEACHERS } from './registry.ts';
 export type { TeacherCreateOptions, TeacherFactory } from './registry.ts';
 export * from './evaluate.ts';

@@ -2,11 +2,14 @@
  * The teachers, by name. Each entry says what it is, whether it is an LLM (an LLM teacher costs money
  * or GPU time per call and its labels go through the budgeted labelling job), and how to build it.
  *
- * Reserved for later (not implemented): `llama` (a local GGUF through node-llama-cpp),
- * `onnx-cross-encoder` (a local ONNX cross-encoder folder), `local` (a non-LLM model trained here).
+ * `local` is not an LLM: an ensemble trained here on the human labels (./local.ts), the default where
+ * no LLM is configured. Reserved for later (not implemented): `llama` (a local GGUF through
+ * node-llama-cpp), `onnx-cross-encoder` (a local ONNX cross-encoder folder).
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type Env, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
+import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
+import type { Store } from '../store/index.ts';
 import type { Teacher } from './types.ts';
 
 export interface TeacherCreateOptions {
@@ -17,6 +20,11 @@ export interface TeacherCreateOptions {
    * fields of LlmTeacherConfig). Unknown names are BAD_OPTION errors.
    */
   settings?: Readonly<Record<string, unknown>>;
+  /** For `local`: the store and data set whose trained teacher to load. */
+  store?: Store;
+  dataset?: string;
+  /** For `local`: the artifact folder (default: defaultLocalTeacherDir of the store and data set). */
+  modelDir?: string;
 }
 
 export interface TeacherFactory {
@@ -48,6 +56,19 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     description: `an OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, hosted APIs): logprobs of a one-digit answer, or k structured samples; set ${Object.keys(LLM_ENV).slice(0, 5).join(', ')}`,
     isLLM: true,
     create: (options?: TeacherCreateOptions) => createLlmTeacher(llmTeacherConfig(options)),
+  }),
+  local: Object.freeze({
+    description: `the default without an LLM; ${LOCAL_TEACHER_DESCRIPTION}`,
+    isLLM: false,
+    create: (options?: TeacherCreateOptions) => {
+      if (!options?.store || !options.dataset) {
+        throw new DistilrankError('BAD_OPTION', 'the local teacher needs a store and a data set', {
+          field: 'dataset',
+          hint: 'pass --dataset NAME (and --store PATH): the local teacher is trained per data set',
+        });
+      }
+      return LocalTeacher.load(options.store, options.dataset, options.modelDir);
+    },
   }),
 });
 
