@@ -2,17 +2,19 @@
  * The `distilrank` command line. Each command is a thin layer over a stage's public surface; errors a
  * user can cause print `error[CODE]: file:line: field: message` and a hint, never a stack trace.
  */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
 import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
-import { evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { confusionSvg, evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
-import { RANKERS } from '../retrieve/index.ts';
+import { createRanker, RANKERS } from '../retrieve/index.ts';
 import { DEFAULT_CANDIDATES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
-import { buildPool, DEFAULT_CONCURRENCY, LabelCache, runLabelJob } from '../label/index.ts';
-import { createTeacher, TEACHERS } from '../teacher/index.ts';
+import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, LabelCache, runLabelJob } from '../label/index.ts';
+import { createTeacher, evaluateTeacher, LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
 import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
@@ -175,6 +177,37 @@ async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateModelOpt
   }
 }
 
+/**
+ * A teacher's labels for a data set's pool from the label cache, as distillation rows. With `limit`,
+ * a seeded sample (stable across runs), so scaling curves add labels rather than reshuffle them.
+ */
+function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined) {
+  const teacher = createTeacher(teacherName, { store, dataset });
+  const path = resolve(cachePath ?? LabelCache.defaultPath(store.path));
+  const cache = LabelCache.open(path, { create: true });
+  try {
+    const texts = new Map(store.queries(dataset).map((q) => [q.id, q.text]));
+    let labels = cache
+      .labelsFor(dataset, teacher.name, teacher.model, teacher.promptVersion)
+      .map((r) => ({ queryId: r.queryId, queryText: r.queryText ?? texts.get(r.queryId) ?? '', itemId: r.itemId, distribution: r.distribution }))
+      .filter((r) => r.queryText !== '');
+    if (!labels.length) {
+      throw new DistilrankError('BAD_INPUT', `the label cache has no labels of teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}) for ${dataset}`, {
+        file: path,
+        hint: `label the pool first: distilrank label --dataset ${dataset} --teacher ${teacherName}`,
+      });
+    }
+    if (limit !== undefined && labels.length > limit) {
+      const key = (l: { queryId: string; itemId: string }) => createHash('sha1').update(`distilrank-teacher-sample\0${l.queryId}\0${l.itemId}`).digest('hex');
+      labels = labels.map((l) => ({ l, k: key(l) })).sort((a, b) => (a.k < b.k ? -1 : 1)).slice(0, limit).map((x) => x.l);
+    }
+    return { labels, weight, name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion };
+  } finally {
+    cache.close();
+    void teacher.close?.();
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('distilrank')
     .description('LLM search relevance, distilled: human judgments → LLM teacher → small fast student → ranked search')
@@ -329,22 +362,30 @@ export function buildProgram(): Command {
     .command('train')
     .description('train the student (an MLP over query–item features) on soft relevance labels; writes an ONNX artifact with its model card')
     .requiredOption('--dataset <name>', 'data set')
-    .option('--labels <which>', 'training labels: human', 'human')
+    .option('--labels <which>', 'training labels: human, or human+teacher (distillation: adds the teacher labels of the label cache)', 'human')
+    .option('--teacher <name>', `with human+teacher: the teacher whose labels to use (${Object.keys(TEACHERS).join(', ')})`, 'llm')
+    .option('--teacher-weight <x>', 'with human+teacher: loss weight of a teacher-labelled pair (a human pair weighs 1)', (v) => Number(v), 1)
+    .option('--teacher-pairs <n>', 'with human+teacher: use at most this many teacher labels (a seeded sample)', positiveInt('teacher-pairs'))
     .option('--judgments <set>', "judgment set (default: the data set's default)")
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/student-LABELS)')
     .option('--epochs <n>', 'maximum epochs (early stopping on dev decides)', positiveInt('epochs'))
     .option('--seed <n>', 'random seed', (v) => Number(v))
-    .action(async (o: { dataset: string; labels: string; judgments?: string; out?: string; epochs?: number; seed?: number }) => {
-      if (o.labels !== 'human') throw unknownName('label source', o.labels, ['human']);
+    .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
+    .action(async (o: { dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string }) => {
+      if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
+      if (!(o.teacherWeight > 0)) throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, { field: 'teacher-weight', hint: 'e.g. --teacher-weight 0.5' });
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
+        const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache) : undefined;
+        if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
         const bar = createProgress('train student (epochs)', g().quiet);
         const t0 = performance.now();
         const trained = await trainStudent({
           store,
           dataset: o.dataset,
-          labels: 'human',
+          labels: o.labels as 'human' | 'human+teacher',
+          ...(teacher ? { teacher } : {}),
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
           config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
           onStage: (stage) => note(g(), `train: ${stage}`),
@@ -408,17 +449,45 @@ export function buildProgram(): Command {
     .option('--max-tokens <n>', 'budget: input + output tokens in this run', positiveInt('max-tokens'))
     .option('--max-usd <x>', 'budget: money in this run, at the configured prices', (v) => Number(v))
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
-    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string }) => {
+    .option('--export-batch <file>', 'instead of calling the endpoint: write the uncached pairs as OpenAI batch JSONL (for vllm run-batch or a batch API), with a manifest beside it')
+    .option('--import-batch <file>', 'instead of calling the endpoint: read a batch output JSONL into the label cache (with --manifest)')
+    .option('--manifest <file>', 'with --import-batch: the manifest written by --export-batch (default: EXPORT.jsonl.manifest.json)')
+    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string; exportBatch?: string; importBatch?: string; manifest?: string }) => {
       if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
       if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
         throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
       }
-      const teacher = createTeacher(o.teacher);
       const store = await storeWithDataset(g(), o.dataset);
+      let teacher: Teacher;
+      try {
+        teacher = createTeacher(o.teacher, { store, dataset: o.dataset });
+      } catch (e) {
+        store.close();
+        throw e;
+      }
       const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
       try {
         const pairs = buildPool(store, o.dataset, { k: o.k, ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}) });
         note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
+        if (o.exportBatch || o.importBatch) {
+          if (!(teacher instanceof LlmTeacher)) {
+            throw new DistilrankError('BAD_OPTION', `batch files are for the llm teacher, not "${teacher.name}"`, { field: 'teacher', hint: 'use --teacher llm' });
+          }
+          if (o.exportBatch) {
+            const r = exportBatch({ cache, teacher, pairs, dataset: o.dataset, path: resolve(o.exportBatch) });
+            console.log(`wrote ${r.written} requests to ${r.path} (${r.alreadyCached} pairs already labelled, ${r.duplicates} duplicates); manifest ${r.manifestPath}`);
+          } else {
+            if (!o.manifest) {
+              throw new DistilrankError('BAD_OPTION', '--import-batch needs the manifest of the export', {
+                field: 'manifest',
+                hint: 'pass --manifest REQUESTS.jsonl.manifest.json (written beside the file --export-batch wrote)',
+              });
+            }
+            const r = await importBatch({ cache, teacher, path: resolve(o.importBatch!), manifest: resolve(o.manifest) });
+            console.log(`imported ${r.imported} labels (${r.alreadyCached} already cached, ${r.failed} failed: exported again next time); cost $${r.cost.usd.toFixed(4)}`);
+          }
+          return;
+        }
         const bar = createProgress(`label ${o.dataset}`, g().quiet);
         const controller = new AbortController();
         const stop = () => controller.abort();
@@ -448,6 +517,119 @@ export function buildProgram(): Command {
             hint: 'fix the endpoint settings (DISTILRANK_LLM_*) and run the same command again: labels already paid for are kept',
           });
         }
+      } finally {
+        cache.close();
+        store.close();
+        await (teacher as Teacher).close?.();
+      }
+    });
+
+  const teacherCmd = program.command('teacher').description('train the local teacher, or measure a teacher against held-out human labels');
+
+  teacherCmd
+    .command('train')
+    .description('train the local teacher (NOT an LLM: an ensemble over expensive features, trained on the human labels of the train split)')
+    .requiredOption('--dataset <name>', 'data set')
+    .option('--judgments <set>', "judgment set (default: the data set's default)")
+    .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/teacher-local)')
+    .action(async (o: { dataset: string; judgments?: string; out?: string }) => {
+      const store = await storeWithDataset(g(), o.dataset);
+      try {
+        const t0 = performance.now();
+        const trained = await trainLocalTeacher({
+          store,
+          dataset: o.dataset,
+          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+          ...(o.out ? { dir: resolve(o.out) } : {}),
+          onStage: (stage) => note(g(), `teacher train: ${stage}`),
+        });
+        const m = trained.card.metrics as Record<string, number>;
+        console.log(`trained the local teacher on ${o.dataset} in ${((performance.now() - t0) / 1000).toFixed(1)} s (not an LLM); artifact: ${trained.dir ?? '(not written)'}`);
+        console.log(`dev: ${Object.entries(m).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  teacherCmd
+    .command('eval')
+    .description('label the dev and test human-judged pairs with a teacher (through the label cache: paid once), calibrate on dev, report agreement on test; draws the confusion matrix')
+    .requiredOption('--dataset <name>', 'data set')
+    .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')}`, 'llm')
+    .option('--judgments <set>', "judgment set (default: the data set's default)")
+    .option('--concurrency <n>', 'calls in flight', positiveInt('concurrency'), DEFAULT_CONCURRENCY)
+    .option('--max-calls <n>', 'budget: calls in this run', positiveInt('max-calls'))
+    .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
+    .option('--svg <file>', 'write the calibrated confusion matrix as SVG')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { dataset: string; teacher: string; judgments?: string; concurrency: number; maxCalls?: number; cache?: string; svg?: string; json?: boolean }) => {
+      const store = await storeWithDataset(g(), o.dataset);
+      let teacher: Teacher;
+      try {
+        teacher = createTeacher(o.teacher, { store, dataset: o.dataset });
+      } catch (e) {
+        store.close();
+        throw e;
+      }
+      const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
+      try {
+        // Rankings of the systems we have, to compare human and teacher qrels (Kendall τ).
+        const systems = [];
+        for (const name of ['random', 'bm25']) {
+          const ranker = createRanker(name, store, o.dataset);
+          systems.push({ name, run: (await evaluate({ store, dataset: o.dataset, split: 'test', protocol: 'rerank', ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
+        }
+        for (const name of ['student', 'student-distilled']) {
+          try {
+            const m = await loadModel(name, store, o.dataset);
+            systems.push({ name, run: (await evaluate({ store, dataset: o.dataset, split: 'test', protocol: 'rerank', ranker: m.ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
+            await m.close();
+          } catch (e) {
+            if (!isDistilrankError(e) || e.code !== 'FILE_NOT_FOUND') throw e;
+          }
+        }
+        const bar = createProgress(`teacher eval ${o.teacher}`, g().quiet);
+        const report = await evaluateTeacher({
+          store,
+          dataset: o.dataset,
+          teacher,
+          cache,
+          concurrency: o.concurrency,
+          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+          ...(o.maxCalls ? { budget: { calls: o.maxCalls } } : {}),
+          systems,
+          onProgress: (_stage, p) => bar.update(p.done, p.total),
+        });
+        bar.stop();
+        if (report.jobs.calibration.stoppedBy === 'fatal' || report.jobs.evaluation.stoppedBy === 'fatal') {
+          const err = report.jobs.calibration.error ?? report.jobs.evaluation.error;
+          throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${err?.message ?? 'unknown error'}`, {
+            field: 'teacher',
+            hint: 'fix the endpoint settings and run the same command again: labels already paid for are kept',
+          });
+        }
+        if (o.svg) {
+          writeFileSync(
+            resolve(o.svg),
+            confusionSvg(report.calibrated.confusion, { title: `${o.dataset}: ${report.teacher} (${report.model}) vs human, test split, calibrated`, rowLabel: 'human level', colLabel: 'teacher level (argmax)', labels: ['L1', 'L2', 'L3', 'L4', 'L5'] }),
+          );
+          note(g(), `wrote ${o.svg}`);
+        }
+        if (o.json) return console.log(JSON.stringify(report));
+        const cols = ['accuracy', 'macro_F1', 'kappa', 'kappa_quadratic', 'RMSE_expected_level', 'NLL'] as const;
+        console.log(`${o.dataset}: teacher ${report.teacher} (${report.model}, prompt ${report.promptVersion}) vs human labels; calibrated on ${report.pairs.calibration} dev pairs (T=${fmt(report.calibration.temperature, 3)}), measured on ${report.pairs.evaluation} test pairs`);
+        console.log(table(['', ...cols], [
+          ['raw', ...cols.map((c) => fmt((report.raw.metrics as Record<string, number>)[c] ?? NaN))],
+          ['calibrated', ...cols.map((c) => fmt((report.calibrated.metrics as Record<string, number>)[c] ?? NaN))],
+        ]));
+        console.log(`confusion (calibrated; rows: human L1…L5, columns: teacher L1…L5):`);
+        for (const [i, row] of report.calibrated.confusion.entries()) console.log(`  L${i + 1}  ${row.map((x) => String(x).padStart(6)).join('')}`);
+        if (report.systems) {
+          console.log(`system rankings by ${report.systems.measure ?? 'nDCG@10'} with human vs teacher qrels: Kendall τ = ${fmt(report.systems.kendallTau, 3)}`);
+        }
+        const c = report.cost.total;
+        console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens + c.outputTokens} tokens, $${c.usd.toFixed(4)} (cached labels are free)`);
+        for (const n of report.notes) console.log(`note: ${n}`);
       } finally {
         cache.close();
         store.close();
