@@ -451,7 +451,7 @@ export function buildProgram(): Command {
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
     .option('--export-batch <file>', 'instead of calling the endpoint: write the uncached pairs as OpenAI batch JSONL (for vllm run-batch or a batch API), with a manifest beside it')
     .option('--import-batch <file>', 'instead of calling the endpoint: read a batch output JSONL into the label cache (with --manifest)')
-    .option('--manifest <file>', 'with --import-batch: the manifest written by --export-batch (default: EXPORT.jsonl.manifest.json)')
+    .option('--manifest <file>', 'required with --import-batch: the manifest --export-batch wrote beside its file (REQUESTS.jsonl.manifest.json)')
     .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string; exportBatch?: string; importBatch?: string; manifest?: string }) => {
       if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
       if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {

@@ -367,7 +367,7 @@ function decodeMember(m: EncodedMember, dims: number, file: string): TrainedMlp 
 export function readLocalTeacherArtifact(dir: string, dataset?: string): { card: LocalTeacherCard; members: TrainedMlp[] } {
   const file = join(dir, LOCAL_TEACHER_FILE);
   if (!existsSync(file)) {
-    throw new DistilrankError('FILE_NOT_FOUND', `no trained local teacher at ${dir}`, {
+    throw new DistilrankError('FILE_NOT_FOUND', 'no trained local teacher here', {
       file: dir,
       hint: `train it first: \`distilrank teacher train --dataset ${dataset ?? 'NAME'}\` (the local teacher is not an LLM; it is trained here on the human labels)`,
     });
