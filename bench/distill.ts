@@ -140,6 +140,7 @@ try {
     ];
     const queries = store.queries(name, 'test').slice(0, 300);
     const pools = queries.map((q) => ({ text: q.text, ids: bm25.retrieve(q.text, 100).map((c) => c.itemId) }));
+    const roi: Array<{ label: string; ndcg: number; row: string[] }> = [];
     for (const m of models) {
       const re = (await evaluate({ store, dataset: name, split: 'test', protocol: 'rerank', ranker: m.ranker })).report;
       const lab = await evaluateLabels({ store, dataset: name, split: 'test', predictor: m.levels });
@@ -155,7 +156,7 @@ try {
       const cpuUs = process.cpuUsage(cpu0);
       const cpuSecondsPerQuery = (cpuUs.user + cpuUs.system) / 1e6 / pools.length;
       const total = times.reduce((a, b) => a + b, 0);
-      roiRows.push([
+      roi.push({ label: m.label, ndcg: re.metrics['nDCG@10']!, row: [
         name,
         m.label,
         fmt(re.metrics['nDCG@10']!),
@@ -164,7 +165,14 @@ try {
         fmt(percentile(times, 0.5), 2),
         fmt(percentile(times, 0.99), 2),
         `$${((cpuSecondsPerQuery * 1000 * cpuUsdPerHour) / 3600).toFixed(6)}`,
-      ]);
+      ] });
+    }
+    // The distilled student's share of the teacher's gain over BM25 (rerank nDCG@10).
+    const base = roi[0]!.ndcg;
+    const teacherGain = roi[3]!.ndcg - base;
+    for (const r of roi) {
+      const share = r.label.startsWith('bm25') || Math.abs(teacherGain) < 1e-9 ? '' : `${Math.round(((r.ndcg - base) / teacherGain) * 100)}%`;
+      roiRows.push([...r.row, share]);
     }
     await humanEval.s.close();
     await best!.ev.s.close();
@@ -174,7 +182,7 @@ try {
   console.log('\nScaling curve (test split, human labels only; nDCG@10 rerank / retrieval; label metrics on judged test pairs)');
   console.log(table(['data set', 'training labels', 'human pairs', 'teacher pairs', 'rerank', 'retrieval', 'accuracy', 'kappa_quadratic', 'train s'], curveRows));
   console.log('\nROI (test split; latency: scoring 100 BM25 candidates per query, first 300 test queries, BM25 retrieval excluded; cost: measured CPU time)');
-  console.log(table(['data set', 'model', 'nDCG@10 rerank', 'kappa_quadratic', 'µs/pair', 'p50 ms/query', 'p99 ms/query', 'CPU $/1k queries'], roiRows));
+  console.log(table(['data set', 'model', 'nDCG@10 rerank', 'kappa_quadratic', 'µs/pair', 'p50 ms/query', 'p99 ms/query', 'CPU $/1k queries', 'share of teacher gain'], roiRows));
   console.log('An LLM teacher adds its token price: (prompt ≈ 350 + item tokens, 1 output token) × pairs × $/token; none is reachable from this machine.');
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 } finally {
