@@ -171,7 +171,7 @@ try {
     const base = roi[0]!.ndcg;
     const teacherGain = roi[3]!.ndcg - base;
     for (const r of roi) {
-      const share = r.label.startsWith('bm25') || Math.abs(teacherGain) < 1e-9 ? '' : `${Math.round(((r.ndcg - base) / teacherGain) * 100)}%`;
+      const share = r.label.startsWith('bm25') ? '' : teacherGain <= 1e-9 ? 'n/a: teacher ≤ bm25' : `${Math.round(((r.ndcg - base) / teacherGain) * 100)}%`;
       roiRows.push([...r.row, share]);
     }
     await humanEval.s.close();
