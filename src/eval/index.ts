@@ -7,3 +7,4 @@ export { IsotonicLevels, calibrateRanker } from './calibrate.ts';
 export { LEVEL_CLASSES, evaluateLabels } from './labels.ts';
 export type { LabelReport } from './labels.ts';
 export * from './plot.ts';
+export * from './report.ts';
