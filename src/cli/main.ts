@@ -4,11 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
 import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
-import { confusionSvg, evaluate, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
 import { DEFAULT_CANDIDATES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
@@ -688,6 +689,23 @@ export function buildProgram(): Command {
         console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
         console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`);
         console.log(reportTable(reports));
+        const studentRerank = reports.find((r) => r.model.startsWith('student') && r.protocol === 'rerank');
+        const htmlPath = resolve(dirname(store.path), 'demo-report.html');
+        writeHtmlReport(htmlPath, {
+          title: `distilrank demo — ${o.dataset}`,
+          generatedAt: new Date().toISOString(),
+          machine: `${cpus().length} cores, node ${process.version}`,
+          sections: [
+            evalTableSection(reports, DEFAULT_MEASURES, {
+              heading: 'Evaluation on the test split',
+              text: "rerank: order each query's judged items. retrieval: whole catalogue, top 100, unjudged items count as not relevant; the student re-ranks BM25's top 200. Gains L1=0 … L5=4.",
+            }),
+            ...(studentRerank?.levels
+              ? [confusionSection(`Student vs human levels (${studentRerank.levels.pairs} judged test pairs)`, studentRerank.levels.confusion, { colLabel: 'student level (argmax)' })]
+              : []),
+          ],
+        });
+        console.log(`report: ${htmlPath}`);
         console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; store: ${store.path}`);
       } finally {
         store.close();
