@@ -12,7 +12,7 @@ import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
 import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
-import { DEFAULT_CANDIDATES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
+import { DEFAULT_CANDIDATES, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
 import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, LabelCache, runLabelJob } from '../label/index.ts';
 import { createTeacher, evaluateTeacher, LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
@@ -371,9 +371,13 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/student-LABELS)')
     .option('--epochs <n>', 'maximum epochs (early stopping on dev decides)', positiveInt('epochs'))
     .option('--seed <n>', 'random seed', (v) => Number(v))
+    .option('--negatives <n>', 'unjudged BM25 candidates per training query used as L1 rows (default: 20 with human labels, 0 with teacher labels)', (v) => Number(v))
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
-    .action(async (o: { dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string }) => {
+    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string }) => {
       if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
+      if (o.negatives !== undefined && !(Number.isInteger(o.negatives) && o.negatives >= 0)) {
+        throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got ${o.negatives}`, { field: 'negatives', hint: 'e.g. --negatives 20' });
+      }
       if (!(o.teacherWeight > 0)) throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, { field: 'teacher-weight', hint: 'e.g. --teacher-weight 0.5' });
       const store = await storeWithDataset(g(), o.dataset);
       try {
@@ -387,6 +391,7 @@ export function buildProgram(): Command {
           dataset: o.dataset,
           labels: o.labels as 'human' | 'human+teacher',
           ...(teacher ? { teacher } : {}),
+          ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
           config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
           onStage: (stage) => note(g(), `train: ${stage}`),

@@ -168,3 +168,24 @@ export function concatTables(a: PairTable, b: PairTable): PairTable {
     },
   };
 }
+
+/** The rows of `t` for which `keep(row)` is true. */
+export function filterRows(t: PairTable, keep: (row: number) => boolean): PairTable {
+  const rows: number[] = [];
+  for (let r = 0; r < t.set.rows; r++) if (keep(r)) rows.push(r);
+  const dims = t.set.dims;
+  const features = new Float32Array(rows.length * dims);
+  const targets = new Float32Array(rows.length * 5);
+  const weights = new Float32Array(rows.length);
+  rows.forEach((r, i) => {
+    features.set(t.set.features.subarray(r * dims, (r + 1) * dims), i * dims);
+    targets.set(t.set.targets.subarray(r * 5, (r + 1) * 5), i * 5);
+    weights[i] = t.set.weights?.[r] ?? 1;
+  });
+  return {
+    queryIds: rows.map((r) => t.queryIds[r]!),
+    itemIds: rows.map((r) => t.itemIds[r]!),
+    judged: rows.map((r) => t.judged[r]!),
+    set: { features, rows: rows.length, dims, targets, ...(t.set.weights ? { weights } : {}) },
+  };
+}

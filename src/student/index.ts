@@ -36,5 +36,5 @@ export { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, defaultStudentDir, readStudentA
 export type { ModelCard } from './artifact.ts';
 export { DEFAULT_CANDIDATES, StudentRanker } from './ranker.ts';
 export type { Explanation, FeatureContribution } from './ranker.ts';
-export { DEFAULT_NEGATIVES, concatTables, labelledPairs, teacherPairs } from './dataset.ts';
+export { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs } from './dataset.ts';
 export type { NegativeSampling, PairTable, TeacherLabel } from './dataset.ts';

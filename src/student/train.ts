@@ -8,7 +8,7 @@ import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
-import { DEFAULT_NEGATIVES, concatTables, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
+import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
 import { exportOnnx, OnnxScorer } from './onnx.ts';
 
@@ -56,8 +56,14 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       hint: 'label the pool first: distilrank label --dataset NAME --teacher TEACHER',
     });
   }
-  // With teacher labels for the pool, the teacher judges the unjudged candidates: no stand-in negatives.
-  const humanTrain = labelledPairs(store, dataset, extractor, 'train', judgmentSet, opts.teacher ? { ...negatives, perQuery: 0 } : negatives);
+  // With teacher labels for the pool, the teacher judges the unjudged candidates: stand-in negatives
+  // only when asked for explicitly (opts.negatives).
+  let humanTrain = labelledPairs(store, dataset, extractor, 'train', judgmentSet, opts.teacher && !opts.negatives ? { ...negatives, perQuery: 0 } : negatives);
+  if (opts.teacher) {
+    // A sampled negative the teacher has judged is no stand-in any more: the teacher's label wins.
+    const judgedByTeacher = new Set(opts.teacher.labels.map((l) => `${l.queryId}\0${l.itemId}`));
+    humanTrain = filterRows(humanTrain, (r) => humanTrain.judged[r]! || !judgedByTeacher.has(`${humanTrain.queryIds[r]}\0${humanTrain.itemIds[r]}`));
+  }
   const train = opts.teacher
     ? concatTables(humanTrain, teacherPairs(extractor, opts.teacher.labels, opts.teacher.weight, new Set(humanTrain.queryIds.map((q, i) => `${q}\0${humanTrain.itemIds[i]}`))))
     : humanTrain;
@@ -101,7 +107,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       : null,
     negatives: {
       ...negatives,
-      ...(opts.teacher ? { perQuery: 0 } : {}),
+      ...(opts.teacher && !opts.negatives ? { perQuery: 0 } : {}),
       train: humanTrain.judged.length - count(humanTrain.judged),
       dev: dev.judged.length - count(dev.judged),
       priorShift: priorShift.map((x) => Number(x.toFixed(6))),
