@@ -17,12 +17,12 @@ import { join, resolve } from 'node:path';
 import { fmt, table } from '../src/cli/format.ts';
 import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
 import { calibrateRanker, evaluate, evaluateLabels, percentile } from '../src/eval/index.ts';
-import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
+import { LabelCache, buildPool, itemText, runLabelJob } from '../src/label/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact, type TeacherLabel } from '../src/student/index.ts';
-import type { LocalTeacher} from '../src/teacher/index.ts';
-import { trainLocalTeacher } from '../src/teacher/index.ts';
+import { createLlmTeacher, resolveLlmTeacherConfig, trainLocalTeacher, type LocalTeacher } from '../src/teacher/index.ts';
+import { startFakeOpenAI } from '../test/fake-openai.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -61,6 +61,35 @@ function teacherModel(t: LocalTeacher, store: Store, dataset: string): Ranker & 
       return (await score(q, ids)).sort((a, b) => b.score - a.score).slice(0, k);
     },
   };
+}
+
+const LLM_PRICE = { input: Number(process.env.DISTILRANK_BENCH_LLM_PRICE_INPUT ?? 0.15), output: Number(process.env.DISTILRANK_BENCH_LLM_PRICE_OUTPUT ?? 0.6) };
+
+/** Score candidate pools with the llm teacher against the test server; cost per 1,000 queries. */
+async function llmCostPerThousand(pools: Array<{ text: string; ids: string[] }>, store: Store, dataset: string) {
+  const server = await startFakeOpenAI();
+  const teacher = createLlmTeacher(resolveLlmTeacherConfig({ baseURL: server.url, model: 'test-server', pricing: { inputPerMTok: LLM_PRICE.input, outputPerMTok: LLM_PRICE.output }, mode: 'logprobs' }));
+  let usd = 0;
+  let tokens = 0;
+  let pairs = 0;
+  const times: number[] = [];
+  try {
+    for (const p of pools) {
+      const items = store.items(dataset, p.ids);
+      const s = performance.now();
+      for (const item of items) {
+        const j = await teacher.judge({ queryId: '', queryText: p.text, itemId: item.id, itemText: itemText(item) });
+        usd += j.cost.usd;
+        tokens += j.cost.inputTokens + j.cost.outputTokens;
+        pairs += 1;
+      }
+      times.push(performance.now() - s);
+    }
+  } finally {
+    await server.close();
+  }
+  const total = times.reduce((a, b) => a + b, 0);
+  return { usPerPair: (total * 1000) / pairs, p50: percentile(times, 0.5), p99: percentile(times, 0.99), tokensPerPair: tokens / pairs, usdPerThousand: (usd / pools.length) * 1000 };
 }
 
 const curveRows: string[][] = [];
@@ -167,11 +196,18 @@ try {
         `$${((cpuSecondsPerQuery * 1000 * cpuUsdPerHour) / 3600).toFixed(6)}`,
       ] });
     }
+    // An LLM teacher's price per 1,000 queries: its real prompts for these candidates, answered by the
+    // OpenAI-compatible test server (its answers are a word-overlap rule: quality is not measured).
+    const llm = await llmCostPerThousand(pools.slice(0, 30), store, name);
+    roi.push({ label: `teacher (llm via test server, $${LLM_PRICE.input}/$${LLM_PRICE.output} per 1M)`, ndcg: NaN, row: [
+      name, `teacher (llm, test server)`, 'n/a', 'n/a', fmt(llm.usPerPair, 1), fmt(llm.p50, 2), fmt(llm.p99, 2),
+      `$${llm.usdPerThousand.toFixed(2)} (${Math.round(llm.tokensPerPair)} tok/pair)`,
+    ] });
     // The distilled student's share of the teacher's gain over BM25 (rerank nDCG@10).
     const base = roi[0]!.ndcg;
     const teacherGain = roi[3]!.ndcg - base;
     for (const r of roi) {
-      const share = r.label.startsWith('bm25') ? '' : teacherGain <= 1e-9 ? 'n/a: teacher ≤ bm25' : `${Math.round(((r.ndcg - base) / teacherGain) * 100)}%`;
+      const share = r.label.startsWith('bm25') || Number.isNaN(r.ndcg) ? '' : teacherGain <= 1e-9 ? 'n/a: teacher ≤ bm25' : `${Math.round(((r.ndcg - base) / teacherGain) * 100)}%`;
       roiRows.push([...r.row, share]);
     }
     await humanEval.s.close();
@@ -183,7 +219,7 @@ try {
   console.log(table(['data set', 'training labels', 'human pairs', 'teacher pairs', 'rerank', 'retrieval', 'accuracy', 'kappa_quadratic', 'train s'], curveRows));
   console.log('\nROI (test split; latency: scoring 100 BM25 candidates per query, first 300 test queries, BM25 retrieval excluded; cost: measured CPU time)');
   console.log(table(['data set', 'model', 'nDCG@10 rerank', 'kappa_quadratic', 'µs/pair', 'p50 ms/query', 'p99 ms/query', 'CPU $/1k queries', 'share of teacher gain'], roiRows));
-  console.log('An LLM teacher adds its token price: (prompt ≈ 350 + item tokens, 1 output token) × pairs × $/token; none is reachable from this machine.');
+  console.log('The llm row: the llm teacher\'s real requests for 100 candidates × 30 test queries against the test server on 127.0.0.1 (no LLM is reachable here); cost = tokens × the configured price; latency is the local round trip, not a real model\'s.');
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 } finally {
   rmSync(work, { recursive: true, force: true });
