@@ -209,6 +209,18 @@ function loadTeacherLabels(store: Store, dataset: string, teacherName: string, w
   }
 }
 
+/** The store, a teacher for one of its data sets, and the label cache: what `label` and `teacher eval` work with. */
+async function openTeacherJob(g: GlobalOptions, dataset: string, teacherName: string, cachePath: string | undefined): Promise<{ store: Store; teacher: Teacher; cache: LabelCache }> {
+  const store = await storeWithDataset(g, dataset);
+  try {
+    const teacher = createTeacher(teacherName, { store, dataset });
+    return { store, teacher, cache: LabelCache.open(resolve(cachePath ?? LabelCache.defaultPath(store.path)), { create: true }) };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('distilrank')
     .description('LLM search relevance, distilled: human judgments → LLM teacher → small fast student → ranked search')
@@ -463,15 +475,7 @@ export function buildProgram(): Command {
       if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
         throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
       }
-      const store = await storeWithDataset(g(), o.dataset);
-      let teacher: Teacher;
-      try {
-        teacher = createTeacher(o.teacher, { store, dataset: o.dataset });
-      } catch (e) {
-        store.close();
-        throw e;
-      }
-      const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
+      const { store, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
       try {
         const pairs = buildPool(store, o.dataset, { k: o.k, ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}) });
         note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
@@ -569,15 +573,7 @@ export function buildProgram(): Command {
     .option('--svg <file>', 'write the calibrated confusion matrix as SVG')
     .option('--json', 'print the report as JSON')
     .action(async (o: { dataset: string; teacher: string; judgments?: string; concurrency: number; maxCalls?: number; cache?: string; svg?: string; json?: boolean }) => {
-      const store = await storeWithDataset(g(), o.dataset);
-      let teacher: Teacher;
-      try {
-        teacher = createTeacher(o.teacher, { store, dataset: o.dataset });
-      } catch (e) {
-        store.close();
-        throw e;
-      }
-      const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
+      const { store, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
       try {
         // Rankings of the systems we have, to compare human and teacher qrels (Kendall τ).
         const systems = [];
