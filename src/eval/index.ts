@@ -8,3 +8,5 @@ export { LEVEL_CLASSES, evaluateLabels } from './labels.ts';
 export type { LabelReport } from './labels.ts';
 export * from './plot.ts';
 export * from './report.ts';
+export { pairMetrics } from './pair-metrics.ts';
+export type { LabelledRows } from './pair-metrics.ts';

@@ -4,7 +4,7 @@
  * model against the reference forward pass, and the model card.
  */
 import { DistilrankError } from '../errors.ts';
-import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
+import { pairMetrics } from '../eval/pair-metrics.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
@@ -171,47 +171,9 @@ function count(flags: readonly boolean[]): number {
   return flags.reduce((n, f) => n + (f ? 1 : 0), 0);
 }
 
-/** Dev-split metrics of the reference predictions: the card's "metrics at training time". */
+/** Dev-split metrics of the reference predictions (the card's "metrics at training time"): level
+ * predictions with the label shift applied, ranking by the model's own expected level, judged rows only. */
 function devMetrics(dev: PairTable, rankingProbs: Float32Array, shift: readonly number[]): Record<string, number> {
   const probs = applyLabelShift(Float32Array.from(rankingProbs), shift);
-  const truth: number[] = [];
-  const truthExpected: number[] = [];
-  const pred: number[] = [];
-  const predExpected: number[] = [];
-  const byQuery = new Map<string, Array<{ itemId: string; score: number; gain: number }>>();
-  for (let r = 0; r < dev.set.rows; r++) {
-    if (!dev.judged[r]) continue;
-    let best = 0;
-    let e = 0;
-    let te = 0;
-    let tl = 0;
-    for (let k = 0; k < 5; k++) {
-      if (probs[r * 5 + k]! > probs[r * 5 + best]!) best = k;
-      e += probs[r * 5 + k]! * (k + 1);
-      const t = dev.set.targets[r * 5 + k]!;
-      te += t * (k + 1);
-      if (t > dev.set.targets[r * 5 + tl]!) tl = k;
-    }
-    truth.push(tl + 1);
-    truthExpected.push(te);
-    pred.push(best + 1);
-    predExpected.push(e);
-    const list = byQuery.get(dev.queryIds[r]!) ?? [];
-    let score = 0;
-    for (let k = 0; k < 5; k++) score += rankingProbs[r * 5 + k]! * (k + 1);
-    list.push({ itemId: dev.itemIds[r]!, score, gain: Math.round(te) - 1 });
-    byQuery.set(dev.queryIds[r]!, list);
-  }
-  let ndcg = 0;
-  for (const list of byQuery.values()) {
-    const ranking = [...list].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).map((x) => x.itemId);
-    ndcg += ndcgAt(ranking, new Map(list.map((x) => [x.itemId, x.gain])), 10);
-  }
-  const classes = [1, 2, 3, 4, 5];
-  return {
-    'dev nDCG@10 (rerank)': ndcg / Math.max(1, byQuery.size),
-    'dev accuracy': accuracy(truth, pred),
-    'dev kappa_quadratic': cohenKappa(truth, pred, classes, 'quadratic'),
-    'dev RMSE_expected_level': rmse(truthExpected, predExpected),
-  };
+  return pairMetrics({ ...dev, targets: dev.set.targets, rows: dev.set.rows }, probs, 'dev', { rankingProbs, include: (r) => dev.judged[r]! });
 }

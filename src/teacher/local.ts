@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DistilrankError } from '../errors.ts';
-import { accuracy, cohenKappa, ndcgAt, rmse } from '../eval/metrics.ts';
+import { pairMetrics } from '../eval/pair-metrics.ts';
 import { FEATURES, FEATURE_SET_ID } from '../features/index.ts';
 import { oneHot, type LevelDistribution } from '../relevance/index.ts';
 import type { Split, Store } from '../store/index.ts';
@@ -183,46 +183,6 @@ function ensemblePredict(members: readonly TrainedMlp[], features: Float32Array,
   return out;
 }
 
-/** Accuracy, κ (quadratic), RMSE of the expected level and nDCG@10 (rerank) of predictions on judged pairs. */
-export function pairMetrics(rowsOf: PairRows, probs: Float32Array, prefix: string): Record<string, number> {
-  const { set } = rowsOf;
-  const truth: number[] = [];
-  const truthExpected: number[] = [];
-  const pred: number[] = [];
-  const predExpected: number[] = [];
-  const byQuery = new Map<string, Array<{ itemId: string; score: number; gain: number }>>();
-  for (let r = 0; r < set.rows; r++) {
-    let best = 0;
-    let tl = 0;
-    let e = 0;
-    let te = 0;
-    for (let k = 0; k < 5; k++) {
-      if (probs[r * 5 + k]! > probs[r * 5 + best]!) best = k;
-      if (set.targets[r * 5 + k]! > set.targets[r * 5 + tl]!) tl = k;
-      e += probs[r * 5 + k]! * (k + 1);
-      te += set.targets[r * 5 + k]! * (k + 1);
-    }
-    truth.push(tl + 1);
-    truthExpected.push(te);
-    pred.push(best + 1);
-    predExpected.push(e);
-    const list = byQuery.get(rowsOf.queryIds[r]!) ?? [];
-    list.push({ itemId: rowsOf.itemIds[r]!, score: e, gain: Math.round(te) - 1 });
-    byQuery.set(rowsOf.queryIds[r]!, list);
-  }
-  let ndcg = 0;
-  for (const list of byQuery.values()) {
-    const ranking = [...list].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).map((x) => x.itemId);
-    ndcg += ndcgAt(ranking, new Map(list.map((x) => [x.itemId, x.gain])), 10);
-  }
-  const classes = [1, 2, 3, 4, 5];
-  return {
-    [`${prefix} nDCG@10 (rerank)`]: ndcg / Math.max(1, byQuery.size),
-    [`${prefix} accuracy`]: accuracy(truth, pred),
-    [`${prefix} kappa_quadratic`]: cohenKappa(truth, pred, classes, 'quadratic'),
-    [`${prefix} RMSE_expected_level`]: rmse(truthExpected, predExpected),
-  };
-}
 
 const b64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
@@ -297,7 +257,7 @@ export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise
       seconds: (performance.now() - t0) / 1000,
       backend: members[0]!.backend,
     },
-    metrics: pairMetrics(dev, devProbs, 'dev'),
+    metrics: pairMetrics({ ...dev, targets: dev.set.targets, rows: dev.set.rows }, devProbs, 'dev'),
     weightsSha256: membersSha(encoded),
     members: encoded,
   };
