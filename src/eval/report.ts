@@ -5,8 +5,9 @@
  * untrusted); numeric table columns are right-aligned. Section builders turn what distilrank
  * computes (eval reports, confusion matrices, scaling curves) into sections.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import type { EvalReport } from './evaluate.ts';
 import type { LabelReport } from './labels.ts';
@@ -160,20 +161,7 @@ export function writeHtmlReport(path: string, report: HtmlReport): void {
   const html = renderHtmlReport(report);
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, html);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, html);
 }
 
 const fmt = (x: number | undefined, digits: number): string => (x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : 'n/a');

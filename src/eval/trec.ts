@@ -5,9 +5,9 @@
  *   qrels: `qid iter docno rel`           (rel an integer; iter is ignored)
  * Fields are separated by whitespace, so ids must not contain any. Writes are atomic.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import { sortRanking, type Qrels, type Run, type ScoredItem } from './metrics.ts';
 
@@ -177,14 +177,11 @@ function checkDuplicate(file: string, line: number, seen: Map<string, number>, q
   seen.set(key, line);
 }
 
-/** Write via a temporary file in the same folder and a rename, so readers never see half a file. */
+/** Write atomically; a missing output folder is FILE_NOT_FOUND. */
 function writeAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, text, { flag: 'wx' });
-    renameSync(tmp, path);
+    writeFileAtomic(path, text);
   } catch (e) {
-    rmSync(tmp, { force: true });
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DistilrankError('FILE_NOT_FOUND', `folder ${dirname(path)} does not exist`, {
         file: path,

@@ -26,9 +26,10 @@
  * is kept (never overwritten) and counted. Cost per label: one call, the body's usage at the teacher's
  * configured prices (set batch prices when the provider discounts batches), 0 seconds.
  */
-import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import type { LlmTeacher, TeacherCost, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
 import { addCost, TeacherCallError, ZERO_COST } from '../teacher/index.ts';
@@ -97,31 +98,6 @@ export interface ExportBatchResult {
   manifestPath: string;
 }
 
-/** Write `text` to `path` through a temp file (fsynced) renamed into place. */
-function writeAtomic(path: string, chunks: Iterable<string>): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      let buf = '';
-      for (const c of chunks) {
-        buf += c;
-        if (buf.length > 1 << 20) {
-          writeSync(fd, buf);
-          buf = '';
-        }
-      }
-      if (buf) writeSync(fd, buf);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
 
 /**
  * Write the batch requests for every pair whose label is not in the cache, and its manifest (both
@@ -179,8 +155,8 @@ export function exportBatch(opts: ExportBatchOptions): ExportBatchResult {
       yield JSON.stringify({ custom_id: id, method: 'POST', url: BATCH_URL, body: teacher.batchRequestBody(pair) }) + '\n';
     }
   };
-  writeAtomic(manifestPath, [JSON.stringify(manifest) + '\n']);
-  writeAtomic(path, lines());
+  writeFileAtomic(manifestPath, [JSON.stringify(manifest) + '\n']);
+  writeFileAtomic(path, lines());
   cache.addRefs(cachedRefs);
   return { written: pending.size, alreadyCached, duplicates, path, manifestPath };
 }

@@ -17,9 +17,10 @@
  * instead (a few ms each) for when that matters more than throughput.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import type { LevelDistribution } from '../relevance/index.ts';
 import type { TeacherCost, TeacherJudgment } from '../teacher/types.ts';
@@ -399,25 +400,15 @@ export class LabelCache {
    */
   exportJsonl(path: string, filter: LabelFilter = {}): number {
     mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w');
     let n = 0;
-    try {
-      let buf = '';
-      for (const row of this.iterateRows(filter)) {
-        buf += JSON.stringify(row) + '\n';
+    const rows = this.iterateRows(filter);
+    function* lines(): Generator<string> {
+      for (const row of rows) {
         n += 1;
-        if (buf.length > 1 << 20) {
-          writeSync(fd, buf);
-          buf = '';
-        }
+        yield JSON.stringify(row) + '\n';
       }
-      if (buf) writeSync(fd, buf);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
     }
-    renameSync(tmp, path);
+    writeFileAtomic(path, lines());
     return n;
   }
 }

@@ -5,8 +5,9 @@
  * version, the ONNX checksum, and that the feature set and data set match.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { replaceDirAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 
 export const STUDENT_FORMAT = 'distilrank-student';
@@ -62,17 +63,10 @@ export function defaultStudentDir(storePath: string, dataset: string, labels: st
 }
 
 export function writeStudentArtifact(dir: string, onnx: Uint8Array, card: ModelCard): void {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, 'model.onnx'), onnx);
-  writeFileSync(join(tmp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
-  const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  replaceDirAtomic(dir, (tmp) => {
+    writeFileSync(join(tmp, 'model.onnx'), onnx);
+    writeFileSync(join(tmp, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
+  });
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -16,8 +16,9 @@
  * float32), written atomically at `<storeDir>/models/<dataset>/teacher-local`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { replaceDirAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import { pairMetrics } from '../eval/pair-metrics.ts';
 import { FEATURES, FEATURE_SET_ID } from '../features/index.ts';
@@ -274,16 +275,7 @@ export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise
 
 /** Write `teacher.json` into `dir` atomically: a temp folder beside it, renamed into place. */
 export function writeLocalTeacherArtifact(dir: string, card: LocalTeacherCard): void {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, LOCAL_TEACHER_FILE), `${JSON.stringify(card)}\n`);
-  const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  replaceDirAtomic(dir, (tmp) => writeFileSync(join(tmp, LOCAL_TEACHER_FILE), `${JSON.stringify(card)}\n`));
 }
 
 const mismatch = (message: string, file: string, hint = 'retrain the teacher: `distilrank teacher train --dataset NAME`'): DistilrankError =>
