@@ -73,8 +73,8 @@ function idf(n: number, docs: number): number {
   return Math.log(1 + (docs - n + 0.5) / (n + 0.5));
 }
 
-/** Index of `x` in the sorted slice a[lo, hi), or -1. */
-function find(a: Int32Array | Float64Array, lo: number, hi: number, x: number): number {
+/** Index of `x` in the sorted slice a[lo, hi), or -1. (Also used by the local teacher's features.) */
+export function findSorted(a: Int32Array | Float64Array, lo: number, hi: number, x: number): number {
   hi -= 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
@@ -411,7 +411,7 @@ export class FeatureExtractor {
       for (let j = 0; j < m; j++) {
         const t = q.termIds[j]!;
         if (t < 0) continue;
-        const k = find(termIds, lo, hi, t);
+        const k = findSorted(termIds, lo, hi, t);
         if (k < 0) continue;
         const tf = termTf[k]!;
         score += (q.idf[f * m + j]! * tf * (BM25_K1 + 1)) / (tf + norm);
@@ -432,14 +432,14 @@ export class FeatureExtractor {
       const lo = this.bigramStart[i]!;
       const hi = this.bigramStart[i + 1]!;
       let found = 0;
-      for (let j = 0; j < q.bigramKeys.length; j++) if (find(this.bigramKeys, lo, hi, q.bigramKeys[j]!) >= 0) found += 1;
+      for (let j = 0; j < q.bigramKeys.length; j++) if (findSorted(this.bigramKeys, lo, hi, q.bigramKeys[j]!) >= 0) found += 1;
       o[at + F.phrase] = found / q.bigramTotal;
     }
     if (q.gramTotal > 0) {
       const lo = this.gramStart[i]!;
       const hi = this.gramStart[i + 1]!;
       let inter = 0;
-      for (let j = 0; j < q.gramIds.length; j++) if (find(this.gramIds, lo, hi, q.gramIds[j]!) >= 0) inter += 1;
+      for (let j = 0; j < q.gramIds.length; j++) if (findSorted(this.gramIds, lo, hi, q.gramIds[j]!) >= 0) inter += 1;
       const union = q.gramTotal + (hi - lo) - inter;
       o[at + F.trigram] = union > 0 ? inter / union : 0;
     }
@@ -450,7 +450,7 @@ export class FeatureExtractor {
       const lo = this.numStart[i]!;
       const hi = this.numStart[i + 1]!;
       let found = 0;
-      for (let j = 0; j < q.numbers.length; j++) if (find(this.numVals, lo, hi, q.numbers[j]!) >= 0) found += 1;
+      for (let j = 0; j < q.numbers.length; j++) if (findSorted(this.numVals, lo, hi, q.numbers[j]!) >= 0) found += 1;
       o[at + F.numbers] = found / q.numbers.length;
     }
     if (q.quantityKeys.length) {
@@ -460,7 +460,7 @@ export class FeatureExtractor {
       let found = 0;
       let conflict = 0;
       for (let j = 0; j < q.quantityKeys.length; j++) {
-        if (find(this.qtyKeys, lo, hi, q.quantityKeys[j]!) >= 0) found += 1;
+        if (findSorted(this.qtyKeys, lo, hi, q.quantityKeys[j]!) >= 0) found += 1;
         else if (mask & (1 << q.quantityUnits[j]!)) conflict = 1;
       }
       o[at + F.units] = found / q.quantityKeys.length;

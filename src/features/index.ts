@@ -4,7 +4,7 @@
  */
 export { FEATURES, FEATURE_SET_ID, featureIndex, featureNames, featureSetId } from './registry.ts';
 export type { FeatureGroup, FeatureSpec } from './registry.ts';
-export { BM25_B, BM25_K1, FeatureExtractor, PRIOR_STRENGTH } from './extractor.ts';
+export { BM25_B, BM25_K1, FeatureExtractor, PRIOR_STRENGTH, findSorted } from './extractor.ts';
 export type { ExtractorOptions, FeatureQuery } from './extractor.ts';
 export { UNITS, numbersIn, quantitiesIn } from './quantities.ts';
 export type { Quantity } from './quantities.ts';

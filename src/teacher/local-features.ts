@@ -20,7 +20,7 @@
  * student's feature set together with these, so a change to either invalidates trained teachers.
  */
 import { createHash } from 'node:crypto';
-import { FEATURES, FeatureExtractor, featureSetId, type FeatureQuery, type FeatureSpec } from '../features/index.ts';
+import { FEATURES, FeatureExtractor, featureSetId, findSorted, type FeatureQuery, type FeatureSpec } from '../features/index.ts';
 import type { Store, StoredItem, StoredJudgment, StoredQuery } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, foldDiacritics, tokenize } from '../text/index.ts';
 
@@ -153,18 +153,6 @@ class Rows {
   starts(): Int32Array {
     return Int32Array.from(this.start);
   }
-}
-
-function find(a: Int32Array, lo: number, hi: number, x: number): number {
-  hi -= 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = a[mid]!;
-    if (v < x) lo = mid + 1;
-    else if (v > x) hi = mid - 1;
-    else return mid;
-  }
-  return -1;
 }
 
 /** P(relevant) of a judgment: its (soft) mass on L4 and L5. */
@@ -455,8 +443,8 @@ export class LocalFeatureExtractor {
       let titleMask = 0;
       let allMask = 0;
       for (const [tok, mask] of q.tokenMask) {
-        if ((titleMask | mask) !== titleMask && find(this.titleTokIds, this.titleTokStart[i]!, this.titleTokStart[i + 1]!, tok) >= 0) titleMask |= mask;
-        if ((allMask | mask) !== allMask && find(this.allTokIds, this.allTokStart[i]!, this.allTokStart[i + 1]!, tok) >= 0) allMask |= mask;
+        if ((titleMask | mask) !== titleMask && findSorted(this.titleTokIds, this.titleTokStart[i]!, this.titleTokStart[i + 1]!, tok) >= 0) titleMask |= mask;
+        if ((allMask | mask) !== allMask && findSorted(this.allTokIds, this.allTokStart[i]!, this.allTokStart[i + 1]!, tok) >= 0) allMask |= mask;
       }
       titleMask &= full;
       allMask &= full;
@@ -675,7 +663,7 @@ function dot(qIds: Int32Array, qW: Float64Array, ids: Int32Array, w: Float32Arra
   for (let j = 0; j < qIds.length; j++) {
     const g = qIds[j]!;
     if (g < 0) continue;
-    const k = find(ids, lo, hi, g);
+    const k = findSorted(ids, lo, hi, g);
     if (k >= 0) s += qW[j]! * w[k]!;
   }
   return Math.min(1, s);
