@@ -4,7 +4,7 @@ export { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from
 export { DEFAULT_MEASURES, DEFAULT_RETRIEVAL_DEPTH, PROTOCOLS, evaluate, parseProtocol, percentile, splitQrels } from './evaluate.ts';
 export type { EvalReport, Evaluation, EvaluateOptions, Protocol } from './evaluate.ts';
 export { IsotonicLevels, calibrateRanker } from './calibrate.ts';
-export { LEVEL_CLASSES, evaluateLabels } from './labels.ts';
+export { LEVEL_CLASSES, argmaxLevel, evaluateLabels, expectedLevel, labelAgreement } from './labels.ts';
 export type { LabelReport } from './labels.ts';
 export * from './plot.ts';
 export * from './report.ts';

@@ -39,25 +39,45 @@ export async function evaluateLabels(opts: {
   }
   const truth: number[] = [];
   const truthExpected: number[] = [];
-  const pred: number[] = [];
-  const predExpected: number[] = [];
+  const probs: number[] = [];
   for (const q of opts.store.queries(opts.dataset, opts.split)) {
     const judged = byQuery.get(q.id);
     if (!judged) continue;
-    const probs = await opts.predictor.predictLevels(q.text, judged.map((j) => j.itemId));
-    judged.forEach((j, i) => {
-      let best = 0;
-      let e = 0;
-      for (let k = 0; k < 5; k++) {
-        const p = probs[i * 5 + k]!;
-        if (p > probs[i * 5 + best]!) best = k;
-        e += p * (k + 1);
-      }
+    const predicted = await opts.predictor.predictLevels(q.text, judged.map((j) => j.itemId));
+    for (const [i, j] of judged.entries()) {
       truth.push(j.level);
       truthExpected.push(j.expected);
-      pred.push(best + 1);
-      predExpected.push(e);
-    });
+      for (let k = 0; k < 5; k++) probs.push(predicted[i * 5 + k]!);
+    }
+  }
+  return labelAgreement(probs, truth, truthExpected);
+}
+
+/** The predicted level of row `row` of rows × 5 probabilities: the argmax (the lowest level on ties). */
+export function argmaxLevel(probs: ArrayLike<number>, row: number): number {
+  let best = 0;
+  for (let k = 1; k < 5; k++) if (probs[row * 5 + k]! > probs[row * 5 + best]!) best = k;
+  return best + 1;
+}
+
+/** The expected level of row `row` (normalised by the row's sum; NaN for an all-zero row). */
+export function expectedLevel(probs: ArrayLike<number>, row: number): number {
+  let e = 0;
+  let sum = 0;
+  for (let k = 0; k < 5; k++) {
+    e += probs[row * 5 + k]! * (k + 1);
+    sum += probs[row * 5 + k]!;
+  }
+  return sum > 0 ? e / sum : NaN;
+}
+
+/** Agreement of rows × 5 predicted distributions with human levels (and their expected levels). */
+export function labelAgreement(probs: ArrayLike<number>, truth: readonly number[], truthExpected: readonly number[]): LabelReport {
+  const pred: number[] = [];
+  const predExpected: number[] = [];
+  for (let i = 0; i < truth.length; i++) {
+    pred.push(argmaxLevel(probs, i));
+    predExpected.push(expectedLevel(probs, i));
   }
   const classes = [...LEVEL_CLASSES];
   return {

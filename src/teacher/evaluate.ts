@@ -15,7 +15,8 @@
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { evaluateRun, type Qrels, type Run } from '../eval/metrics.ts';
-import { accuracy, cohenKappa, confusionMatrix, kendallTau, macroF1, rmse } from '../eval/metrics.ts';
+import { kendallTau } from '../eval/metrics.ts';
+import { expectedLevel, labelAgreement } from '../eval/labels.ts';
 import { labelKey, type LabelCache } from '../label/cache.ts';
 import { itemText } from '../label/item-text.ts';
 import { runLabelJob, type JobClock, type LabelBudget, type LabelJobSummary, type LabelProgress, type RetryPolicy, type StopReason } from '../label/job.ts';
@@ -26,8 +27,6 @@ import { addCost, ZERO_COST, type Teacher, type TeacherCost, type TeacherPair } 
 // The calibration API is re-exported here, so the stage index exports both with one line.
 export { applyCalibration, CALIBRATION_DEFAULTS, fitCalibration, identityCalibration, LOG_P_FLOOR, meanNll } from './calibrate.ts';
 export type { Calibration, CalibrationOptions } from './calibrate.ts';
-
-const CLASSES = [1, 2, 3, 4, 5];
 
 /** The `dataset` under which the labels of evaluation pairs are referenced in the label cache. */
 export const evalRefDataset = (dataset: string): string => `${dataset}:teacher-eval`;
@@ -208,42 +207,9 @@ function readLabels(cache: LabelCache, teacher: Teacher, judged: readonly Judged
   return { pairs: found.map((f) => f.j), probs };
 }
 
-function argmaxLevel(probs: ArrayLike<number>, row: number): number {
-  let best = 0;
-  for (let k = 1; k < 5; k++) if (probs[row * 5 + k]! > probs[row * 5 + best]!) best = k;
-  return best + 1;
-}
-
-function expectedLevel(probs: ArrayLike<number>, row: number): number {
-  let e = 0;
-  let sum = 0;
-  for (let k = 0; k < 5; k++) {
-    e += probs[row * 5 + k]! * (k + 1);
-    sum += probs[row * 5 + k]!;
-  }
-  return sum > 0 ? e / sum : NaN;
-}
-
-/** Label agreement of distributions `probs` (n×5) with the human levels of `pairs`. */
 export function teacherAgreement(probs: ArrayLike<number>, truth: readonly number[], truthExpected: readonly number[]): TeacherAgreement {
-  const pred: number[] = [];
-  const predExpected: number[] = [];
-  for (let i = 0; i < truth.length; i++) {
-    pred.push(argmaxLevel(probs, i));
-    predExpected.push(expectedLevel(probs, i));
-  }
-  return {
-    pairs: truth.length,
-    metrics: {
-      accuracy: accuracy(truth, pred),
-      macro_F1: macroF1(truth, pred, CLASSES),
-      kappa: cohenKappa(truth, pred, CLASSES, 'none'),
-      kappa_quadratic: cohenKappa(truth, pred, CLASSES, 'quadratic'),
-      RMSE_expected_level: rmse(truthExpected, predExpected),
-      NLL: meanNll(probs, truth),
-    },
-    confusion: confusionMatrix(truth, pred, CLASSES),
-  };
+  const agreement = labelAgreement(probs, truth, truthExpected);
+  return { ...agreement, metrics: { ...agreement.metrics, NLL: meanNll(probs, truth) } };
 }
 
 /** Competition ranks (1 = highest value; equal values share the smaller rank; NaN ranks last). */
