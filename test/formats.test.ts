@@ -4,18 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/errors.ts';
 import { csvRecords, parseCsv, parseJsonl, readCsvRecords, readJsonl, readTextFile, readTsvRecords, readTsvRows } from '../src/ingest/formats.ts';
+import { caught } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'input');
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 /** The parts of an error the tests pin down. */
 function where(fn: () => unknown): { code: string; file?: string; line?: number; field?: string } {

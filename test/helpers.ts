@@ -1,9 +1,10 @@
 /** Shared test setup: where the real data sets live, temp folders, and running the CLI as a user does. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DistilrankError } from '../src/errors.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The shared data sets (read-only): DISTILRANK_DATA_DIR, else ../shared/data beside the repository. */
@@ -30,4 +31,31 @@ export function runCli(args: readonly string[], opts: { cwd: string; env?: Recor
     timeout: 120_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * runCli, but asynchronous: for tests whose fake servers live in the test process and must keep
+ * answering while the CLI runs.
+ */
+export function runCliAsync(args: readonly string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The DistilrankError `fn` throws (any other error is rethrown; no error fails the test). */
+export function caught(fn: () => unknown): DistilrankError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DistilrankError) return e;
+    throw e;
+  }
+  throw new Error('expected a DistilrankError, but nothing was thrown');
 }

@@ -3,25 +3,12 @@
  * server on 127.0.0.1. A budget stops the run; a rerun pays only for what is missing; a third run
  * pays for nothing; an endpoint that refuses the key stops the job with TEACHER_FAILED.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { CLI, DATA_DIR, tempDir, type CliResult } from './helpers.ts';
+import { runCliAsync, tempDir } from './helpers.ts';
 
-/** runCli, but asynchronous: the fake server lives in this process and must keep answering. */
-function runCliAsync(args: readonly string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const pairKey = (body: Record<string, unknown>): string => {
   const messages = body.messages as Array<{ role: string; content: string }>;

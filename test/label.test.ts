@@ -10,7 +10,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
 import {
   LABEL_CACHE_APPLICATION_ID,
   LabelCache,
@@ -25,7 +24,7 @@ import {
 import { discreteMapping, type LevelDistribution } from '../src/relevance/index.ts';
 import { Store, type DatasetBundle, type StoredItem } from '../src/store/index.ts';
 import { TeacherCallError, type Teacher, type TeacherCost, type TeacherJudgment, type TeacherPair } from '../src/teacher/types.ts';
-import { tempDir } from './helpers.ts';
+import { caught, tempDir } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
 let counter = 0;
@@ -38,15 +37,6 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 

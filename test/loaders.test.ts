@@ -2,22 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, parseIsoTime } from '../src/ingest/loaders.ts';
+import { caught } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'input');
 const fix = (name: string): string => join(FIX, name);
 const bad = (name: string): string => join(FIX, 'bad', name);
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 function where(fn: () => unknown): { code: string; file?: string; line?: number; field?: string } {
   const e = caught(fn);

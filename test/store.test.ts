@@ -22,7 +22,7 @@ import {
   type Split,
   type SplitFractions,
 } from '../src/store/index.ts';
-import { tempDir } from './helpers.ts';
+import { caught, tempDir } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
 let counter = 0;
@@ -35,15 +35,6 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 

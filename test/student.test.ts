@@ -32,7 +32,7 @@ import {
   type TrainedStudent,
   type TrainingSet,
 } from '../src/student/index.ts';
-import { runCli, tempDir } from './helpers.ts';
+import { caught, runCli, tempDir } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A synthetic catalogue: 10 colours × 20 products = 200 items titled "colour product". A query is
@@ -161,15 +161,6 @@ async function rejection(p: Promise<unknown>): Promise<DistilrankError> {
   return e;
 }
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 const fileSha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 

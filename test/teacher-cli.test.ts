@@ -9,7 +9,6 @@
  *    request), the batch run (done here, by POSTing each request line), import, then a plain
  *    `label` run that finds everything cached.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,22 +16,10 @@ import { LabelCache } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
 import type { TeacherEvalReport } from '../src/teacher/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { CLI, DATA_DIR, runCli, tempDir, type CliResult } from './helpers.ts';
+import { runCli, runCliAsync, tempDir, type CliResult } from './helpers.ts';
 
 const STACK = /\n {4}at /;
 
-/** runCli, but asynchronous: the fake server lives in this process and must keep answering. */
-function runCliAsync(args: readonly string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** The numbers of a `label` summary line. */
 function labelSummary(stdout: string): { pairs: number; labelled: number; cached: number; duplicates: number; failed: number; remaining: number; stoppedBy: string } {

@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
 import { confusionSvg, escapeXml, lineSvg } from '../src/eval/plot.ts';
 import type { Run } from '../src/eval/metrics.ts';
 import { LabelCache } from '../src/label/index.ts';
@@ -16,7 +15,7 @@ import { Store, type DatasetBundle } from '../src/store/index.ts';
 import { applyCalibration, fitCalibration, meanNll } from '../src/teacher/calibrate.ts';
 import { evalRefDataset, evaluateTeacher, type TeacherEvalSystem } from '../src/teacher/evaluate.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/types.ts';
-import { tempDir } from './helpers.ts';
+import { caught, tempDir } from './helpers.ts';
 
 /** Small deterministic PRNG. */
 function lcg(seed: number): () => number {
@@ -34,15 +33,6 @@ function softmax(z: readonly number[]): number[] {
   return e.map((x) => x / s);
 }
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 /**
  * n pairs whose human level is drawn from a calibrated distribution q (random logits), and a teacher

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import type { DistilrankError } from '../src/errors.ts';
 import { FEATURES } from '../src/features/index.ts';
 import { discreteMapping } from '../src/relevance/index.ts';
 import { Store, type DatasetBundle, type StoredItem, type StoredJudgment, type StoredQuery } from '../src/store/index.ts';
@@ -29,7 +29,7 @@ import {
   type TeacherPair,
   type TrainedLocalTeacher,
 } from '../src/teacher/index.ts';
-import { tempDir } from './helpers.ts';
+import { caught, tempDir } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic catalogue (as test/student.test.ts): 10 colours × 20 products, titles "colour product";
@@ -116,15 +116,6 @@ afterAll(() => {
   tmp?.cleanup();
 });
 
-function caught(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
-}
 
 const col = (name: string): number => FEATURES.length + LOCAL_FEATURES.findIndex((f) => f.name === name);
 
