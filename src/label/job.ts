@@ -23,6 +23,7 @@ import { DistilrankError } from '../errors.ts';
 import type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
 import { TeacherCallError, ZERO_COST, addCost } from '../teacher/types.ts';
 import { isDistribution, keyString, labelKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
+import { mulberry32 } from '../random.ts';
 
 export interface LabelBudget {
   /** Requests (see the module comment for what counts). */
@@ -140,17 +141,6 @@ interface Task {
 
 const MAX_FAILURES_KEPT = 100;
 
-/** Mulberry32: a small seeded PRNG in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function asCallError(e: unknown): TeacherCallError | null {
   if (e instanceof TeacherCallError) return e;
@@ -181,7 +171,7 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobSummar
   checkPositive(budget.tokens, 'budget.tokens', false);
   checkPositive(budget.usd, 'budget.usd', false);
   const clock = opts.clock ?? REAL_CLOCK;
-  const random = seededRandom(opts.seed ?? 1);
+  const random = mulberry32(opts.seed ?? 1);
   const refOf = (p: TeacherPair): LabelRef => ({ dataset, queryId: p.queryId, itemId: p.itemId, queryText: p.queryText });
 
   // Keys, de-duplication within the run, and what the cache already holds.

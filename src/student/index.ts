@@ -10,13 +10,14 @@ export {
   expectedLevels,
   featureStats,
   initTfBackend,
-  mulberry32,
   predictJs,
   predictTf,
   softCrossEntropyJs,
   trainMlp,
   validateTrainingData,
 } from './mlp.ts';
+/** Seeded PRNG (shared; re-exported here because training code and its tests use it with the MLP). */
+export { mulberry32 } from '../random.ts';
 export type { DenseLayer, EpochStats, MlpConfig, TrainedMlp, TrainingSet } from './mlp.ts';
 export {
   INPUT_NAME,

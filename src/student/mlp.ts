@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { DistilrankError } from '../errors.ts';
+import { mulberry32 } from '../random.ts';
 
 /** Number of relevance levels (L1..L5): the width of targets and of the model's output. */
 export const LEVELS = 5;
@@ -123,19 +124,7 @@ export function initTfBackend(): Promise<{ backend: string; notes: string[] }> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// seeded randomness
-
-/** mulberry32: a small, fast, seedable 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// seeded randomness (mulberry32 lives in src/random.ts)
 
 /** Derive a sub-seed from a seed and a purpose/index (so layers and epochs get independent streams). */
 function subSeed(seed: number, ...parts: number[]): number {
