@@ -13,7 +13,7 @@ import { calibrateRanker, evaluate, evaluateLabels, percentile, type Protocol } 
 import { FeatureExtractor } from '../src/features/index.ts';
 import { Bm25Ranker, RandomRanker, type LevelPredictor, type Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
-import { OnnxScorer, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
+import { DEFAULT_NEGATIVES, OnnxScorer, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -52,11 +52,23 @@ try {
     ]);
 
     const student = await StudentRanker.load(store, name, dir);
+    // Ablation: the same student without sampled negatives (judged pairs only).
+    const plainDir = join(work, `${name}-student-no-negatives`);
+    const plainTrained = await trainStudent({ store, dataset: name, negatives: { ...DEFAULT_NEGATIVES, perQuery: 0 } });
+    writeStudentArtifact(plainDir, plainTrained.onnx, plainTrained.card);
+    const plain = await StudentRanker.load(store, name, plainDir);
+    const plainNamed: Ranker & LevelPredictor = {
+      name: 'student(human, no negatives)',
+      retrieve: (q, k) => plain.retrieve(q, k),
+      score: (q, ids) => plain.score(q, ids),
+      predictLevels: (q, ids) => plain.predictLevels(q, ids),
+    };
     const bm25 = new Bm25Ranker(store, name);
     const models: Array<{ ranker: Ranker; levels: () => Promise<LevelPredictor> }> = [
       { ranker: new RandomRanker(store, name), levels: () => calibrateRanker(new RandomRanker(store, name), store, name, 'train') },
       { ranker: bm25, levels: () => calibrateRanker(bm25, store, name, 'train') },
       { ranker: student, levels: () => Promise.resolve(student) },
+      { ranker: plainNamed, levels: () => Promise.resolve(plainNamed) },
     ];
     const linear = store.dataset(name).scale.name === 'home-depot-mean-1-3';
     for (const m of models) {
@@ -65,7 +77,7 @@ try {
         const ev = await evaluate({ store, dataset: name, split: 'test', protocol, ranker: m.ranker });
         qualityRows.push([
           name,
-          protocol === 'retrieval' && m.ranker === student ? `retrieval (bm25@${student.candidates})` : protocol,
+          protocol === 'retrieval' && (m.ranker === student || m.ranker === plainNamed) ? `retrieval (bm25@${student.candidates})` : protocol,
           m.ranker.name,
           String(ev.report.queries),
           fmt(ev.report.metrics['nDCG@10']!),
@@ -84,6 +96,7 @@ try {
 
     if (name === 'home-depot') speed = await measureSpeed(store, name, dir, student, bm25);
     await student.close();
+    await plain.close();
     store.close();
   }
 
