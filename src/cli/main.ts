@@ -1,225 +1,47 @@
 /**
  * The `distilrank` command line. Each command is a thin layer over a stage's public surface; errors a
  * user can cause print `error[CODE]: file:line: field: message` and a hint, never a stack trace.
+ * Commands shared helpers live in common.ts; a stage with several commands registers them from its
+ * own file (see STAGE_COMMANDS below).
  */
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { DATASETS, datasetAdapter, parseScale, resolveDatasetDir } from '../datasets/index.ts';
+import { DATASETS, parseScale } from '../datasets/index.ts';
 import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
-import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, evaluateLabels, parseMeasure, parseProtocol, splitQrels, writeQrels, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, parseMeasure, splitQrels, writeQrels, DEFAULT_MEASURES, type EvalReport } from '../eval/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
 import { createRanker, RANKERS } from '../retrieve/index.ts';
 import { DEFAULT_CANDIDATES, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
 import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
-import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, LabelCache, runLabelJob } from '../label/index.ts';
-import { createTeacher, evaluateTeacher, LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
-import { checkDatasetName, parseSplit, Store, type Split, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, runLabelJob } from '../label/index.ts';
+import { evaluateTeacher, LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
+import { checkDatasetName, parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import {
+  DEFAULT_STORE,
+  describeIngest,
+  evaluateModel,
+  ingestBuiltin,
+  ingestBundle,
+  loadTeacherLabels,
+  note,
+  openTeacherJob,
+  positiveInt,
+  protocolsOf,
+  reportTable,
+  storePath,
+  storeWithDataset,
+  type GlobalOptions,
+} from './common.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 
-interface GlobalOptions {
-  store: string;
-  dataDir?: string;
-  quiet?: boolean;
-}
+export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
-export const DEFAULT_STORE = '.distilrank/store.sqlite';
-
-function storePath(g: GlobalOptions): string {
-  return resolve(g.store);
-}
-
-/** Text for stderr notes (suppressed by --quiet). */
-function note(g: GlobalOptions, text: string): void {
-  if (!g.quiet) process.stderr.write(`${text}\n`);
-}
-
-/** Resolve, load and ingest a built-in data set (downloading it when public and absent). */
-async function ingestBuiltin(g: GlobalOptions, store: Store, name: string, opts: { download?: boolean; splitSeed?: string } = {}): Promise<IngestResult> {
-  const adapter = datasetAdapter(name);
-  const dir = await resolveDatasetDir(name, {
-    ...(g.dataDir ? { dataDir: g.dataDir } : {}),
-    ...(opts.download === false ? { download: false } : {}),
-  });
-  note(g, `reading ${name} from ${dir}`);
-  const bundle = adapter.load(dir);
-  return ingestBundle(g, store, bundle, opts.splitSeed);
-}
-
-function ingestBundle(g: GlobalOptions, store: Store, bundle: DatasetBundle, splitSeed?: string): IngestResult {
-  const bar = createProgress(`ingest ${bundle.name}`, g.quiet);
-  try {
-    return store.ingest(bundle, { ...(splitSeed ? { splitSeed } : {}), onProgress: (d, t) => bar.update(d, t) });
-  } finally {
-    bar.stop();
-  }
-}
-
-function describeIngest(r: IngestResult, seconds: number): string {
-  if (r.unchanged) return `${r.dataset}: already up to date (same input as the stored version)`;
-  return (
-    `${r.dataset}: ${r.items} items, ${r.queries} queries (train ${r.splits.train} / dev ${r.splits.dev} / test ${r.splits.test}), ` +
-    `${r.judgments} judgments${r.judgmentsSkipped ? ` (${r.judgmentsSkipped} skipped by the scale mapping)` : ''}` +
-    `${r.logEvents ? `, ${r.logEvents} log events` : ''} in ${seconds.toFixed(1)} s`
-  );
-}
-
-/** Open the store for a data set, ingesting a built-in data set first when it is not there yet. */
-async function storeWithDataset(g: GlobalOptions, dataset: string): Promise<Store> {
-  const store = Store.open(storePath(g), { create: true });
-  try {
-    if (!store.datasetNames().includes(dataset)) {
-      if (!DATASETS[dataset]) {
-        const held = store.datasetNames();
-        throw new DistilrankError('STORE_NOT_FOUND', `data set "${dataset}" is not in the store ${store.path}${held.length ? ` (the store holds: ${held.join(', ')})` : ''}`, {
-          hint: `ingest your own files with \`distilrank ingest --name ${dataset} --items … --queries … --judgments … --scale …\`; built-in data sets (ingested on first use): ${Object.keys(DATASETS).join(', ')}`,
-        });
-      }
-      note(g, `${dataset} is not in the store yet: ingesting it first`);
-      const t0 = performance.now();
-      note(g, describeIngest(await ingestBuiltin(g, store, dataset), (performance.now() - t0) / 1000));
-    }
-    return store;
-  } catch (e) {
-    store.close();
-    throw e;
-  }
-}
-
-function protocolsOf(spec: string): Protocol[] {
-  return spec === 'both' ? ['rerank', 'retrieval'] : [parseProtocol(spec)];
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new DistilrankError('BAD_OPTION', `--${name} must be a positive integer, got "${v}"`, { field: name, hint: `e.g. --${name} 100` });
-    }
-    return n;
-  };
-}
-
-export const LABEL_COLUMNS = ['accuracy', 'kappa_quadratic', 'RMSE_expected_level'] as const;
-
-export function reportTable(reports: readonly EvalReport[], measures: readonly string[] = DEFAULT_MEASURES): string {
-  const labels = reports.some((r) => r.levels) ? LABEL_COLUMNS : [];
-  return table(
-    ['model', 'protocol', 'queries', ...measures, ...labels, 'p50 ms', 'p99 ms'],
-    reports.map((r) => [
-      r.model,
-      r.candidates ? `${r.protocol} (bm25@${r.candidates})` : r.protocol,
-      String(r.queries),
-      ...measures.map((m) => fmt(r.metrics[m] ?? NaN)),
-      ...labels.map((m) => (r.metrics[m] === undefined ? '' : fmt(r.metrics[m]))),
-      fmt(r.latencyMs.p50, 2),
-      fmt(r.latencyMs.p99, 2),
-    ]),
-  );
-}
-
-interface EvaluateModelOptions {
-  dataset: string;
-  model: string;
-  split: Split;
-  protocols: Protocol[];
-  depth?: number;
-  candidates?: number;
-  measures?: readonly string[];
-  labels?: boolean;
-  judgmentSet?: string;
-  runFile?: string;
-  onReport?: (r: EvalReport) => void;
-}
-
-/** Evaluate one model under the given protocols; label metrics join the rerank report. */
-async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateModelOptions): Promise<EvalReport[]> {
-  const model = await loadModel(o.model, store, o.dataset, {
-    ...(o.candidates ? { candidates: o.candidates } : {}),
-    ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
-  });
-  const isStudent = o.model.startsWith('student');
-  try {
-    const reports: EvalReport[] = [];
-    for (const protocol of o.protocols) {
-      const bar = createProgress(`eval ${o.model} ${protocol}`, g.quiet);
-      const ev = await evaluate({
-        store,
-        dataset: o.dataset,
-        split: o.split,
-        protocol,
-        ranker: model.ranker,
-        ...(o.depth ? { depth: o.depth } : {}),
-        ...(o.measures ? { measures: o.measures } : {}),
-        ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
-        onProgress: (d, t) => bar.update(d, t),
-      });
-      bar.stop();
-      if (isStudent && protocol === 'retrieval') ev.report.candidates = o.candidates ?? DEFAULT_CANDIDATES;
-      if (protocol === 'rerank' && (o.labels || isStudent)) {
-        const predictor = await model.levels();
-        const lab = await evaluateLabels({ store, dataset: o.dataset, split: o.split, predictor, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
-        Object.assign(ev.report.metrics, lab.metrics);
-        ev.report.levels = { from: predictor.name, pairs: lab.pairs, confusion: lab.confusion };
-      }
-      if (o.runFile) {
-        writeRun(o.runFile, ev.run, `distilrank-${o.model.replace(/[^A-Za-z0-9_.-]/g, '_')}-${protocol}`);
-        note(g, `wrote run ${o.runFile}`);
-      }
-      o.onReport?.(ev.report);
-      reports.push(ev.report);
-    }
-    return reports;
-  } finally {
-    await model.close();
-  }
-}
-
-/**
- * A teacher's labels for a data set's pool from the label cache, as distillation rows. With `limit`,
- * a seeded sample (stable across runs), so scaling curves add labels rather than reshuffle them.
- */
-function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined) {
-  const teacher = createTeacher(teacherName, { store, dataset });
-  const path = resolve(cachePath ?? LabelCache.defaultPath(store.path));
-  const cache = LabelCache.open(path, { create: true });
-  try {
-    const texts = new Map(store.queries(dataset).map((q) => [q.id, q.text]));
-    let labels = cache
-      .labelsFor(dataset, teacher.name, teacher.model, teacher.promptVersion)
-      .map((r) => ({ queryId: r.queryId, queryText: r.queryText ?? texts.get(r.queryId) ?? '', itemId: r.itemId, distribution: r.distribution }))
-      .filter((r) => r.queryText !== '');
-    if (!labels.length) {
-      throw new DistilrankError('BAD_INPUT', `the label cache has no labels of teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}) for ${dataset}`, {
-        file: path,
-        hint: `label the pool first: distilrank label --dataset ${dataset} --teacher ${teacherName}`,
-      });
-    }
-    if (limit !== undefined && labels.length > limit) {
-      const key = (l: { queryId: string; itemId: string }) => createHash('sha1').update(`distilrank-teacher-sample\0${l.queryId}\0${l.itemId}`).digest('hex');
-      labels = labels.map((l) => ({ l, k: key(l) })).sort((a, b) => (a.k < b.k ? -1 : 1)).slice(0, limit).map((x) => x.l);
-    }
-    return { labels, weight, name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion };
-  } finally {
-    cache.close();
-    void teacher.close?.();
-  }
-}
-
-/** The store, a teacher for one of its data sets, and the label cache: what `label` and `teacher eval` work with. */
-async function openTeacherJob(g: GlobalOptions, dataset: string, teacherName: string, cachePath: string | undefined): Promise<{ store: Store; teacher: Teacher; cache: LabelCache }> {
-  const store = await storeWithDataset(g, dataset);
-  try {
-    const teacher = createTeacher(teacherName, { store, dataset });
-    return { store, teacher, cache: LabelCache.open(resolve(cachePath ?? LabelCache.defaultPath(store.path)), { create: true }) };
-  } catch (e) {
-    store.close();
-    throw e;
-  }
-}
+/** Stage commands registered from their own files: `(program, globalOptions) => void`. */
+type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
+const STAGE_COMMANDS: readonly RegisterCommands[] = [];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')
@@ -713,6 +535,7 @@ export function buildProgram(): Command {
       }
     });
 
+  for (const register of STAGE_COMMANDS) register(program, g);
   return program;
 }
 
