@@ -4,7 +4,7 @@
  * default store `.distilrank/store.sqlite` is private to it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MEASURES } from '../src/eval/evaluate.ts';
@@ -250,16 +250,44 @@ describe('datasets', () => {
 });
 
 describe('demo', () => {
-  it('runs on icecat-chorus and prints bm25 rerank and retrieval rows', { timeout: 120_000 }, () => {
-    const r = ok(runCli(['demo'], { cwd: workDir() }));
+  // The whole main job on icecat-chorus: ingest, baselines, the student, the local teacher, the
+  // scaling curve and the ROI table, the HTML report. One run, several minutes on 2 cores.
+  it('runs end to end on icecat-chorus: evaluation, scaling curve, ROI table and the HTML report', { timeout: 1_200_000 }, () => {
+    const cwd = workDir();
+    const r = ok(runCli(['demo'], { cwd, timeoutMs: 1_200_000 }));
+    const lines = r.stdout.split('\n');
     expect(r.stdout).toContain('distilrank demo — icecat-chorus');
     expect(r.stdout).toMatch(/scale quepid-0-3 → 5 levels: 0→L1, 1→L3, 2→L4, 3→L5/);
-    const header = r.stdout.split('\n').find((l) => l.startsWith('model'));
+    const header = lines.find((l) => l.startsWith('model'));
     expect(header).toContain('nDCG@10');
-    const rows = r.stdout.split('\n').filter((l) => /^bm25\s/.test(l));
-    expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatch(/^bm25\s+rerank\s+\d+\s+(0|1)\.\d{4}\s/);
-    expect(rows[1]).toMatch(/^bm25\s+retrieval\s+\d+\s+(0|1)\.\d{4}\s/);
+    for (const model of ['random', 'bm25', 'student(human)']) {
+      const mine = lines.filter((l) => l.startsWith(`${model} `));
+      expect(mine, model).toHaveLength(2);
+      expect(mine.some((l) => /\brerank\b/.test(l))).toBe(true);
+      expect(mine.some((l) => /\bretrieval\b/.test(l))).toBe(true);
+    }
+    const bm25 = lines.filter((l) => /^bm25\s/.test(l));
+    expect(bm25[0]).toMatch(/^bm25\s+rerank\s+\d+\s+(0|1)\.\d{4}\s/);
+    expect(bm25[1]).toMatch(/^bm25\s+retrieval\s+\d+\s+(0|1)\.\d{4}\s/);
+    expect(r.stdout).toMatch(/retrieval \(bm25@200\)/);
+    expect(readdirSync(join(cwd, '.distilrank', 'models', 'icecat-chorus', 'student-human')).sort()).toEqual(['card.json', 'model.onnx']);
+
+    // The scaling curve: the human-only row, then distilled rows with growing teacher pairs.
+    expect(r.stdout).toContain('NOT an LLM');
+    const curve = lines.filter((l) => /^human (only|\+ teacher \d+(\.\d+)?×)\s/.test(l));
+    expect(curve[0]).toMatch(/^human only\s+\d+\s+0\s+0\.\d{4}\s+0\.\d{4}/);
+    expect(curve.length).toBeGreaterThanOrEqual(2);
+    const teacherPairs = curve.slice(1).map((l) => Number(l.trim().split(/\s{2,}/)[2]));
+    for (let i = 1; i < teacherPairs.length; i++) expect(teacherPairs[i]!).toBeGreaterThan(teacherPairs[i - 1]!);
+    // The ROI table: every model with a cost, the teacher last, students with their share of its gain.
+    const roi = (name: string) => lines.find((l) => l.startsWith(name));
+    for (const name of ['bm25 ', 'student (human) ', 'student (distilled ', 'teacher (local: ']) expect(roi(name), name).toMatch(/\$\d/);
+    expect(roi('student (distilled ')).toMatch(/-?\d+% \/ -?\d+%/);
+    // The distilled student is now the default `student-distilled` artifact.
+    expect(readdirSync(join(cwd, '.distilrank', 'models', 'icecat-chorus', 'student-human-teacher')).sort()).toEqual(['card.json', 'model.onnx']);
+    const html = readFileSync(join(cwd, '.distilrank', 'demo-report.html'), 'utf8');
+    for (const heading of ['Evaluation on the test split', 'Scaling curve — icecat-chorus', 'ROI — icecat-chorus', 'Quality against cost — icecat-chorus']) expect(html).toContain(heading);
+    expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(4);
     expect(r.stdout).toMatch(/^done in \d+\.\d s; store: /m);
     noStackTrace(r);
   });

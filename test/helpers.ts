@@ -23,12 +23,12 @@ export interface CliResult {
 }
 
 /** Run `distilrank ARGS` in `cwd` as a separate process (no TTY, CI-like environment). */
-export function runCli(args: readonly string[], opts: { cwd: string; env?: Record<string, string | undefined> }): CliResult {
+export function runCli(args: readonly string[], opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number }): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
     encoding: 'utf8',
     env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...opts.env },
-    timeout: 120_000,
+    timeout: opts.timeoutMs ?? 120_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

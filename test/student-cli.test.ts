@@ -245,21 +245,3 @@ describe('distilrank eval --model student', () => {
     expect(plain!.metrics['nDCG@10']).toBe(r.metrics['nDCG@10']);
   });
 });
-
-describe('distilrank demo', () => {
-  it('prints rows for random, bm25 and student(human) under both protocols', () => {
-    const cwd = workDir();
-    const r = ok(runCli(['demo'], { cwd }));
-    const rows = r.stdout.split('\n');
-    for (const model of ['random', 'bm25', 'student(human)']) {
-      const mine = rows.filter((l) => l.startsWith(`${model} `));
-      expect(mine, model).toHaveLength(2);
-      expect(mine.some((l) => /\brerank\b/.test(l))).toBe(true);
-      expect(mine.some((l) => /\bretrieval\b/.test(l))).toBe(true);
-    }
-    expect(r.stdout).toMatch(/retrieval \(bm25@200\)/);
-    expect(r.stdout).toMatch(/accuracy/);
-    expect(readdirSync(DEFAULT_DIR(cwd)).sort()).toEqual(['card.json', 'model.onnx']);
-    noStackTrace(r);
-  });
-});

@@ -34,6 +34,8 @@ import {
   storeWithDataset,
   type GlobalOptions,
 } from './common.ts';
+import { registerDistillCommands, runStudy } from './distill-commands.ts';
+import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 
@@ -41,7 +43,7 @@ export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
 /** Stage commands registered from their own files: `(program, globalOptions) => void`. */
 type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
-const STAGE_COMMANDS: readonly RegisterCommands[] = [];
+const STAGE_COMMANDS: readonly RegisterCommands[] = [registerDistillCommands];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')
@@ -484,9 +486,11 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, baselines, train the student, evaluation table')
+    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, baselines, train the student, evaluation table, teacher + distillation (scaling curve, ROI table), HTML report')
     .option('--dataset <name>', 'data set to run the demo on', 'icecat-chorus')
-    .action(async (o: { dataset: string }) => {
+    .option('--teacher <name>', `teacher for the distillation step: ${Object.keys(TEACHERS).join(', ')} (local: trained here, not an LLM)`, 'local')
+    .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', (v: string) => v.split(',').map(Number), [...DEFAULT_MULTIPLES])
+    .action(async (o: { dataset: string; teacher: string; multiples: number[] }) => {
       const t0 = performance.now();
       const store = Store.open(storePath(g()), { create: true });
       try {
@@ -498,13 +502,13 @@ export function buildProgram(): Command {
         const trained = await trainStudent({ store, dataset: o.dataset, labels: 'human', onStage: (stage) => note(g(), `train: ${stage}`) });
         const dir = defaultStudentDir(store.path, o.dataset, 'human');
         writeStudentArtifact(dir, trained.onnx, trained.card);
+        const t2 = performance.now();
         const c = trained.card;
         console.log(
           `2. student: an MLP over ${c.features.length} query–item features, trained on ${c.split.train.pairs} human-labelled pairs ` +
             `(early stop at epoch ${c.training.bestEpoch} on ${c.split.dev.pairs} dev pairs) in ${((performance.now() - t1) / 1000).toFixed(1)} s → ONNX ${dir}`,
         );
         console.log(`   baselines: random (${RANKERS.random!.description}); bm25 (${RANKERS.bm25!.description}), calibrated to levels on train for κ`);
-        console.log('   the LLM teacher and distillation arrive in a later stage');
         const reports: EvalReport[] = [];
         for (const model of ['random', 'bm25', 'student']) {
           reports.push(...(await evaluateModel(g(), store, { dataset: o.dataset, model, split: 'test', protocols: ['rerank', 'retrieval'], labels: true })));
@@ -513,6 +517,11 @@ export function buildProgram(): Command {
         console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`);
         console.log(reportTable(reports));
         const studentRerank = reports.find((r) => r.model.startsWith('student') && r.protocol === 'rerank');
+        const t4 = performance.now();
+        console.log(`4. teacher (${o.teacher}${TEACHERS[o.teacher]?.isLLM ? '' : ': NOT an LLM, an ensemble over expensive features trained on the human labels'}) labels BM25 candidates of the training queries; the student distils them`);
+        const study = await runStudy(g(), store, o.dataset, { teacher: o.teacher, multiples: o.multiples, humanStudent: { dir, trainSeconds: (t2 - t1) / 1000 } });
+        console.log(formatStudy(study));
+        console.log(`   in ${((performance.now() - t4) / 1000).toFixed(1)} s; the best distilled student is now \`--model student-distilled\``);
         const htmlPath = resolve(dirname(store.path), 'demo-report.html');
         writeHtmlReport(htmlPath, {
           title: `distilrank demo — ${o.dataset}`,
@@ -526,6 +535,7 @@ export function buildProgram(): Command {
             ...(studentRerank?.levels
               ? [confusionSection(`Student vs human levels (${studentRerank.levels.pairs} judged test pairs)`, studentRerank.levels.confusion, { colLabel: 'student level (argmax)' })]
               : []),
+            ...studySections(study),
           ],
         });
         console.log(`report: ${htmlPath}`);

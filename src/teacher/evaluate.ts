@@ -134,6 +134,11 @@ export interface TeacherEvalReport {
   /** This run's spend (labels already cached cost nothing now). */
   cost: { calibration: TeacherCost; evaluation: TeacherCost; total: TeacherCost };
   systems?: SystemAgreement;
+  /**
+   * The teacher as a ranker of the evaluation split's judged items (the rerank protocol): each
+   * query's labelled items ordered by the teacher's raw expected level, scored with the human qrels.
+   */
+  rerank: { measure: string; value: number; queries: number };
   notes: string[];
 }
 
@@ -205,6 +210,22 @@ function readLabels(cache: LabelCache, teacher: Teacher, judged: readonly Judged
   const probs = new Float32Array(found.length * 5);
   found.forEach(({ d }, i) => probs.set(d, i * 5));
   return { pairs: found.map((f) => f.j), probs };
+}
+
+function teacherAsRanker(pairs: readonly JudgedPair[], probs: Float32Array, measure: string): TeacherEvalReport['rerank'] {
+  const run: Run = new Map();
+  const qrels: Qrels = new Map();
+  pairs.forEach((j, i) => {
+    const q = j.pair.queryId;
+    if (!run.has(q)) {
+      run.set(q, []);
+      qrels.set(q, new Map());
+    }
+    run.get(q)!.push({ itemId: j.pair.itemId, score: expectedLevel(probs, i) });
+    qrels.get(q)!.set(j.pair.itemId, j.gain);
+  });
+  const ev = evaluateRun(run, qrels, [measure]);
+  return { measure, value: ev.mean[measure] ?? NaN, queries: ev.queries };
 }
 
 export function teacherAgreement(probs: ArrayLike<number>, truth: readonly number[], truthExpected: readonly number[]): TeacherAgreement {
@@ -341,6 +362,7 @@ export async function evaluateTeacher(opts: EvaluateTeacherOptions): Promise<Tea
     calibrated: teacherAgreement(calibrated, truth, truthExpected),
     jobs,
     cost: { calibration: calJob.cost, evaluation: evalCost, total: addCost(calJob.cost, evalCost) },
+    rerank: teacherAsRanker(ev.pairs, ev.probs, measure),
     notes,
   };
   if (opts.systems) {
