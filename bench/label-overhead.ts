@@ -7,16 +7,17 @@
  * wall time spent waiting on the endpoint (not on our code), and a resumed job makes zero duplicate
  * calls".
  *
- * Set-up: the fake OpenAI-compatible server of the tests (test/fake-openai.ts), in this process, on
+ * Set-up: the fake OpenAI-compatible server of the tests (test/fake-openai.ts), in its own process, on
  * 127.0.0.1, answering every request with logprobs (level by word overlap) after a fixed latency L;
  * the `llm` teacher (mode logprobs) pointed at it; a pool of BM25 candidates from a data set; a fresh
- * temp LabelCache per run. Everything else (the openai client, HTTP, JSON, hashing, SQLite commits,
- * and the fake server's own parsing and reply building, which share our event loop) counts as ours.
+ * temp LabelCache per run. Everything else (the openai client, HTTP, JSON, hashing, SQLite commits)
+ * counts as ours. (Until 2026-11-30 the server shared the job's event loop and its work counted as ours.)
  *
  * Run: `npm run bench:label`. Env: DISTILRANK_BENCH_LATENCY_MS (L, default 20),
  * DISTILRANK_BENCH_CONCURRENCY (default 1,4,16), DISTILRANK_BENCH_DATASET (default cranfield),
  * DISTILRANK_BENCH_K (BM25 candidates per query, default 10), DISTILRANK_DATA_DIR.
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,7 +27,7 @@ import { LabelCache, buildPool, runLabelJob, type LabelBudget, type LabelJobSumm
 import { Store } from '../src/store/index.ts';
 import { createLlmTeacher } from '../src/teacher/llm.ts';
 import type { Teacher, TeacherPair } from '../src/teacher/types.ts';
-import { messagesOf, startFakeOpenAI, type FakeReply, type FakeRequest } from '../test/fake-openai.ts';
+
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
 const latencyMs = Number(process.env.DISTILRANK_BENCH_LATENCY_MS ?? 20);
@@ -45,7 +46,7 @@ if (!adapter) throw new Error(`unknown data set ${datasetName}: one of ${Object.
 const cpu = cpus();
 console.log(`distilrank labelling-job overhead benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-console.log(`endpoint: fake OpenAI server (test/fake-openai.ts) in this process on 127.0.0.1, fixed latency L = ${latencyMs} ms, logprobs answers; teacher: llm, mode logprobs, $${PRICING.inputPerMTok}/$${PRICING.outputPerMTok} per 1M input/output tokens`);
+console.log(`endpoint: fake OpenAI server (test/fake-openai.ts) in its own process on 127.0.0.1, fixed latency L = ${latencyMs} ms, logprobs answers; teacher: llm, mode logprobs, $${PRICING.inputPerMTok}/$${PRICING.outputPerMTok} per 1M input/output tokens`);
 
 /** One request as the server saw it: from its body having been read to its reply being written. */
 interface Interval {
@@ -55,20 +56,28 @@ interface Interval {
   user: string;
 }
 
-let intervals: Interval[] = [];
-const userOf = (req: FakeRequest): string => [...messagesOf(req)].reverse().find((m) => m.role === 'user')?.content ?? '';
-const fake = await startFakeOpenAI({
-  behaviour: (req) =>
-    new Promise<FakeReply>((done) => {
-      const iv: Interval = { start: performance.now(), end: Number.NaN, user: userOf(req) };
-      intervals.push(iv);
-      setTimeout(() => {
-        iv.end = performance.now();
-        done({ kind: 'answer' });
-      }, latencyMs);
-    }),
+// The endpoint runs in its own process (bench/fake-endpoint-process.ts), as a real one would.
+const endpoint = fork(join(import.meta.dirname, 'fake-endpoint-process.ts'), [], {
+  execArgv: ['--import', 'tsx'],
+  env: { ...process.env, DISTILRANK_BENCH_LATENCY_MS: String(latencyMs) },
 });
-const llm = createLlmTeacher({ baseURL: fake.url, model: 'fake-bench', pricing: PRICING, mode: 'logprobs' });
+const fromEndpoint = <T>(key: string): Promise<T> =>
+  new Promise((done) => {
+    const on = (m: Record<string, unknown>) => {
+      if (key in m) {
+        endpoint.off('message', on);
+        done(m[key] as T);
+      }
+    };
+    endpoint.on('message', on);
+  });
+const fakeUrl = await fromEndpoint<string>('url');
+const collectIntervals = async (): Promise<Interval[]> => {
+  const got = fromEndpoint<Interval[]>('intervals');
+  endpoint.send('collect');
+  return (await got).map((r) => ({ ...r, start: r.start - performance.timeOrigin, end: (r.end ?? Number.NaN) - performance.timeOrigin }));
+};
+const llm = createLlmTeacher({ baseURL: fakeUrl, model: 'fake-bench', pricing: PRICING, mode: 'logprobs' });
 /** When each judge() call started and returned (same name, model and prompt version: the same cache keys). */
 let judgeCalls: Array<{ start: number; end: number }> = [];
 const teacher: Teacher = {
@@ -101,7 +110,7 @@ interface Measured {
 /** One job over `pairs` with a cache at `cachePath` (opened for the run and closed after it, as a new process would). */
 async function measure(pairs: readonly TeacherPair[], concurrency: number, cachePath: string, budget?: LabelBudget): Promise<Measured> {
   const cache = LabelCache.open(cachePath, { create: true });
-  intervals = [];
+  await collectIntervals(); // drop anything left from before
   judgeCalls = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -109,9 +118,8 @@ async function measure(pairs: readonly TeacherPair[], concurrency: number, cache
   const wallMs = performance.now() - t0;
   const c = process.cpuUsage(cpu0);
   cache.close();
-  const requests = intervals;
+  const requests = await collectIntervals();
   const judges = judgeCalls;
-  intervals = [];
   judgeCalls = [];
   if (requests.some((r) => Number.isNaN(r.end))) throw new Error('a request was still open at the server after the job returned');
   return { summary, wallMs, cpuMs: (c.user + c.system) / 1000, requests, judges };
@@ -222,9 +230,9 @@ try {
       `(the fixed latency L = ${latencyMs} ms plus timer slack: "endpoint ms/req" is its mean). In flight = requests open at the server,`,
       'integrated exactly from those start/end timestamps over the job\'s wall time W. Waiting share = Σ request durations at the',
       'server / (C × W) = mean in flight / C: the share of the C concurrency slots\' time spent waiting on the endpoint; the rest',
-      'is our code (job, openai client, HTTP, JSON, hashing, SQLite commits, and the in-process fake server\'s parsing and reply',
-      `building). Ideal s = labelled pairs × L / C. Overhead µs/pair = (W − ideal) / pairs (it includes the timer slack, so it`,
-      'overstates our code by about the slack / C). CPU µs/pair = this process\'s CPU time (client and fake server) / pairs.',
+      'is our code (job, openai client, HTTP, JSON, hashing, SQLite commits; the fake server runs in its own process).',
+      `Ideal s = labelled pairs × L / C. Overhead µs/pair = (W − ideal) / pairs (it includes the timer slack, so it`,
+      'overstates our code by about the slack / C). CPU µs/pair = this process\'s CPU time (the job and the client) / pairs.',
     ].join('\n'),
   );
   if (breakdown.length) {
@@ -245,6 +253,6 @@ try {
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 } finally {
   store.close();
-  await fake.close();
+  endpoint.send('close');
   rmSync(work, { recursive: true, force: true });
 }
