@@ -87,7 +87,7 @@ try {
       cache,
       outDir: join(work, name),
       multiples,
-      ...(negatives > 0 ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: negatives } } : {}),
+      negatives: { ...DEFAULT_NEGATIVES, perQuery: negatives },
       cpuUsdPerHour,
       onStage: (s) => console.log(`${name}: ${s}`),
     });

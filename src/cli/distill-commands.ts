@@ -78,7 +78,7 @@ export async function runStudy(g: GlobalOptions, store: Store, dataset: string, 
       outDir: dirname(defaultStudentDir(store.path, dataset, 'human')),
       multiples: o.multiples,
       ...(o.teacherWeight !== undefined ? { teacherWeight: o.teacherWeight } : {}),
-      ...(o.negatives ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
+      ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
       concurrency: o.concurrency ?? DEFAULT_CONCURRENCY,
       ...(o.budget ? { budget: o.budget } : {}),
       ...(o.cpuUsdPerHour !== undefined ? { cpuUsdPerHour: o.cpuUsdPerHour } : {}),
@@ -122,7 +122,7 @@ export function registerDistillCommands(program: Command, g: () => GlobalOptions
     .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')} (local is trained first when absent)`, 'local')
     .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', parseMultiples, [...DEFAULT_MULTIPLES])
     .option('--teacher-weight <x>', 'loss weight of teacher rows (human rows weigh 1)', positiveNumber('teacher-weight'), 1)
-    .option('--negatives <n>', 'sampled unjudged BM25 candidates per training query as L1 rows in the distilled students (0: none; the teacher judges the pool)', nonNegativeInt, 0)
+    .option('--negatives <n>', 'sampled unjudged BM25 candidates per training query as L1 rows in the distilled students, as in the human-only one (0: none, only the teacher labels)', nonNegativeInt, DEFAULT_NEGATIVES.perQuery)
     .option('--concurrency <n>', 'teacher calls in flight', positiveInt('concurrency'), DEFAULT_CONCURRENCY)
     .option('--max-calls <n>', 'budget: teacher calls in this run', positiveInt('max-calls'))
     .option('--max-usd <x>', 'budget: money in this run, at the configured prices', positiveNumber('max-usd'))

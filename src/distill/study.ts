@@ -19,7 +19,7 @@ import { calibrateRanker, evaluate, evaluateLabels, percentile } from '../eval/i
 import { buildPool, itemText, runLabelJob, type LabelBudget, type LabelCache, type LabelJobSummary, type LabelProgress } from '../label/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker } from '../retrieve/index.ts';
 import type { Store } from '../store/index.ts';
-import { readStudentArtifact, StudentRanker, trainStudent, writeStudentArtifact, type NegativeSampling } from '../student/index.ts';
+import { DEFAULT_NEGATIVES, readStudentArtifact, StudentRanker, trainStudent, writeStudentArtifact, type NegativeSampling } from '../student/index.ts';
 import { evaluateTeacher, type Teacher, type TeacherEvalReport } from '../teacher/index.ts';
 
 export const DEFAULT_MULTIPLES: readonly number[] = [1, 2, 5, 10];
@@ -43,8 +43,9 @@ export interface DistillStudyOptions {
   /** Loss weight of teacher rows (human rows weigh 1). */
   teacherWeight?: number;
   /**
-   * Sampled unjudged BM25 candidates as L1 rows in the distilled students too (default: none, the
-   * teacher judges the pool instead). A sampled pair the teacher has labelled takes the teacher's label.
+   * Sampled unjudged BM25 candidates as L1 rows in the distilled students too (default: the human-only
+   * student's DEFAULT_NEGATIVES, so every row of the curve differs only in its teacher labels; perQuery
+   * 0 turns them off). A sampled pair the teacher has labelled takes the teacher's label.
    */
   negatives?: NegativeSampling;
   judgmentSet?: string;
@@ -217,7 +218,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
         store,
         dataset,
         labels: 'human+teacher',
-        ...(o.negatives ? { negatives: o.negatives } : {}),
+        negatives: o.negatives ?? DEFAULT_NEGATIVES,
         ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
         teacher: { labels: labels.slice(0, n), weight: o.teacherWeight ?? 1, name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion },
       });
