@@ -263,6 +263,9 @@ describe('evaluateTeacher', () => {
       // Expected level 0.5·pred + 1.5: errors 1.0 (L1), 0.5 (L2), 0 (L3), 1.5 (L5).
       expect(raw.metrics.RMSE_expected_level).toBeCloseTo(Math.sqrt((3 * 1 + 3 * 0.25 + 0 + 2.25) / 10), 5);
       expect(raw.metrics.NLL).toBeCloseTo(0.9 * -Math.log(0.6) + 0.1 * -Math.log(0.1), 5);
+      // As a ranker of each query's judged items: the raw expected level is increasing in the true
+      // level (L5 → "L4" still ranks above L3), so every query's order is ideal.
+      expect(report.rerank).toEqual({ measure: 'nDCG@10', value: 1, queries: N });
 
       // Calibrated on dev: the bias moves "L4" answers to L5.
       expect(report.calibration.pairs).toBe(10 * nDev);

@@ -448,6 +448,7 @@ export function buildProgram(): Command {
           ['raw', ...cols.map((c) => fmt((report.raw.metrics as Record<string, number>)[c] ?? NaN))],
           ['calibrated', ...cols.map((c) => fmt((report.calibrated.metrics as Record<string, number>)[c] ?? NaN))],
         ]));
+        console.log(`as a ranker of each test query's judged items (raw expected level): ${report.rerank.measure} ${fmt(report.rerank.value)} over ${report.rerank.queries} queries`);
         console.log(`confusion (calibrated; rows: human L1…L5, columns: teacher L1…L5):`);
         for (const [i, row] of report.calibrated.confusion.entries()) console.log(`  L${i + 1}  ${row.map((x) => String(x).padStart(6)).join('')}`);
         if (report.systems) {
