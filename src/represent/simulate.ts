@@ -83,9 +83,9 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
   const rand = mulberry32(opts.seed ?? 1);
   const start = opts.start ?? DEFAULT_SIMULATION_START;
   const spanMs = (opts.spanDays ?? 180) * 86_400_000;
-  // Sessions needed, roughly: spread times evenly over the span for the expected count, then keep going.
-  const expectedSessions = Math.max(1, Math.ceil(target / 0.4));
+  // Times are relative to the session start first; sessions are spread evenly over the span at the end.
   const events: ActionEvent[] = [];
+  const sessionOf: number[] = [];
   let sessions = 0;
   const used = new Set<string>();
   while (events.length < target) {
@@ -97,7 +97,8 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
       lists.set(q.id, list);
       for (const item of store.items(dataset, list.filter((id) => !titles.has(id)))) titles.set(item.id, item.title);
     }
-    const t0 = start + Math.floor((Math.min(sessions, expectedSessions) / expectedSessions) * spanMs) + Math.floor(rand() * 60_000);
+    const t0 = Math.floor(rand() * 60_000);
+    const session = sessions;
     sessions += 1;
     used.add(q.id);
     list.forEach((itemId, i) => {
@@ -109,6 +110,7 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
       const dwell = long ? 30_000 + Math.floor(rand() * 150_000) : 2_000 + Math.floor(rand() * 23_000);
       const time = t0 + (i + 1) * 1_000;
       events.push({ queryText: q.text, itemId, action: long ? 'long_click' : 'click', position: i + 1, time, extra: { [EXTRA_KEYS.dwell]: dwell, [EXTRA_KEYS.simulated]: 'true' } });
+      sessionOf.push(session);
       if (rand() < (l === undefined ? UNJUDGED.save : SAVE_BY_LEVEL[l - 1]!)) {
         events.push({
           queryText: q.text,
@@ -118,9 +120,11 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
           time: time + dwell,
           extra: { [EXTRA_KEYS.board]: boardTitle(titles.get(itemId) ?? '', rand), [EXTRA_KEYS.simulated]: 'true' },
         });
+        sessionOf.push(session);
       }
     });
   }
+  events.forEach((e, k) => (e.time += start + Math.floor((sessionOf[k]! / sessions) * spanMs)));
   events.sort((a, b) => a.time - b.time);
   return { events, sessions, queries: used.size, trainJudgments: train.length };
 }
