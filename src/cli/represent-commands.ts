@@ -78,9 +78,9 @@ export function ablationTable(r: AblationResult): string {
     ['step', 'fields', 'model', 'protocol', 'queries', 'nDCG@10', 'kappa_quadratic', 'data'],
     r.rows.map((row) => [
       String(row.step),
-      row.step === 1 && !row.added ? row.fields.join(' + ') : `+${row.added}`,
+      row.step === 1 ? row.fields.join(' + ') : `+${row.added}`,
       row.model,
-      row.protocol === 'retrieval' ? `retrieval (bm25@${r.settings.candidates})` : row.protocol,
+      row.protocol === 'retrieval' && row.model !== 'bm25' ? `retrieval (bm25@${r.settings.candidates})` : row.protocol,
       String(row.queries),
       fmt(row['nDCG@10']),
       fmt(row.kappa_quadratic),
@@ -186,7 +186,7 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .option('--from <field>', 'first row: all fields of the order up to this one (default: title alone)')
     .option('--split <split>', 'split to evaluate on', 'test')
     .option('--judgments <set>', "judgment set (default: the data set's default)")
-    .option('--models <list>', 'teacher, student or both', 'teacher,student')
+    .option('--models <list>', 'models, comma-separated: bm25 (the baseline), teacher (local), student', 'bm25,teacher,student')
     .option('--teacher-epochs <n>', 'local teacher: maximum epochs', positiveInt('teacher-epochs'), DEFAULT_ABLATION_SETTINGS.teacherEpochs)
     .option('--student-epochs <n>', 'student: maximum epochs', positiveInt('student-epochs'), DEFAULT_ABLATION_SETTINGS.studentEpochs)
     .option('--candidates <n>', 'retrieval protocol: BM25 candidates re-ranked', positiveInt('candidates'), DEFAULT_ABLATION_SETTINGS.candidates)
@@ -200,7 +200,7 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
       const split = parseSplit(o.split);
       const models = o.models.split(',').map((m) => m.trim());
       for (const m of models) {
-        if (m !== 'teacher' && m !== 'student') throw new DistilrankError('BAD_OPTION', `--models: unknown model "${m}"`, { field: 'models', hint: 'use teacher, student or teacher,student' });
+        if (m !== 'bm25' && m !== 'teacher' && m !== 'student') throw new DistilrankError('BAD_OPTION', `--models: unknown model "${m}"`, { field: 'models', hint: 'a comma-separated list of bm25, teacher, student' });
       }
       const store = await storeWithDataset(g(), o.dataset);
       try {

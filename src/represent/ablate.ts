@@ -23,7 +23,8 @@ import { foldText } from '../text/index.ts';
 import { projectItem, type FieldSources } from './builder.ts';
 import { ABLATION_ORDER, ACTION_SOURCES, representationId, representationOf, type FieldSource } from './config.ts';
 
-export type AblationModel = 'teacher' | 'student';
+/** bm25: the baseline, measured in the same run on the same projected catalogue (no κ: it predicts no levels). */
+export type AblationModel = 'bm25' | 'teacher' | 'student';
 
 export interface AblationSettings {
   teacherSeeds: number[];
@@ -65,7 +66,7 @@ export interface AblationRow {
   protocol: Protocol;
   queries: number;
   'nDCG@10': number;
-  /** Quadratic-weighted Cohen's κ of the argmax level vs the human level (judged pairs; as `eval` reports it). */
+  /** Quadratic-weighted Cohen's κ of the argmax level vs the human level (judged pairs; as `eval` reports it); NaN (null in JSON) for bm25. */
   kappa_quadratic: number;
   simulated: boolean;
 }
@@ -141,7 +142,7 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
   const split = opts.split ?? 'test';
   const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
   const settings: AblationSettings = { ...DEFAULT_ABLATION_SETTINGS, ...opts.settings };
-  const models = opts.models ?? ['teacher', 'student'];
+  const models = opts.models ?? ['bm25', 'teacher', 'student'];
   const order = [...(opts.order ?? ABLATION_ORDER)];
   if (order[0] !== 'title' || new Set(order).size !== order.length) {
     throw new DistilrankError('BAD_OPTION', `the field order must start with title and list each field once, got ${order.join(',')}`, { field: 'order', hint: `e.g. ${ABLATION_ORDER.join(',')}` });
@@ -173,6 +174,12 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
       opts.onStage?.(`[${label}] project items`);
       writeProjection(copy, dataset, original.map((it) => projectItem(it, config, sources)));
       const bm25 = new Bm25Ranker(copy, dataset);
+      if (models.includes('bm25')) {
+        for (const protocol of ['rerank', 'retrieval'] as const) {
+          const ev = await evaluate({ store: copy, dataset, split, protocol, ranker: bm25, judgmentSet, measures: ['nDCG@10'] });
+          rows.push({ ...base, model: 'bm25', protocol, queries: ev.report.queries, 'nDCG@10': ev.report.metrics['nDCG@10']!, kappa_quadratic: NaN });
+        }
+      }
       if (models.includes('teacher')) {
         opts.onStage?.(`[${label}] train teacher`);
         const { teacher } = await trainLocalTeacher({ store: copy, dataset, judgmentSet, seeds: settings.teacherSeeds, config: { epochs: settings.teacherEpochs }, dir: null });

@@ -100,19 +100,47 @@ function contentTokens(text: string): string[] {
   return out;
 }
 
-function top(scores: Map<string, number> | undefined, n: number): string[] {
+/** Texts → token ids, cached (bounded): query, board and link texts repeat a lot in logs. */
+class TokenTable {
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+  private readonly cache = new Map<string, number[]>();
+  of(text: string): number[] {
+    let ids = this.cache.get(text);
+    if (ids === undefined) {
+      ids = contentTokens(text).map((t) => {
+        let id = this.ids.get(t);
+        if (id === undefined) {
+          id = this.names.length;
+          this.ids.set(t, id);
+          this.names.push(t);
+        }
+        return id;
+      });
+      if (this.cache.size >= 200_000) this.cache.clear();
+      this.cache.set(text, ids);
+    }
+    return ids;
+  }
+}
+
+/** Per item (by index) and list: token id → score. */
+type Scores = Array<Map<number, number> | undefined>;
+
+function add(scores: Scores, item: number, tokens: readonly number[], w: number): void {
+  if (!tokens.length || w <= 0) return;
+  let m = scores[item];
+  if (!m) scores[item] = m = new Map();
+  for (const t of tokens) m.set(t, (m.get(t) ?? 0) + w);
+}
+
+function top(scores: Map<number, number> | undefined, names: readonly string[], n: number): string[] {
   if (!scores) return [];
   return [...scores]
+    .map(([id, score]) => [names[id]!, score] as const)
     .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
     .slice(0, n)
     .map(([t]) => t);
-}
-
-function add(map: Map<string, Map<string, number>>, itemId: string, tokens: readonly string[], w: number): void {
-  if (!tokens.length || w <= 0) return;
-  let m = map.get(itemId);
-  if (!m) map.set(itemId, (m = new Map()));
-  for (const t of tokens) m.set(t, (m.get(t) ?? 0) + w);
 }
 
 /**
@@ -120,7 +148,8 @@ function add(map: Map<string, Map<string, number>>, itemId: string, tokens: read
  * queries: each event adds its action weight to every content token of its query. Boards: a save's
  * `extra.board` tokens, one per save. Link text: `extra.link_title` / `extra.link_description` of
  * long clicks (action long_click, or a click with dwell_ms ≥ longClickMs; a long_click with a
- * shorter dwell_ms counts as a click).
+ * shorter dwell_ms counts as a click). Ties in score are broken by token, so the result does not
+ * depend on event order.
  */
 export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateOptions): AggregatedActions {
   if (!Number.isFinite(opts.cutoff)) throw new DistilrankError('BAD_OPTION', `the cut-off must be a time, got ${String(opts.cutoff)}`, { field: 'cutoff' });
@@ -129,10 +158,13 @@ export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateO
   const longMs = opts.longClickMs ?? DEFAULT_LONG_CLICK_MS;
   const n = opts.topTokens ?? DEFAULT_TOP_TOKENS;
   const excluded = new Set([...(opts.excludeQueries ?? [])].map(queryKey));
-  const queryTokens = new Map<string, string[] | null>(); // null: excluded
-  const queries = new Map<string, Map<string, number>>();
-  const boards = new Map<string, Map<string, number>>();
-  const links = new Map<string, Map<string, number>>();
+  const isExcluded = new Map<string, boolean>();
+  const tokens = new TokenTable();
+  const itemIndex = new Map<string, number>();
+  const itemIds: string[] = [];
+  const queries: Scores = [];
+  const boards: Scores = [];
+  const links: Scores = [];
   const stats: AggregateStats = { events: 0, used: 0, outsideWindow: 0, excludedQueries: 0, items: 0, simulated: false };
   for (const e of events) {
     stats.events += 1;
@@ -140,16 +172,22 @@ export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateO
       stats.outsideWindow += 1;
       continue;
     }
-    let qt = queryTokens.get(e.queryText);
-    if (qt === undefined) {
-      qt = excluded.has(queryKey(e.queryText)) ? null : contentTokens(e.queryText);
-      queryTokens.set(e.queryText, qt);
+    let skip = isExcluded.get(e.queryText);
+    if (skip === undefined) {
+      skip = excluded.size > 0 && excluded.has(queryKey(e.queryText));
+      isExcluded.set(e.queryText, skip);
     }
-    if (qt === null) {
+    if (skip) {
       stats.excludedQueries += 1;
       continue;
     }
     stats.used += 1;
+    let item = itemIndex.get(e.itemId);
+    if (item === undefined) {
+      item = itemIds.length;
+      itemIndex.set(e.itemId, item);
+      itemIds.push(e.itemId);
+    }
     const x = e.extra;
     if (x && String(x[EXTRA_KEYS.simulated]) === 'true') stats.simulated = true;
     const dwell = x ? Number(x[EXTRA_KEYS.dwell]) : NaN;
@@ -157,17 +195,18 @@ export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateO
     if (action === 'long_click' && Number.isFinite(dwell) && dwell < longMs) action = 'click';
     else if (action === 'click' && Number.isFinite(dwell) && dwell >= longMs) action = 'long_click';
     const weight = action === 'click' || action === 'save' || action === 'long_click' || action === 'purchase' ? w[action] : 0;
-    add(queries, e.itemId, qt, weight);
-    if (action === 'save' && x && typeof x[EXTRA_KEYS.board] === 'string') add(boards, e.itemId, contentTokens(x[EXTRA_KEYS.board] as string), 1);
+    add(queries, item, tokens.of(e.queryText), weight);
+    if (action === 'save' && x && typeof x[EXTRA_KEYS.board] === 'string') add(boards, item, tokens.of(x[EXTRA_KEYS.board] as string), 1);
     if (action === 'long_click' && x) {
       const text = [x[EXTRA_KEYS.linkTitle], x[EXTRA_KEYS.linkDescription]].filter((v) => typeof v === 'string').join(' ');
-      if (text) add(links, e.itemId, contentTokens(text), 1);
+      if (text) add(links, item, tokens.of(text), 1);
     }
   }
   const byItem = new Map<string, ItemActionText>();
-  for (const id of new Set([...queries.keys(), ...boards.keys(), ...links.keys()])) {
-    byItem.set(id, { engagedQueries: top(queries.get(id), n), boardTitles: top(boards.get(id), n), linkText: top(links.get(id), n) });
-  }
+  itemIds.forEach((id, i) => {
+    const text = { engagedQueries: top(queries[i], tokens.names, n), boardTitles: top(boards[i], tokens.names, n), linkText: top(links[i], tokens.names, n) };
+    if (text.engagedQueries.length || text.boardTitles.length || text.linkText.length) byItem.set(id, text);
+  });
   stats.items = byItem.size;
   return new AggregatedActions(byItem, stats);
 }
