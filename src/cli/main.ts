@@ -38,12 +38,16 @@ import { registerDistillCommands, runStudy } from './distill-commands.ts';
 import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
+import { registerRepresentCommands } from './represent-commands.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
 /** Stage commands registered from their own files: `(program, globalOptions) => void`. */
 type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
-const STAGE_COMMANDS: readonly RegisterCommands[] = [registerDistillCommands];
+const STAGE_COMMANDS: readonly RegisterCommands[] = [
+  registerDistillCommands,
+  registerRepresentCommands,
+];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')

@@ -33,7 +33,7 @@ import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import type { LlmTeacher, TeacherCost, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
 import { addCost, TeacherCallError, ZERO_COST } from '../teacher/index.ts';
-import { keyString, labelKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
+import { keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 
 /** The request URL of every line (relative, as both OpenAI and vLLM expect). */
 export const BATCH_URL = '/v1/chat/completions';
@@ -115,7 +115,7 @@ export function exportBatch(opts: ExportBatchOptions): ExportBatchResult {
   let duplicates = 0;
   let alreadyCached = 0;
   for (const pair of pairs) {
-    const key = labelKey(teacher, pair.queryText, pair.itemText);
+    const key = pairKey(teacher, pair);
     const ks = keyString(key);
     let state = seen.get(ks);
     if (state) duplicates += 1;

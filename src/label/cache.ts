@@ -3,7 +3,12 @@
  * `labels.sqlite` beside the store), so re-ingesting or deleting a data set never touches paid labels.
  *
  * A label is keyed by what determined it: (teacher, model, prompt version, SHA-256 of the query text,
- * SHA-256 of the item text). Change any of them and the pair is a miss, so it is labelled again; keep
+ * the item's text representation (src/represent) and SHA-256 of the item text). The representation id
+ * is folded into the item hash column so the file format is unchanged: the default representation
+ * (which reproduces the pre-representation item text byte for byte) hashes the text alone, exactly as
+ * labels were keyed before, so existing caches stay valid for it; any other representation hashes
+ * `representation id + NUL + text`, so its labels are clearly separate even where its text happens to
+ * equal another's. Change any of them and the pair is a miss, so it is labelled again; keep
  * them and the pair is never requested again, whatever data set or ids it comes under. Which data
  * set pairs (dataset, query id, item id) a label answers is kept separately in `label_refs`, so two
  * items with identical text share one paid label and both appear in `labelsFor`.
@@ -23,7 +28,9 @@ import Database from 'better-sqlite3';
 import { writeFileAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 import type { LevelDistribution } from '../relevance/index.ts';
-import type { TeacherCost, TeacherJudgment } from '../teacher/types.ts';
+// config.ts directly, not the stage index: the index also exports the ablation, which imports labelling.
+import { DEFAULT_REPRESENTATION_ID } from '../represent/config.ts';
+import type { TeacherCost, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
 
 /** 'drl1' — marks a SQLite file as a distilrank label cache (PRAGMA application_id). */
 export const LABEL_CACHE_APPLICATION_ID = 0x64726c31;
@@ -72,6 +79,13 @@ export interface LabelKey {
   model: string;
   promptVersion: string;
   queryHash: string;
+  /**
+   * The representation id the item text was built with (labelKey always sets it). Informational
+   * once the key is built: itemHash already folds it in, so keys read back from a batch manifest
+   * need not carry it.
+   */
+  representation?: string;
+  /** SHA-256 hex of the item text (with the representation id folded in unless it is the default: see above). */
   itemHash: string;
 }
 
@@ -122,16 +136,37 @@ export interface LabelRow {
 
 export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** The cache key of a pair as `teacher` would judge it. */
+/** The item hash column: the text alone for the default representation, else id + NUL + text. */
+export function itemHashOf(itemText: string, representation: string = DEFAULT_REPRESENTATION_ID): string {
+  return representation === DEFAULT_REPRESENTATION_ID ? sha256(itemText) : sha256(`${representation}\0${itemText}`);
+}
+
+/** The cache key of a pair as `teacher` would judge it, its item text built with `representation`. */
 export function labelKey(
   teacher: { readonly name: string; readonly model: string; readonly promptVersion: string },
   queryText: string,
   itemText: string,
+  representation: string = DEFAULT_REPRESENTATION_ID,
 ): LabelKey {
-  return { teacher: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion, queryHash: sha256(queryText), itemHash: sha256(itemText) };
+  return {
+    teacher: teacher.name,
+    model: teacher.model,
+    promptVersion: teacher.promptVersion,
+    queryHash: sha256(queryText),
+    representation,
+    itemHash: itemHashOf(itemText, representation),
+  };
 }
 
-/** One string per key (for de-duplication in memory). */
+/** A pool pair's key: its `representation` (set by buildPool with a representation) or the default. */
+export function pairKey(
+  teacher: { readonly name: string; readonly model: string; readonly promptVersion: string },
+  pair: TeacherPair & { representation?: string },
+): LabelKey {
+  return labelKey(teacher, pair.queryText, pair.itemText, pair.representation);
+}
+
+/** One string per key (for de-duplication in memory; itemHash already tells representations apart). */
 export function keyString(k: LabelKey): string {
   return [k.teacher, k.model, k.promptVersion, k.queryHash, k.itemHash].join('\0');
 }

@@ -6,7 +6,9 @@ export {
   LabelCache,
   isDistribution,
   keyString,
+  itemHashOf,
   labelKey,
+  pairKey,
 } from './cache.ts';
 export type { CachedLabel, LabelFilter, LabelKey, LabelRef, LabelRow, LabelTotals, OpenLabelCacheOptions } from './cache.ts';
 export { ITEM_TEXT_VERSION, MAX_ATTRIBUTES, itemText } from './item-text.ts';

@@ -22,7 +22,7 @@
 import { DistilrankError } from '../errors.ts';
 import type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
 import { TeacherCallError, ZERO_COST, addCost } from '../teacher/types.ts';
-import { isDistribution, keyString, labelKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
+import { isDistribution, keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 import { mulberry32 } from '../random.ts';
 
 export interface LabelBudget {
@@ -178,7 +178,7 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobSummar
   const tasks = new Map<string, Task>();
   let duplicates = 0;
   for (const pair of opts.pairs) {
-    const key = labelKey(teacher, pair.queryText, pair.itemText);
+    const key = pairKey(teacher, pair);
     const ks = keyString(key);
     const task = tasks.get(ks);
     if (task) {

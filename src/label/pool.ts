@@ -8,8 +8,11 @@
 import { normaliseQueryText, queryIdFor } from '../datasets/index.ts';
 import { DistilrankError } from '../errors.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, StoredItem } from '../store/index.ts';
 import type { TeacherPair } from '../teacher/types.ts';
+// The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
+import { buildItemText, type FieldSources } from '../represent/builder.ts';
+import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../represent/config.ts';
 import { itemText } from './item-text.ts';
 
 export type PoolQueries = 'logged' | 'train';
@@ -19,11 +22,14 @@ export interface PoolOptions {
   k: number;
   /** Which queries: 'logged' (search-log query texts) or 'train' (the training split). Default: 'logged' when the data set has log events, else 'train'. */
   queries?: PoolQueries;
-  /** Characters of item text per item (see itemText). */
+  /** Characters of item text per item (see itemText; ignored with `representation`). */
   itemTextBudget?: number;
+  /** Build item texts with this representation (src/represent) instead of the default; its id joins each pair's label key. */
+  representation?: { config: RepresentationConfig; sources?: FieldSources };
 }
 
-export type PoolPair = TeacherPair;
+/** A pair to label; `representation` is the id its item text was built with (absent: the default). */
+export type PoolPair = TeacherPair & { representation?: string };
 
 const evalKey = (text: string): string => normaliseQueryText(text).normalize('NFKC').toLowerCase();
 
@@ -90,17 +96,23 @@ export function buildPool(store: Store, dataset: string, opts: PoolOptions): Poo
       .map((s) => s.itemId),
   }));
 
+  const rep = opts.representation;
+  const repId = rep ? representationId(rep.config) : DEFAULT_REPRESENTATION_ID;
+  const textOf = rep ? (item: StoredItem) => buildItemText(item, rep.config, rep.sources) : (item: StoredItem) => itemText(item, opts.itemTextBudget);
   const texts = new Map<string, string>();
   const needed = [...new Set(candidates.flatMap((c) => c.items))];
   for (let i = 0; i < needed.length; i += 5000) {
-    for (const item of store.items(dataset, needed.slice(i, i + 5000))) texts.set(item.id, itemText(item, opts.itemTextBudget));
+    for (const item of store.items(dataset, needed.slice(i, i + 5000))) texts.set(item.id, textOf(item));
   }
 
   const pairs: PoolPair[] = [];
   for (const { q, items } of candidates) {
     for (const itemId of items) {
       const text = texts.get(itemId);
-      if (text !== undefined) pairs.push({ queryId: q.id, queryText: q.text, itemId, itemText: text });
+      if (text === undefined) continue;
+      const pair: PoolPair = { queryId: q.id, queryText: q.text, itemId, itemText: text };
+      if (repId !== DEFAULT_REPRESENTATION_ID) pair.representation = repId;
+      pairs.push(pair);
     }
   }
   return pairs;
