@@ -275,6 +275,8 @@ export class CrossEncoderTeacher implements Teacher {
   readonly maxLength: number;
   readonly maxBatch: number;
   private readonly threads: number;
+  /** Forward passes run and pairs judged so far (mean batch size = pairs / passes). */
+  readonly stats = { passes: 0, pairs: 0 };
   private loading: Promise<Loaded> | undefined;
   private queue: Waiting[] = [];
   private running = false;
@@ -440,6 +442,8 @@ export class CrossEncoderTeacher implements Teacher {
     }
     const logits = out.data;
     const seconds = (performance.now() - t0) / 1000 / n;
+    this.stats.passes += 1;
+    this.stats.pairs += n;
     const { levels } = this.folder;
     return encoded.map((e, r) => {
       const row = Array.from({ length: 5 }, (_, k) => Number(logits[r * 5 + k]));
