@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
 import { expectedLevel } from '../src/relevance/index.ts';
-import { createTeacher, CrossEncoderTeacher, levelOfLabels, type TeacherPair } from '../src/teacher/index.ts';
+import { createTeacher, CrossEncoderTeacher, levelOfLabels, TEACHERS, type TeacherPair } from '../src/teacher/index.ts';
 import { caught, DATA_DIR, runCli, tempDir } from './helpers.ts';
 import { writeTinyCrossEncoder } from './tiny-cross-encoder.ts';
 
@@ -226,6 +226,19 @@ describe('folders the teacher refuses', () => {
     const v = variant('more-vocab', (x) => writeTinyCrossEncoder(x, { texts: [...TEXTS, 'hammer'] }));
     expect(new CrossEncoderTeacher({ dir: v }).promptVersion).not.toBe(before);
     expect(new CrossEncoderTeacher({ dir: variant('copy', () => {}) }).promptVersion).toBe(before); // a copy is the same model
+  });
+
+  it('the registry lists it as a non-LLM teacher', () => {
+    expect(Object.isFrozen(TEACHERS)).toBe(true);
+    expect(TEACHERS['onnx-cross-encoder']!.isLLM).toBe(false);
+    expect(TEACHERS['onnx-cross-encoder']!.description).toMatch(/DISTILRANK_CROSS_ENCODER_DIR/);
+  });
+
+  it('judgments asked for after close are refused as fatal', async () => {
+    const t = new CrossEncoderTeacher({ dir: good, threads: 1 });
+    await t.judge(pair('drill', 'drill'));
+    await t.close();
+    await expect(t.judge(pair('drill', 'drill'))).rejects.toMatchObject({ name: 'TeacherCallError', kind: 'fatal' });
   });
 
   it('the registry reads DISTILRANK_CROSS_ENCODER_DIR, and says so when it is missing', () => {

@@ -352,6 +352,10 @@ export class CrossEncoderTeacher implements Teacher {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
+        if (this.closed) {
+          for (const w of batch) w.reject(new TeacherCallError('fatal', 'the cross-encoder teacher was closed'));
+          continue;
+        }
         try {
           const judgments = await this.forward(batch.map((w) => w.pair));
           batch.forEach((w, i) => w.resolve(judgments[i]!));
