@@ -48,5 +48,17 @@ export type { LocalTeacherCard, TrainedLocalTeacher, TrainLocalTeacherOptions } 
 export { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, localFeatureNames, withinOneEdit } from './local-features.ts';
 export type { AssocHoldout } from './local-features.ts';
 export { createTeacher, llmTeacherConfig, TEACHERS } from './registry.ts';
+export { crossEncoderTeacherConfig } from './registry.ts';
+export {
+  CROSS_ENCODER_DEFAULTS,
+  CROSS_ENCODER_ENV,
+  CROSS_ENCODER_SCHEME,
+  crossEncoderConfigFromEnv,
+  CrossEncoderTeacher,
+  createCrossEncoderTeacher,
+  inspectCrossEncoderFolder,
+  levelOfLabels,
+} from './cross-encoder.ts';
+export type { CrossEncoderFolder, CrossEncoderTeacherConfig } from './cross-encoder.ts';
 export type { TeacherCreateOptions, TeacherFactory } from './registry.ts';
 export * from './evaluate.ts';

@@ -4,11 +4,14 @@
  *
  * `local` is not an LLM: an ensemble trained here on the human labels (./local.ts), the default where
  * no LLM is configured. Reserved for later (not implemented): `llama` (a local GGUF through
- * node-llama-cpp), `onnx-cross-encoder` (a local ONNX cross-encoder folder).
+ * node-llama-cpp).
+ * `onnx-cross-encoder` is a local ONNX cross-encoder folder run through transformers.js
+ * (./cross-encoder.ts), configured by DISTILRANK_CROSS_ENCODER_DIR.
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type Env, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
 import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
+import { createCrossEncoderTeacher, crossEncoderConfigFromEnv, type CrossEncoderTeacherConfig } from './cross-encoder.ts';
 import type { Store } from '../store/index.ts';
 import type { Teacher } from './types.ts';
 
@@ -70,7 +73,25 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
       return LocalTeacher.load(options.store, options.dataset, options.modelDir);
     },
   }),
+  'onnx-cross-encoder': Object.freeze({
+    description: 'a local ONNX cross-encoder folder (exported Hugging Face sequence classifier with five labels) run by transformers.js, nothing downloaded; set DISTILRANK_CROSS_ENCODER_DIR',
+    isLLM: false,
+    create: (options?: TeacherCreateOptions) => createCrossEncoderTeacher(crossEncoderTeacherConfig(options)),
+  }),
 });
+
+const CROSS_ENCODER_FIELDS = ['dir', 'maxBatch', 'maxLength', 'threads'] as const;
+
+/** The onnx-cross-encoder teacher's config: DISTILRANK_CROSS_ENCODER_*, with explicit settings on top. */
+export function crossEncoderTeacherConfig(options: TeacherCreateOptions = {}): CrossEncoderTeacherConfig {
+  const settings = options.settings ?? {};
+  for (const key of Object.keys(settings)) {
+    if (!(CROSS_ENCODER_FIELDS as readonly string[]).includes(key)) {
+      throw new DistilrankError('BAD_OPTION', `the onnx-cross-encoder teacher has no setting "${key}"`, { field: key, hint: `use one of: ${CROSS_ENCODER_FIELDS.join(', ')}` });
+    }
+  }
+  return crossEncoderConfigFromEnv(options.env ?? process.env, settings as Partial<CrossEncoderTeacherConfig>);
+}
 
 /** Build a teacher by registry name; UNKNOWN_NAME lists the valid names. */
 export function createTeacher(name: string, options?: TeacherCreateOptions): Teacher {
