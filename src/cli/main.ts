@@ -36,12 +36,13 @@ import {
 } from './common.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
+import { registerServeCommands } from './serve-commands.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
 /** Stage commands registered from their own files: `(program, globalOptions) => void`. */
 type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
-const STAGE_COMMANDS: readonly RegisterCommands[] = [];
+const STAGE_COMMANDS: readonly RegisterCommands[] = [registerServeCommands];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')
