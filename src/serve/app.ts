@@ -123,6 +123,11 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // While draining, each answered request closes its connection (a kept-alive one would hold the
+  // shutdown until its keep-alive timeout).
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     await holder.close();
     await judge.close();
@@ -130,9 +135,9 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
 
   /** Run `fn` on a lease of the current artifact set. */
   async function withArtifacts<T>(fn: (set: ArtifactSet) => Promise<T>): Promise<T> {
+    // Requests already accepted run to the end during shutdown (the server refuses new ones).
     const set = holder.acquire();
-    if (!set || closing) {
-      set?.release();
+    if (!set) {
       throw new ApiError('NOT_READY', 'the service is not ready (loading, or shutting down)');
     }
     try {
