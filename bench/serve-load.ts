@@ -4,7 +4,7 @@
  * on 127.0.0.1 with the real test-split queries (seeded 70/10/20 split), cycled:
  *   1. a fixed rate (200 req/s) for BENCH_SECONDS (default 60): p50/p99/p99.9, errors;
  *   2. saturation (BENCH_CONNECTIONS connections, no rate) for BENCH_SECONDS: throughput;
- *   3. a reload under load: a fixed-rate run during which /admin/reload swaps to another student
+ *   3. a reload under load: a fixed-rate run (30 s or half of BENCH_SECONDS) during which /admin/reload swaps to another student
  *      artifact: failed requests must be zero, later responses carry the new version;
  *   4. the baseline in the same run: the same fixed rate against `serve --model bm25` (BM25 alone).
  * The store and the students live in .cache/bench-serve (trained once when absent; it says so).
@@ -33,6 +33,8 @@ const rate = Number(process.env.BENCH_RATE ?? 200);
 const satConnections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const baseline = process.env.BENCH_BASELINE !== '0';
 const K = 20;
+/** Seconds into the reload run when /admin/reload is sent (loading the set takes seconds itself). */
+const RELOAD_AFTER_S = 5;
 const CANDIDATES = 200;
 const TOKEN = 'bench-admin-token-0123456789abcdef';
 const env = { ...process.env, DISTILRANK_DATA_DIR: dataDir, CI: 'true', DISTILRANK_ADMIN_TOKEN: TOKEN };
@@ -164,11 +166,12 @@ try {
   const sat = await load(server.url, queries, { duration: seconds, connections: satConnections });
   rows.push(row(`student, saturation (${satConnections} conn.)`, sat, 'throughput'));
 
-  log(`reload under load: ${rate} req/s for ${Math.max(10, seconds / 2)} s, /admin/reload to another student mid-run`);
+  const reloadSeconds = Math.max(30, seconds / 2);
+  log(`reload under load: ${rate} req/s for ${reloadSeconds} s, /admin/reload to another student after ${RELOAD_AFTER_S} s`);
   const models = new Map<string, number>();
   let reload: { status: number; ms: number; body: string } | null = null;
-  const run = load(server.url, queries, { duration: Math.max(10, seconds / 2), overallRate: rate, connections: 32 }, (m) => models.set(m, (models.get(m) ?? 0) + 1));
-  await new Promise((r) => setTimeout(r, Math.max(3, seconds / 8) * 1000));
+  const run = load(server.url, queries, { duration: reloadSeconds, overallRate: rate, connections: 32 }, (m) => models.set(m, (models.get(m) ?? 0) + 1));
+  await new Promise((r) => setTimeout(r, RELOAD_AFTER_S * 1000));
   const t0 = performance.now();
   const rr = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: `student:${reloadDir}` }) });
   reload = { status: rr.status, ms: performance.now() - t0, body: await rr.text() };

@@ -116,8 +116,10 @@ export class JudgeService {
           throw new ApiError('TEACHER_UNAVAILABLE', `the teacher failed: ${(e as Error).message}`);
         }
         this.spent = addCost(this.spent, judgment.cost);
-        // A catalogue pair is recorded for training (distillation reads refs); a free text is not.
-        cache.put(key, judgment, p.itemId !== undefined ? { dataset, queryId: `serve:${sha(p.query)}`, itemId: p.itemId, queryText: p.query } : undefined);
+        // Stored by key only, with no data-set reference: what becomes training data is decided by
+        // the label job's pool (train and logged queries, never dev/test), which then finds the
+        // label already paid for. A judged test query must not leak into distillation.
+        cache.put(key, judgment);
         ({ distribution, method } = judgment);
         cached = false;
       }
