@@ -4,7 +4,8 @@
  * closes the artifacts and exits 0.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, DATA_DIR } from './helpers.ts';
 import { buildServeFixture, SERVE_DS, type ServeFixture } from './serve-fixture.ts';
@@ -96,8 +97,18 @@ describe('distilrank serve', () => {
     expect(s.stderr()).not.toMatch(/^\s+at /m);
   }, 90_000);
 
-  it('refuses an unknown retriever or model with a code and a hint, exit 1', async () => {
-    const s = startServe(['--retriever', 'nope']);
-    await expect(s).rejects.toThrow(/exited 1[\s\S]*error\[UNKNOWN_NAME\][\s\S]*hint/);
-  }, 60_000);
+  it('refuses an unknown retriever, a short admin token and a port in use with a code and a hint, exit 1', async () => {
+    await expect(startServe(['--retriever', 'nope'])).rejects.toThrow(/exited 1[\s\S]*error\[UNKNOWN_NAME\][\s\S]*hint/);
+    await expect(startServe([], { DISTILRANK_ADMIN_TOKEN: 'short' })).rejects.toThrow(/exited 1[\s\S]*error\[BAD_OPTION\][\s\S]*at least 16[\s\S]*hint/);
+    const blocker = createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', res));
+    try {
+      const port = String((blocker.address() as AddressInfo).port);
+      const e = startServe(['--port', port]);
+      await expect(e).rejects.toThrow(new RegExp(`exited 1[\\s\\S]*error\\[BAD_OPTION\\][\\s\\S]*127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
+      await expect(e).rejects.not.toThrow(/^\s+at /m);
+    } finally {
+      blocker.close();
+    }
+  }, 90_000);
 });

@@ -8,6 +8,7 @@
  * per client IP limits request rates; bodies are size-limited.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { DistilrankError } from '../errors.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ArtifactHolder, ArtifactSet, DEFAULT_RETRIEVER, type ArtifactSpec } from './artifacts.ts';
 import { ApiError, ERROR_SCHEMA, toErrorResponse } from './errors.ts';
@@ -59,7 +60,12 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 export async function buildApp(options: AppOptions): Promise<ServeApp> {
-  if (options.adminToken.length < 16) throw new Error('the admin token must have at least 16 characters');
+  if (options.adminToken.length < 16) {
+    throw new DistilrankError('BAD_OPTION', `the admin token has ${options.adminToken.length} characters; it needs at least 16`, {
+      field: 'DISTILRANK_ADMIN_TOKEN',
+      hint: 'set DISTILRANK_ADMIN_TOKEN to a long random string (e.g. `openssl rand -base64 24`), or unset it to get a generated one',
+    });
+  }
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const schemas = routeSchemas(limits);
   const spec: ArtifactSpec = { retriever: DEFAULT_RETRIEVER, candidates: DEFAULT_CANDIDATES, ...options.artifacts };

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { DistilrankError } from '../errors.ts';
 import { buildApp, type AppOptions, type ServeApp } from './app.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -48,6 +49,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
     await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new DistilrankError('BAD_OPTION', `cannot listen on ${host}:${options.port ?? DEFAULT_PORT} (${code})`, {
+        field: code === 'EADDRNOTAVAIL' ? 'host' : 'port',
+        hint: code === 'EADDRNOTAVAIL' ? 'pass an address of this machine, e.g. --host 127.0.0.1' : 'pick another port with --port N (or --port 0 for any free one)',
+      });
+    }
     throw e;
   }
   const addr = app.server.address() as AddressInfo;
