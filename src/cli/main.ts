@@ -39,6 +39,7 @@ import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 import { registerRepresentCommands } from './represent-commands.ts';
+import { registerServeCommands } from './serve-commands.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
@@ -47,6 +48,7 @@ type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
 const STAGE_COMMANDS: readonly RegisterCommands[] = [
   registerDistillCommands,
   registerRepresentCommands,
+  registerServeCommands,
 ];
 
 export function buildProgram(): Command {

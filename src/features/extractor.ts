@@ -161,13 +161,15 @@ export class FeatureExtractor {
   readonly itemCount: number;
 
   private readonly index = new Map<string, number>();
-  private readonly vocab = new Map<string, number>();
-  private readonly grams = new Map<string, number>();
-  private readonly brands = new Map<string, number>();
+  private readonly vocab: Map<string, number>;
+  private readonly grams: Map<string, number>;
+  private readonly brands: Map<string, number>;
+  /** The catalogue extractor whose vocabulary and statistics an ad-hoc extractor reads (see adHoc). */
+  private readonly base: FeatureExtractor | undefined;
 
   private readonly df: Int32Array[];
-  private readonly docs = new Float64Array(NF);
-  private readonly avgLen = new Float64Array(NF);
+  private readonly docs: Float64Array;
+  private readonly avgLen: Float64Array;
 
   // Per item and field (slot = item * NF + field): sorted term ids and their frequencies.
   private readonly termStart: Int32Array;
@@ -209,9 +211,26 @@ export class FeatureExtractor {
     return new FeatureExtractor(items, opts);
   }
 
-  private constructor(items: readonly StoredItem[], opts: ExtractorOptions) {
+  /**
+   * Feature rows for items outside the catalogue (free texts to re-rank), computed against this
+   * catalogue's vocabulary and statistics (IDF, average field lengths, global prior) as if they were
+   * unjudged catalogue items: a term the catalogue never saw has document frequency 0, and brands are
+   * not recognised on ad-hoc items. Only the given items are analysed, so it is cheap per request.
+   */
+  adHoc(items: readonly StoredItem[]): FeatureExtractor {
+    return new FeatureExtractor(items, {}, this.base ?? this);
+  }
+
+  private constructor(items: readonly StoredItem[], opts: ExtractorOptions, base?: FeatureExtractor) {
     const n = items.length;
     this.itemCount = n;
+    this.base = base;
+    // An ad-hoc extractor reads the base's term and gram ids and numbers its own new ones after them.
+    this.vocab = base ? new OverlayMap(base.vocab) : new Map();
+    this.grams = base ? new OverlayMap(base.grams) : new Map();
+    this.brands = base ? base.brands : new Map();
+    let nextTerm = base ? base.vocab.size : 0;
+    let nextGram = base ? base.grams.size : 0;
     const stems = new Map<string, string>();
     const stemOf = (token: string): string => {
       let stem = stems.get(token);
@@ -225,7 +244,7 @@ export class FeatureExtractor {
       const stem = stemOf(token);
       let id = this.vocab.get(stem);
       if (id === undefined) {
-        id = this.vocab.size;
+        id = nextTerm++;
         if (id >= MAX_TERMS) throw new Error(`catalogue vocabulary exceeds ${MAX_TERMS} terms`);
         this.vocab.set(stem, id);
       }
@@ -234,7 +253,7 @@ export class FeatureExtractor {
     const gramOf = (g: string): number => {
       let id = this.grams.get(g);
       if (id === undefined) {
-        id = this.grams.size;
+        id = nextGram++;
         this.grams.set(g, id);
       }
       return id;
@@ -244,7 +263,7 @@ export class FeatureExtractor {
     const brandTerms = new Column();
     this.brandOf = new Int32Array(n).fill(-1);
     items.forEach((it, i) => {
-      const raw = brandText(it);
+      const raw = base ? null : brandText(it);
       if (!raw) return;
       const tokens = tokenize(raw);
       const content = tokens.filter((t) => !ENGLISH_STOPWORDS.has(t));
@@ -274,6 +293,7 @@ export class FeatureExtractor {
     this.hasDescription = new Uint8Array(n);
     this.titleText = new Array<string>(n);
     const lenSum = new Float64Array(NF);
+    const docs = new Float64Array(NF);
     const counts = new Map<number, number>();
 
     items.forEach((it, i) => {
@@ -294,7 +314,7 @@ export class FeatureExtractor {
         terms.end();
         this.fieldLen[i * NF + f] = ts.length;
         if (ts.length) {
-          this.docs[f]! += 1;
+          docs[f]! += 1;
           lenSum[f]! += ts.length;
         }
       }
@@ -327,12 +347,20 @@ export class FeatureExtractor {
     this.termStart = terms.starts();
     this.termIds = terms.ints();
     this.termTf = tfs.doubles();
-    this.df = Array.from({ length: NF }, () => new Int32Array(this.vocab.size));
-    for (let slot = 0; slot < n * NF; slot++) {
-      const df = this.df[slot % NF]!;
-      for (let k = this.termStart[slot]!; k < this.termStart[slot + 1]!; k++) df[this.termIds[k]!]! += 1;
+    if (base) {
+      this.df = base.df;
+      this.docs = base.docs;
+      this.avgLen = base.avgLen;
+    } else {
+      this.df = Array.from({ length: NF }, () => new Int32Array(nextTerm));
+      for (let slot = 0; slot < n * NF; slot++) {
+        const df = this.df[slot % NF]!;
+        for (let k = this.termStart[slot]!; k < this.termStart[slot + 1]!; k++) df[this.termIds[k]!]! += 1;
+      }
+      this.docs = docs;
+      this.avgLen = new Float64Array(NF);
+      for (let f = 0; f < NF; f++) this.avgLen[f] = docs[f]! > 0 ? lenSum[f]! / docs[f]! : 0;
     }
-    for (let f = 0; f < NF; f++) this.avgLen[f] = this.docs[f]! > 0 ? lenSum[f]! / this.docs[f]! : 0;
     this.bigramStart = bigrams.starts();
     this.bigramKeys = bigrams.doubles();
     this.gramStart = gramCol.starts();
@@ -344,6 +372,11 @@ export class FeatureExtractor {
 
     this.priorCount = new Float64Array(n);
     this.priorSum = new Float64Array(n);
+    if (base) {
+      this.priorTotalCount = base.priorTotalCount;
+      this.priorTotalSum = base.priorTotalSum;
+      return;
+    }
     for (const j of opts.priorJudgments ?? []) {
       const i = this.index.get(j.itemId);
       if (i === undefined) continue;
@@ -521,7 +554,8 @@ export class FeatureExtractor {
     for (let f = 0; f < NF; f++) {
       for (let j = 0; j < m; j++) {
         const t = termIds[j]!;
-        idfs[f * m + j] = idf(t >= 0 ? this.df[f]![t]! : 0, this.docs[f]!);
+        // An ad-hoc item's own new terms (ids past the catalogue's) have catalogue frequency 0.
+        idfs[f * m + j] = idf(t >= 0 ? (this.df[f]![t] ?? 0) : 0, this.docs[f]!);
       }
     }
     const idfAll = idfs.subarray(FIELD_ALL * m, FIELD_ALL * m + m);
@@ -592,6 +626,19 @@ export class FeatureExtractor {
     };
     this.last = prepared;
     return prepared;
+  }
+}
+
+/** A map that reads through to a base map it never changes; additions stay in this one. */
+class OverlayMap<K, V> extends Map<K, V> {
+  constructor(private readonly under: ReadonlyMap<K, V>) {
+    super();
+  }
+  override get(key: K): V | undefined {
+    return this.under.get(key) ?? super.get(key);
+  }
+  override has(key: K): boolean {
+    return this.under.has(key) || super.has(key);
   }
 }
 

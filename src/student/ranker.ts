@@ -6,7 +6,7 @@
 import { DistilrankError } from '../errors.ts';
 import { FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { OnnxScorer } from './onnx.ts';
 import { applyLabelShift } from './train.ts';
@@ -79,6 +79,16 @@ export class StudentRanker implements Ranker, LevelPredictor {
   async rankingProbabilities(queryText: string, itemIds: readonly string[]): Promise<Float32Array> {
     if (itemIds.length === 0) return new Float32Array(0);
     return this.scorer.predict(this.extractor.extract({ text: queryText }, itemIds), itemIds.length);
+  }
+
+  /**
+   * Ranking probabilities for items outside the catalogue (free texts, as the rerank API receives
+   * them), featurised against the catalogue's statistics (FeatureExtractor.adHoc). Ids must be distinct.
+   */
+  async rankingProbabilitiesAdHoc(queryText: string, items: readonly StoredItem[]): Promise<Float32Array> {
+    if (items.length === 0) return new Float32Array(0);
+    const extractor = this.extractor.adHoc(items);
+    return this.scorer.predict(extractor.extract({ text: queryText }, items.map((it) => it.id)), items.length);
   }
 
   async score(queryText: string, itemIds: readonly string[]): Promise<ScoredItem[]> {
