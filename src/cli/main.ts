@@ -35,13 +35,14 @@ import {
   type GlobalOptions,
 } from './common.ts';
 import { fmt, table } from './format.ts';
+import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
 /** Stage commands registered from their own files: `(program, globalOptions) => void`. */
 type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
-const STAGE_COMMANDS: readonly RegisterCommands[] = [];
+const STAGE_COMMANDS: readonly RegisterCommands[] = [registerEnrichCommands];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')
