@@ -7,8 +7,9 @@
  * Hangul is one FTS5 token, so word-level matching misses "冷蔵庫" inside "小型冷蔵庫"; character
  * bigrams of such runs give those scripts a word-level signal.
  */
+import { isEnglish } from './language.ts';
+import { searchTokens } from './segment.ts';
 import { porterStem } from './stem.ts';
-import { tokenize } from './tokenize.ts';
 
 const HAS_LATIN_DIACRITIC = /[\u00C0-\u024F\u1E00-\u1EFF]|[\u0300-\u036F]/;
 const COMBINING = /[\u0300-\u036F]/g;
@@ -24,14 +25,28 @@ export function foldDiacritics(token: string): string {
   return token.normalize('NFD').replace(COMBINING, '').normalize('NFC');
 }
 
-/** One token (already lower-cased and NFKC-folded by `tokenize`) → its index term. */
+/**
+ * One token (already lower-cased and NFKC-folded by `tokenize`) → its term. Porter stemming is for
+ * English: with a declared non-English `lang`, the token is only diacritic-folded ("zapatos" stays
+ * "zapatos", not "zapato"-by-accident or worse). Without `lang` the token is stemmed as the store's
+ * FTS5 index stems every token, so features agree with BM25 (see docs/design.md, Multilingual).
+ */
+export function analyzeTokenIn(token: string, lang: string | null | undefined): string {
+  const folded = foldDiacritics(token);
+  return lang && !isEnglish(lang) ? folded : porterStem(folded);
+}
+
+/** One token → its index term as the store's FTS5 index holds it (diacritics folded, Porter-stemmed). */
 export function analyzeToken(token: string): string {
   return porterStem(foldDiacritics(token));
 }
 
-/** The index terms of a text, in order (stopwords kept): tokenize → fold diacritics → Porter stem. */
-export function analyze(text: string): string[] {
-  return tokenize(text).map(analyzeToken);
+/**
+ * The terms of a text, in order (stopwords kept): search tokens (CJK unigrams + bigrams, Thai words;
+ * src/text/segment.ts) → fold diacritics → Porter stem (English or undeclared only).
+ */
+export function analyze(text: string, lang?: string | null): string[] {
+  return searchTokens(text).map((t) => analyzeTokenIn(t, lang));
 }
 
 /** Han, Hiragana, Katakana and Hangul: scripts whose words are not separated by spaces. */
