@@ -105,10 +105,7 @@ describe('distilrank enrich captions', () => {
     let exitedEarly = false;
     void exited.then(() => (exitedEarly = true));
     const deadline = Date.now() + 60_000;
-    let seen = 0;
-    while (!exitedEarly && Date.now() < deadline) {
-      seen = committed(cachePath) ?? 0;
-      if (seen >= KILL_AFTER) break;
+    while (!exitedEarly && Date.now() < deadline && (committed(cachePath) ?? 0) < KILL_AFTER) {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(exitedEarly, `the child exited before the kill: ${stderr}`).toBe(false);
