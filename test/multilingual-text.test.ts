@@ -1,7 +1,7 @@
 /** src/text for scripts written without spaces, language guesses, and English-only stemming. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { analyze, cjkGrams, detectLanguage, foldText, indexText, isEnglish, searchTokens, tokenize } from '../src/text/index.ts';
+import { analyze, cjkGrams, searchTerms, detectLanguage, foldText, indexText, isEnglish, searchTokens, tokenize } from '../src/text/index.ts';
 
 describe('searchTokens', () => {
   it('turns CJK runs into character bigrams then unigrams, keeping Latin words whole', () => {
@@ -30,13 +30,16 @@ describe('searchTokens', () => {
   });
 });
 
-describe('analyze', () => {
+describe('searchTerms', () => {
   it('stems English (and undeclared text, as the FTS5 index does) but not other declared languages', () => {
-    expect(analyze('running shoes')).toEqual(['run', 'shoe']);
-    expect(analyze('running shoes', 'en-GB')).toEqual(['run', 'shoe']);
-    expect(analyze('zapatillas corriendo', 'es')).toEqual(['zapatillas', 'corriendo']);
-    expect(analyze('Kühlschränke kaufen', 'de')).toEqual(['kuhlschranke', 'kaufen']);
-    expect(analyze('冷蔵庫', 'ja')).toEqual(['冷蔵', '蔵庫', '冷', '蔵', '庫']);
+    expect(searchTerms('running shoes')).toEqual(['run', 'shoe']);
+    expect(searchTerms('running shoes')).toEqual(analyze('running shoes'));
+    expect(searchTerms('running shoes', 'en-GB')).toEqual(['run', 'shoe']);
+    expect(searchTerms('zapatillas corriendo', 'es')).toEqual(['zapatillas', 'corriendo']);
+    expect(analyze('zapatillas corriendo')).toEqual(['zapatilla', 'corriendo']); // what the index does to it
+    expect(searchTerms('Kühlschränke kaufen', 'de')).toEqual(['kuhlschranke', 'kaufen']);
+    expect(searchTerms('冷蔵庫', 'ja')).toEqual(['冷蔵', '蔵庫', '冷', '蔵', '庫']);
+    expect(analyze('冷蔵庫')).toEqual(['冷蔵庫']); // word level, as FTS5 sees unsegmented text
     expect(isEnglish('en')).toBe(true);
     expect(isEnglish('eng-x')).toBe(false);
   });

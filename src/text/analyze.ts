@@ -3,6 +3,8 @@
  * i.e. the terms the store's FTS5 index (`porter unicode61 remove_diacritics 2`) holds. Features and
  * any other stage that must agree with BM25 read text through `analyze`.
  *
+ * `searchTerms` is the language-aware variant (CJK/Thai segmentation, English-only stemming).
+ *
  * Also the character n-gram helpers for scripts written without spaces (CJK): a run of Han, Kana or
  * Hangul is one FTS5 token, so word-level matching misses "冷蔵庫" inside "小型冷蔵庫"; character
  * bigrams of such runs give those scripts a word-level signal.
@@ -10,6 +12,7 @@
 import { isEnglish } from './language.ts';
 import { searchTokens } from './segment.ts';
 import { porterStem } from './stem.ts';
+import { tokenize } from './tokenize.ts';
 
 const HAS_LATIN_DIACRITIC = /[\u00C0-\u024F\u1E00-\u1EFF]|[\u0300-\u036F]/;
 const COMBINING = /[\u0300-\u036F]/g;
@@ -27,8 +30,8 @@ export function foldDiacritics(token: string): string {
 
 /**
  * One token (already lower-cased and NFKC-folded by `tokenize`) → its term. Porter stemming is for
- * English: with a declared non-English `lang`, the token is only diacritic-folded ("zapatos" stays
- * "zapatos", not "zapato"-by-accident or worse). Without `lang` the token is stemmed as the store's
+ * English: with a declared non-English `lang`, the token is only diacritic-folded ("zapatillas" stays
+ * "zapatillas" instead of Porter's "zapatilla"). Without `lang` the token is stemmed as the store's
  * FTS5 index stems every token, so features agree with BM25 (see docs/design.md, Multilingual).
  */
 export function analyzeTokenIn(token: string, lang: string | null | undefined): string {
@@ -42,10 +45,18 @@ export function analyzeToken(token: string): string {
 }
 
 /**
- * The terms of a text, in order (stopwords kept): search tokens (CJK unigrams + bigrams, Thai words;
- * src/text/segment.ts) → fold diacritics → Porter stem (English or undeclared only).
+ * The index terms of a text, in order (stopwords kept): tokenize → fold diacritics → Porter stem —
+ * word for word the terms FTS5's tokenizer makes of raw text (features agree with BM25 through it).
  */
-export function analyze(text: string, lang?: string | null): string[] {
+export function analyze(text: string): string[] {
+  return tokenize(text).map(analyzeToken);
+}
+
+/**
+ * Language-aware terms, in order: search tokens (CJK unigrams + bigrams, Thai words;
+ * src/text/segment.ts) → fold diacritics → Porter stem for English or undeclared text only.
+ */
+export function searchTerms(text: string, lang?: string | null): string[] {
   return searchTokens(text).map((t) => analyzeTokenIn(t, lang));
 }
 
