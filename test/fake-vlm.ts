@@ -42,16 +42,17 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([len, td, crc]);
 }
 
-/** A valid w×h RGB PNG of one colour derived from `seed` (distinct seeds give distinct bytes). */
+/** A valid w×h RGB PNG whose pixels come from SHA-256(seed) (distinct seeds give distinct bytes). */
 export function tinyPng(seed: string, w = 2, h = 2): Buffer {
-  const rgb = createHash('sha256').update(seed).digest().subarray(0, 3);
+  const digest = createHash('sha256').update(seed).digest();
+  const pixel = (x: number, y: number) => digest.subarray(((y * w + x) * 3) % 30, ((y * w + x) * 3) % 30 + 3);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type RGB
-  const row = Buffer.concat([Buffer.from([0]), ...Array.from({ length: w }, () => rgb)]);
-  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  const row = (y: number) => Buffer.concat([Buffer.from([0]), ...Array.from({ length: w }, (_, x) => pixel(x, y))]);
+  const raw = Buffer.concat(Array.from({ length: h }, (_, y) => row(y)));
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
