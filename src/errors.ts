@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CHECKSUM_MISMATCH: 'a downloaded file does not have the published checksum',
   TEACHER_FAILED: 'the teacher refused the labelling job (authentication, bad request, unknown model)',
   NOT_DOWNLOADABLE: 'a data set is absent and has no public download',
+  CAPTIONER_FAILED: 'the vision-language model endpoint refused the captions job (authentication, bad request, unknown model)',
   TRAINING_FAILED: 'training a model diverged or produced no usable weights',
   MODEL_MISMATCH: 'a model artifact does not fit this distilrank, data set or feature set',
 } as const;

@@ -37,6 +37,7 @@ import {
 import { registerDistillCommands, runStudy } from './distill-commands.ts';
 import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.ts';
 import { fmt, table } from './format.ts';
+import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
 import { registerRepresentCommands } from './represent-commands.ts';
 import { registerServeCommands } from './serve-commands.ts';
@@ -49,6 +50,7 @@ const STAGE_COMMANDS: readonly RegisterCommands[] = [
   registerDistillCommands,
   registerRepresentCommands,
   registerServeCommands,
+  registerEnrichCommands,
 ];
 
 export function buildProgram(): Command {

@@ -14,7 +14,7 @@
  * | `title`        | yes      | string; may be empty only when `description` is non-empty |
  * | `description`  | no       | string |
  * | `image_url`    | no       | string (`imageUrl` is accepted too in JSONL) |
- * | `language`     | no       | BCP-47 tag, e.g. `en`, `de`, `ja` |
+ * | `language`     | no       | BCP-47 tag, e.g. `en`, `de`, `ja` (`lang` is accepted too) |
  * | `attributes`   | no       | JSONL: object whose values are strings, numbers, booleans or arrays of strings. CSV: a JSON object in the cell |
  * | `attr_<name>`  | no       | CSV only: attribute `<name>`; numeric text (`12`, `-0.5`, `1e3`, not `007`) becomes a number |
  * | anything else  | no       | a string value becomes a text field (`fields[key]`); in JSONL a number, boolean or string array becomes an attribute, `null` is ignored, a nested object is an error |
@@ -26,9 +26,9 @@
  *
  * - `.tsv`: `id<TAB>text[<TAB>language]`, one query per line, no quoting (quotes are literal). An
  *   optional header line whose first field is `id` or `query_id` is skipped.
- * - `.jsonl`: `{"id": …, "text": "…", "language"?: "…"}` (`query` is accepted for `text`). Other keys
+ * - `.jsonl`: `{"id": …, "text": "…", "language"?: "…"}` (`query` is accepted for `text`, `lang` for `language`). Other keys
  *   are ignored.
- * - `.csv`: header with `id` (or `query_id`), `text` (or `query`) and optional `language`.
+ * - `.csv`: header with `id` (or `query_id`), `text` (or `query`) and optional `language` (or `lang`).
  *
  * Text is kept exactly as written but must not be blank. A repeated id is DUPLICATE_ID.
  *
@@ -178,7 +178,7 @@ const ATTR_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 // Items
 // ---------------------------------------------------------------------------------------------
 
-const ITEM_KEYS = new Set(['id', 'title', 'description', 'image_url', 'imageUrl', 'language', 'attributes']);
+const ITEM_KEYS = new Set(['id', 'title', 'description', 'image_url', 'imageUrl', 'language', 'lang', 'attributes']);
 
 /** Load items from `.jsonl` or `.csv` (see the table at the top of this file). */
 export function loadItems(path: string): Loaded<Item> {
@@ -217,8 +217,8 @@ function loadItemsJsonl(file: string): Loaded<Item> {
     if (description !== undefined) item.description = description;
     const imageUrl = optString(o, 'image_url', file, line) ?? optString(o, 'imageUrl', file, line);
     if (imageUrl !== undefined) item.imageUrl = imageUrl;
-    const language = optString(o, 'language', file, line);
-    if (language !== undefined) item.language = language;
+    const language = optString(o, 'language', file, line) ?? optString(o, 'lang', file, line);
+    if (language !== undefined && language.trim() !== '') item.language = language.trim();
 
     const attributes: Attributes = {};
     if (o.attributes !== undefined && o.attributes !== null) {
@@ -264,7 +264,8 @@ function loadItemsCsv(file: string): Loaded<Item> {
     const item: Item = { id: cellId(values.id, file, line, 'id'), title: values.title ?? '' };
     if (values.description) item.description = values.description;
     if (values.image_url) item.imageUrl = values.image_url;
-    if (values.language) item.language = values.language.trim();
+    const language = values.language || values.lang;
+    if (language && language.trim()) item.language = language.trim();
     const attributes: Attributes = {};
     if (values.attributes) {
       let parsed: unknown;
@@ -354,7 +355,7 @@ function loadQueriesJsonl(file: string): Loaded<Query> {
     const text = o[key];
     if (text === undefined || text === null) throw badField(file, line, 'text', 'missing required key "text"', 'add "text" (the query text) to every line');
     if (typeof text !== 'string') throw badField(file, line, key, `"${key}" must be a string, found ${describe(text)}`);
-    const language = optString(o, 'language', file, line);
+    const language = optString(o, 'language', file, line) ?? optString(o, 'lang', file, line);
     records.push(makeQuery(id, text, language, file, line, ids));
     lines.push(line);
   }
@@ -371,7 +372,7 @@ function loadQueriesCsv(file: string): Loaded<Query> {
   const ids = new IdSet(file, idCol, 'query id');
   for (const { line, values } of csv.rows) {
     const id = cellId(values[idCol], file, line, idCol);
-    records.push(makeQuery(id, values[textCol] ?? '', values.language, file, line, ids));
+    records.push(makeQuery(id, values[textCol] ?? '', values.language || values.lang, file, line, ids));
     lines.push(line);
   }
   return { file, records, lines };

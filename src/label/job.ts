@@ -19,53 +19,15 @@
  * Counting: `calls` counts the teacher's reported calls of successful judgments plus one per failed
  * attempt, except rate-limited ones (refused before any work); tokens are input + output tokens.
  */
-import { DistilrankError } from '../errors.ts';
 import type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
-import { TeacherCallError, ZERO_COST, addCost } from '../teacher/types.ts';
+import { TeacherCallError } from '../teacher/types.ts';
+import { checkJobOptions, runJobCore, type JobBudget, type JobClock, type RetryPolicy, type StopReason } from '../jobs/index.ts';
 import { isDistribution, keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
-import { mulberry32 } from '../random.ts';
 
-export interface LabelBudget {
-  /** Requests (see the module comment for what counts). */
-  calls?: number;
-  /** Input + output tokens. */
-  tokens?: number;
-  usd?: number;
-}
+export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK } from '../jobs/index.ts';
+export type { JobClock, RetryPolicy, StopReason } from '../jobs/index.ts';
 
-export interface RetryPolicy {
-  /** Attempts per pair, the first included, before it counts as failed. */
-  maxAttempts: number;
-  /** Backoff before retry n (n ≥ 1): min(maxDelayMs, baseDelayMs × 2^(n−1)) × a jitter factor in [0.5, 1). */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 });
-export const DEFAULT_CONCURRENCY = 4;
-
-/** Time as the job sees it; tests inject a fake one. `sleep` resolves early when `signal` aborts. */
-export interface JobClock {
-  now(): number;
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const REAL_CLOCK: JobClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted || ms <= 0) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    }),
-};
-
-export type StopReason = 'done' | 'budget' | 'fatal' | 'aborted';
+export type LabelBudget = JobBudget;
 
 export interface LabelProgress {
   /** Pairs given to the job. */
@@ -139,39 +101,10 @@ interface Task {
   dups: TeacherPair[];
 }
 
-const MAX_FAILURES_KEPT = 100;
-
-
-function asCallError(e: unknown): TeacherCallError | null {
-  if (e instanceof TeacherCallError) return e;
-  if (e instanceof Error && e.name === 'TeacherCallError' && typeof (e as { kind?: unknown }).kind === 'string') return e as TeacherCallError;
-  return null;
-}
-
-function checkPositive(value: number | undefined, field: string, integer: boolean): void {
-  if (value === undefined) return;
-  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
-    throw new DistilrankError('BAD_OPTION', `${field} must be a ${integer ? 'non-negative integer' : 'non-negative number'}, not ${value}`, { field });
-  }
-}
-
+/** Label the pairs not in the cache yet (the job core does concurrency, retries, budget and progress). */
 export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobSummary> {
   const { cache, teacher, dataset } = opts;
-  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new DistilrankError('BAD_OPTION', `concurrency must be a positive integer, not ${concurrency}`, { field: 'concurrency' });
-  }
-  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
-  checkPositive(retry.maxAttempts, 'retry.maxAttempts', true);
-  checkPositive(retry.baseDelayMs, 'retry.baseDelayMs', false);
-  checkPositive(retry.maxDelayMs, 'retry.maxDelayMs', false);
-  const maxAttempts = Math.max(1, retry.maxAttempts);
-  const budget = opts.budget ?? {};
-  checkPositive(budget.calls, 'budget.calls', false);
-  checkPositive(budget.tokens, 'budget.tokens', false);
-  checkPositive(budget.usd, 'budget.usd', false);
-  const clock = opts.clock ?? REAL_CLOCK;
-  const random = mulberry32(opts.seed ?? 1);
+  checkJobOptions(opts);
   const refOf = (p: TeacherPair): LabelRef => ({ dataset, queryId: p.queryId, itemId: p.itemId, queryText: p.queryText });
 
   // Keys, de-duplication within the run, and what the cache already holds.
@@ -197,180 +130,66 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobSummar
   }
   cache.addRefs(cachedRefs);
 
-  // Run state.
-  let spent: TeacherCost = { ...ZERO_COST };
-  let successCalls = 0;
-  let successTokens = 0;
-  let successUsd = 0;
-  let successes = 0;
-  let attempts = 0;
-  let labelled = 0;
-  let failed = 0;
-  let cachedLate = 0;
-  let next = 0;
-  let inFlight = 0;
-  let pausedUntil = 0;
-  let stopReason: StopReason | null = null;
-  let fatal: PairFailure | undefined;
-  let bug: { error: unknown } | undefined;
-  const failures: PairFailure[] = [];
-  const stopCtl = new AbortController();
-  let waiters: Array<() => void> = [];
-  const notify = () => {
-    const w = waiters;
-    waiters = [];
-    for (const resolve of w) resolve();
-  };
-  const changed = () => new Promise<void>((resolve) => waiters.push(resolve));
-  const stop = (reason: Exclude<StopReason, 'done'>) => {
-    if (stopReason) return;
-    stopReason = reason;
-    stopCtl.abort();
-    notify();
-  };
-  const onAbort = () => stop('aborted');
-  if (opts.signal?.aborted) stop('aborted');
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const started = clock.now();
-
-  /** Would `n` calls in flight (this one included) fit the budget, given the spend so far? */
-  const budgetAllows = (n: number): boolean => {
-    const fits = (limit: number | undefined, used: number, perCall: number | undefined) => {
-      if (limit === undefined) return true;
-      if (perCall === undefined) return n <= 1 && used < limit;
-      return used + n * perCall <= limit + 1e-12;
-    };
-    const tokens = spent.inputTokens + spent.outputTokens;
-    return (
-      fits(budget.calls, spent.calls, successes ? Math.max(1, successCalls / successes) : 1) &&
-      fits(budget.tokens, tokens, successes ? successTokens / successes : undefined) &&
-      fits(budget.usd, spent.usd, successes ? successUsd / successes : undefined)
-    );
-  };
-
-  const progress = () => {
-    if (!opts.onProgress) return;
-    const elapsedSeconds = Math.max(0, (clock.now() - started) / 1000);
-    const settled = labelled + failed + cachedLate;
-    const pairsPerSecond = elapsedSeconds > 0 ? (labelled + failed) / elapsedSeconds : 0;
-    const left = todo.length - settled;
-    opts.onProgress({
-      total: opts.pairs.length,
-      done: cached + duplicates + settled,
-      labelled,
-      cached: cached + cachedLate,
-      duplicates,
-      failed,
-      inFlight,
-      elapsedSeconds,
-      pairsPerSecond,
-      etaSeconds: left === 0 ? 0 : pairsPerSecond > 0 ? left / pairsPerSecond : null,
-      cost: { ...spent },
-    });
-  };
-
-  const backoff = (attempt: number) => Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + 0.5 * random());
-
-  /** Label one pair: attempts until it is saved, fails, or the job stops. */
-  const labelOne = async (task: Task): Promise<void> => {
-    if (cache.has(task.key)) {
+  const core = await runJobCore<Task>({
+    tasks: todo,
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.budget ? { budget: opts.budget } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    alreadyDone: (task) => {
+      if (!cache.has(task.key)) return false;
       // Another writer of the same cache (a second job) saved it since the start.
       cache.addRefs([task.pair, ...task.dups].map((p) => ({ key: task.key, ref: refOf(p) })));
-      cachedLate += 1;
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      while (!stopReason && clock.now() < pausedUntil) await clock.sleep(pausedUntil - clock.now(), stopCtl.signal);
-      if (stopReason) return;
-      if (attempt > 1 && !budgetAllows(inFlight)) {
-        stop('budget');
-        return;
+      return true;
+    },
+    attempt: async (task, attempt) => {
+      const judgment: TeacherJudgment = await teacher.judge(task.pair);
+      if (!isDistribution(judgment.distribution)) {
+        throw new TeacherCallError('malformed', `the teacher returned no level distribution: ${JSON.stringify(judgment.distribution)}`);
       }
-      attempts += 1;
-      let judgment: TeacherJudgment;
-      try {
-        judgment = await teacher.judge(task.pair);
-        if (!isDistribution(judgment.distribution)) {
-          throw new TeacherCallError('malformed', `the teacher returned no level distribution: ${JSON.stringify(judgment.distribution)}`);
-        }
-      } catch (e) {
-        const err = asCallError(e);
-        if (!err) throw e;
-        if (err.kind !== 'rate_limited') spent = addCost(spent, { ...ZERO_COST, calls: 1 });
-        const failure: PairFailure = { queryId: task.pair.queryId, itemId: task.pair.itemId, kind: err.kind, message: err.message };
-        if (err.kind === 'fatal') {
-          fatal ??= failure;
-          stop('fatal');
-          return;
-        }
-        if (attempt >= maxAttempts) {
-          failed += 1;
-          if (failures.length < MAX_FAILURES_KEPT) failures.push(failure);
-          progress();
-          return;
-        }
-        if (err.kind === 'rate_limited' && err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs)) {
-          pausedUntil = Math.max(pausedUntil, clock.now() + Math.max(0, err.retryAfterMs));
-        } else {
-          await clock.sleep(backoff(attempt), stopCtl.signal);
-        }
-        continue;
-      }
-      const c = judgment.cost;
-      spent = addCost(spent, c);
-      successes += 1;
-      successCalls += c.calls;
-      successTokens += c.inputTokens + c.outputTokens;
-      successUsd += c.usd;
       cache.put(task.key, judgment, refOf(task.pair), attempt);
       cache.addRefs(task.dups.map((p) => ({ key: task.key, ref: refOf(p) })));
-      labelled += 1;
-      progress();
-      return;
-    }
-  };
-
-  const worker = async (): Promise<void> => {
-    while (!stopReason && next < todo.length) {
-      if (!budgetAllows(inFlight + 1)) {
-        if (inFlight === 0) stop('budget');
-        else await changed();
-        continue;
-      }
-      const task = todo[next++]!;
-      inFlight += 1;
-      try {
-        await labelOne(task);
-      } catch (e) {
-        bug ??= { error: e };
-        stop('fatal');
-      } finally {
-        inFlight -= 1;
-        notify();
-      }
-    }
-  };
-
-  progress();
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, todo.length)) }, () => worker()));
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-  }
-  if (bug) throw bug.error;
-  progress();
+      return { cost: judgment.cost };
+    },
+    ...(opts.onProgress
+      ? {
+          onProgress: (p) =>
+            opts.onProgress!({
+              total: opts.pairs.length,
+              done: cached + duplicates + p.succeeded + p.failed + p.late,
+              labelled: p.succeeded,
+              cached: cached + p.late,
+              duplicates,
+              failed: p.failed,
+              inFlight: p.inFlight,
+              elapsedSeconds: p.elapsedSeconds,
+              pairsPerSecond: p.perSecond,
+              etaSeconds: p.etaSeconds,
+              cost: p.cost,
+            }),
+        }
+      : {}),
+  });
+  const failureOf = (f: { task: Task; kind: TeacherErrorKind; message: string }): PairFailure => ({
+    queryId: f.task.pair.queryId,
+    itemId: f.task.pair.itemId,
+    kind: f.kind,
+    message: f.message,
+  });
   const summary: LabelJobSummary = {
     pairs: opts.pairs.length,
-    labelled,
-    cached: cached + cachedLate,
+    labelled: core.succeeded,
+    cached: cached + core.late,
     duplicates,
-    failed,
-    remaining: todo.length - labelled - failed - cachedLate,
-    stoppedBy: stopReason ?? 'done',
-    cost: spent,
-    attempts,
-    failures,
+    failed: core.failed,
+    remaining: core.remaining,
+    stoppedBy: core.stoppedBy,
+    cost: core.cost,
+    attempts: core.attempts,
+    failures: core.failures.map(failureOf),
   };
-  if (fatal) summary.error = fatal;
+  if (core.error) summary.error = failureOf(core.error);
   return summary;
 }

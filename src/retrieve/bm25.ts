@@ -4,15 +4,16 @@
  * capped, because FTS5 scores every matching row and very common terms make queries slow.
  */
 import type { FieldWeights, Store } from '../store/index.ts';
-import { ENGLISH_STOPWORDS, tokenize } from '../text/index.ts';
+import { CJK_QUERY_STOPWORDS, ENGLISH_STOPWORDS, searchTokens } from '../text/index.ts';
 import type { Ranker, ScoredItem } from './types.ts';
 
 export const MAX_QUERY_TERMS = 32;
 
 /** The FTS5 MATCH expression for a query, or null when it has no terms. */
 export function ftsMatchExpression(queryText: string): string | null {
-  const terms = [...new Set(tokenize(queryText))];
-  const content = terms.filter((t) => !ENGLISH_STOPWORDS.has(t));
+  // searchTokens: CJK runs as character unigrams + bigrams, as the index holds them (src/text/segment.ts).
+  const terms = [...new Set(searchTokens(queryText))];
+  const content = terms.filter((t) => !ENGLISH_STOPWORDS.has(t) && !CJK_QUERY_STOPWORDS.has(t));
   const chosen = (content.length ? content : terms).slice(0, MAX_QUERY_TERMS);
   if (!chosen.length) return null;
   return chosen.map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');

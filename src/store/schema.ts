@@ -72,10 +72,11 @@ export const FTS_COLUMNS = ['title', 'description', 'fields'] as const;
 export type FtsColumn = (typeof FTS_COLUMNS)[number];
 
 /**
- * Version of what ingest derives from the input (FTS tokenizer and text folding, soft labels). Part
- * of the ingest content hash, so a change re-ingests instead of reporting "already up to date".
+ * Version of what ingest derives from the input (FTS tokenizer and text folding, soft labels, CJK
+ * segmentation). Part of the ingest content hash, so a change re-ingests instead
+ * of reporting "already up to date".
  */
-export const INGEST_VERSION = 3;
+export const INGEST_VERSION = 4;
 
 /** Porter stemming over unicode61 (diacritics folded): good for English catalogues, harmless elsewhere. */
 export const FTS_TOKENIZER = 'porter unicode61 remove_diacritics 2';

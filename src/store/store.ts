@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { DistilrankError, type ErrorDetails } from '../errors.ts';
 import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
-import { foldText } from '../text/index.ts';
+import { foldText, indexText } from '../text/index.ts';
 import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
 
@@ -226,8 +226,10 @@ export class Store {
           it.imageUrl ?? null,
           it.language ?? null,
         );
-        // Folded as query terms are (src/text): full-width and ligature forms must match their ASCII.
-        insFts.run(info.lastInsertRowid, foldText(it.title), foldText(it.description ?? ''), foldText(fieldsText));
+        // Folded as query terms are (src/text): full-width and ligature forms must match their ASCII;
+        // CJK and Thai-like runs pre-segmented into the search tokens queries ask for.
+        const ix = (t: string) => indexText(foldText(t));
+        insFts.run(info.lastInsertRowid, ix(it.title), ix(it.description ?? ''), ix(fieldsText));
         tick();
       }
       const insQuery = this.db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');

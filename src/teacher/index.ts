@@ -4,6 +4,7 @@ export type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPa
 export {
   createLlmTeacher,
   distributionFromLogprobs,
+  endpointCallError,
   LEVEL_SCHEMA,
   LLM_DEFAULTS,
   LLM_ENV,
@@ -12,12 +13,13 @@ export {
   LlmTeacher,
   llmTeacherConfigFromEnv,
   readLlmEnv,
+  redactUrl,
   resolveLlmTeacherConfig,
   retryAfterMs,
   sampleLevel,
   tokenLevel,
 } from './llm.ts';
-export type { Env, LlmMode, LlmPricing, LlmTeacherConfig, LlmTeacherOverrides, ResolvedLlmTeacherConfig } from './llm.ts';
+export type { EndpointErrorContext, Env, LlmMode, LlmPricing, LlmTeacherConfig, LlmTeacherOverrides, ResolvedLlmTeacherConfig } from './llm.ts';
 export {
   buildMessages,
   DEFAULT_MAX_ITEM_CHARS,

@@ -656,36 +656,13 @@ export class LlmTeacher implements Teacher {
   }
 
   private mapError(e: unknown, timedOut: boolean): TeacherCallError {
-    if (e instanceof TeacherCallError) return e;
-    if (timedOut || e instanceof OpenAI.APIConnectionTimeoutError) {
-      return new TeacherCallError('timeout', `${this.endpoint} did not answer within ${this.config.timeoutMs} ms`);
-    }
-    if (e instanceof OpenAI.APIConnectionError) {
-      return new TeacherCallError('server', `${this.endpoint} could not be reached: ${this.redact(errorText(e))}`);
-    }
-    if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
-      const status = e.status;
-      const detail = this.redact(serverMessage(e));
-      const what = `${this.endpoint} answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
-      if (status === 429) return new TeacherCallError('rate_limited', what, retryAfterMs(e.headers), status);
-      if (status === 408) return new TeacherCallError('timeout', what, undefined, status);
-      if (status === 409 || status >= 500) return new TeacherCallError('server', what, undefined, status);
-      const hint =
-        status === 401 || status === 403
-          ? ' (check DISTILRANK_LLM_API_KEY)'
-          : status === 404
-            ? ` (check the base URL and that the endpoint serves model "${this.model}")`
-            : '';
-      return new TeacherCallError('fatal', `${what}${hint}`, undefined, status);
-    }
-    if (e instanceof SyntaxError) {
-      return new TeacherCallError('malformed', `${this.endpoint} answered with a body that is not valid JSON`);
-    }
-    if (e instanceof Error && e.name === 'AbortError') {
-      return new TeacherCallError('timeout', `${this.endpoint} did not answer within ${this.config.timeoutMs} ms`);
-    }
-    if (e instanceof Error) return new TeacherCallError('malformed', `${this.endpoint}: ${this.redact(e.message)}`);
-    return new TeacherCallError('malformed', `${this.endpoint}: ${this.redact(String(e))}`);
+    return endpointCallError(e, timedOut, {
+      endpoint: this.endpoint,
+      timeoutMs: this.config.timeoutMs,
+      model: this.model,
+      keyVariable: 'DISTILRANK_LLM_API_KEY',
+      redact: (t) => this.redact(t),
+    });
   }
 
   /** Remove the API key from any text that may end up in a message or a log. */
@@ -695,6 +672,56 @@ export class LlmTeacher implements Teacher {
     if (key !== undefined && key.length > 0) out = out.split(key).join('***');
     return out.length > 300 ? `${out.slice(0, 300)}…` : out;
   }
+}
+
+/** What endpointCallError needs to know to word its messages. */
+export interface EndpointErrorContext {
+  /** The endpoint as shown in messages (no credentials). */
+  endpoint: string;
+  timeoutMs: number;
+  model: string;
+  /** The variable holding the API key (named in the 401/403 hint). */
+  keyVariable: string;
+  /** Removes secrets from text that may end up in a message. */
+  redact: (text: string) => string;
+}
+
+/**
+ * An error of the openai client (or of reading its answer) as a TeacherCallError whose kind tells a
+ * job what to do: 429 → rate_limited (with Retry-After), 408/timeouts → timeout, 409/5xx/connection
+ * → server, other 4xx → fatal, unreadable bodies → malformed. Shared by every OpenAI-compatible caller.
+ */
+export function endpointCallError(e: unknown, timedOut: boolean, ctx: EndpointErrorContext): TeacherCallError {
+  if (e instanceof TeacherCallError) return e;
+  if (timedOut || e instanceof OpenAI.APIConnectionTimeoutError) {
+    return new TeacherCallError('timeout', `${ctx.endpoint} did not answer within ${ctx.timeoutMs} ms`);
+  }
+  if (e instanceof OpenAI.APIConnectionError) {
+    return new TeacherCallError('server', `${ctx.endpoint} could not be reached: ${ctx.redact(errorText(e))}`);
+  }
+  if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
+    const status = e.status;
+    const detail = ctx.redact(serverMessage(e));
+    const what = `${ctx.endpoint} answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
+    if (status === 429) return new TeacherCallError('rate_limited', what, retryAfterMs(e.headers), status);
+    if (status === 408) return new TeacherCallError('timeout', what, undefined, status);
+    if (status === 409 || status >= 500) return new TeacherCallError('server', what, undefined, status);
+    const hint =
+      status === 401 || status === 403
+        ? ` (check ${ctx.keyVariable})`
+        : status === 404
+          ? ` (check the base URL and that the endpoint serves model "${ctx.model}")`
+          : '';
+    return new TeacherCallError('fatal', `${what}${hint}`, undefined, status);
+  }
+  if (e instanceof SyntaxError) {
+    return new TeacherCallError('malformed', `${ctx.endpoint} answered with a body that is not valid JSON`);
+  }
+  if (e instanceof Error && e.name === 'AbortError') {
+    return new TeacherCallError('timeout', `${ctx.endpoint} did not answer within ${ctx.timeoutMs} ms`);
+  }
+  if (e instanceof Error) return new TeacherCallError('malformed', `${ctx.endpoint}: ${ctx.redact(e.message)}`);
+  return new TeacherCallError('malformed', `${ctx.endpoint}: ${ctx.redact(String(e))}`);
 }
 
 function serverMessage(e: InstanceType<typeof OpenAI.APIError>): string {
@@ -713,7 +740,7 @@ function errorText(e: Error): string {
 }
 
 /** The base URL without any user:password part. */
-function redactUrl(u: string): string {
+export function redactUrl(u: string): string {
   try {
     const url = new URL(u);
     url.username = '';

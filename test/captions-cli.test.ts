@@ -1,0 +1,150 @@
+/**
+ * `distilrank enrich captions` as a user runs it: a data set ingested from files whose items carry
+ * image URLs on the test's image server (loopback, so --allow-private-urls), the fake VLM in this
+ * process. The CLI child is killed with SIGKILL mid-job; the caption cache opens cleanly, a second
+ * run completes, every image is captioned exactly once, and only calls in flight at the kill (at
+ * most the concurrency) were paid twice.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CaptionCache } from '../src/captions/index.ts';
+import { startFakeVlm, startImageServer, type FakeVlm, type ImageServer } from './fake-vlm.ts';
+import { CLI, DATA_DIR, REPO_ROOT, runCliAsync, tempDir } from './helpers.ts';
+
+const ITEMS = 120;
+const WITHOUT_IMAGE = 5;
+const CONCURRENCY = 4;
+const KILL_AFTER = 40;
+
+let images: ImageServer;
+let vlm: FakeVlm;
+let tmp: { path: string; cleanup: () => void };
+let env: Record<string, string>;
+let store: string;
+
+beforeAll(async () => {
+  images = await startImageServer();
+  vlm = await startFakeVlm({ latencyMs: 15 });
+  tmp = tempDir('distilrank-captions-cli-');
+  store = join(tmp.path, 'store.sqlite');
+  const lines: string[] = [];
+  for (let i = 0; i < ITEMS + WITHOUT_IMAGE; i++) {
+    const item: Record<string, string> = { id: `p${i}`, title: `product ${i}` };
+    if (i < ITEMS) item.image_url = images.imageUrl(`p${i}`);
+    lines.push(JSON.stringify(item));
+  }
+  writeFileSync(join(tmp.path, 'items.jsonl'), lines.join('\n') + '\n');
+  writeFileSync(join(tmp.path, 'queries.tsv'), 'id\ttext\nq1\tproduct\nq2\tproduct 1\n');
+  writeFileSync(join(tmp.path, 'qrels.txt'), 'q1 0 p1 3\nq2 0 p2 1\n');
+  env = {
+    DISTILRANK_VLM_BASE_URL: vlm.url,
+    DISTILRANK_VLM_MODEL: 'fake-vlm',
+    DISTILRANK_VLM_PRICE_INPUT: '1',
+    DISTILRANK_VLM_PRICE_OUTPUT: '4',
+  };
+  const ingest = await runCliAsync(
+    ['--store', store, 'ingest', '--name', 'cap', '--items', join(tmp.path, 'items.jsonl'), '--queries', join(tmp.path, 'queries.tsv'), '--judgments', join(tmp.path, 'qrels.txt'), '--scale', 'quepid-0-3'],
+    tmp.path,
+    {},
+  );
+  expect(ingest.status, ingest.stderr).toBe(0);
+}, 60_000);
+afterAll(async () => {
+  await images.close();
+  await vlm.close();
+  tmp.cleanup();
+});
+
+/** Captions committed so far (read-only connection); null while the file is not ready. */
+function committed(path: string): number | null {
+  try {
+    const c = CaptionCache.open(path, { readonly: true });
+    try {
+      return c.count();
+    } finally {
+      c.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+describe('distilrank enrich captions', () => {
+  it('refuses loopback image URLs without --allow-private-urls, and says why', async () => {
+    const r = await runCliAsync(['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--cache', join(tmp.path, 'strict.sqlite')], tmp.path, env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${ITEMS} image URLs refused`);
+    expect(r.stdout).toContain(`${WITHOUT_IMAGE} without an image`);
+    expect(r.stderr).toContain('blocked_address');
+    expect(vlm.requests).toHaveLength(0);
+  }, 60_000);
+
+  it('stops with CAPTIONER_FAILED on a 401, never printing the key', async () => {
+    vlm.setBehaviour({ kind: 'error', status: 401 });
+    const r = await runCliAsync(['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', '1', '--cache', join(tmp.path, 'fatal.sqlite')], tmp.path, { ...env, DISTILRANK_VLM_API_KEY: 'sk-test-key-123' });
+    vlm.setBehaviour({ kind: 'caption' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error[CAPTIONER_FAILED]');
+    expect(r.stderr + r.stdout).not.toContain('sk-test-key-123');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    vlm.requests.length = 0;
+  }, 60_000);
+
+  it('survives kill -9: no caption lost, none paid twice except calls in flight', async () => {
+    const cachePath = join(store, '..', 'captions.sqlite');
+    const child = spawn(process.execPath, [CLI, '--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (_code, signal) => resolve({ signal })));
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    const deadline = Date.now() + 60_000;
+    while (!exitedEarly && Date.now() < deadline && (committed(cachePath) ?? 0) < KILL_AFTER) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(exitedEarly, `the child exited before the kill: ${stderr}`).toBe(false);
+    child.kill('SIGKILL');
+    expect((await exited).signal).toBe('SIGKILL');
+
+    const cache = CaptionCache.open(cachePath);
+    let afterKill: number;
+    try {
+      expect(cache.db.pragma('integrity_check', { simple: true })).toBe('ok');
+      afterKill = cache.count();
+    } finally {
+      cache.close();
+    }
+    expect(afterKill).toBeGreaterThanOrEqual(KILL_AFTER);
+    expect(afterKill).toBeLessThan(ITEMS);
+    const requestsBefore = vlm.requests.length;
+    expect(requestsBefore).toBeGreaterThanOrEqual(afterKill);
+
+    const r = await runCliAsync(['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)], tmp.path, env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${ITEMS - afterKill} captioned now, ${afterKill} already cached`);
+    expect(r.stdout).toContain(`${WITHOUT_IMAGE} without an image`);
+
+    const after = CaptionCache.open(cachePath, { readonly: true });
+    try {
+      expect(after.count()).toBe(ITEMS);
+      const src = after.captionSource('cap', { model: 'fake-vlm' });
+      for (let i = 0; i < ITEMS; i++) expect(src.captionFor(`p${i}`), `p${i}`).toBeDefined();
+      expect(src.captionFor(`p${ITEMS}`)).toBeUndefined(); // no image
+    } finally {
+      after.close();
+    }
+    const counts = new Map<string, number>();
+    for (const q of vlm.requests) counts.set(q.imageSha256!, (counts.get(q.imageSha256!) ?? 0) + 1);
+    expect(counts.size).toBe(ITEMS);
+    const repeated = [...counts].filter(([, n]) => n > 1);
+    expect(repeated.every(([, n]) => n === 2)).toBe(true);
+    expect(repeated.length).toBeLessThanOrEqual(CONCURRENCY);
+    expect(repeated.length).toBe(requestsBefore - afterKill);
+  }, 120_000);
+});
