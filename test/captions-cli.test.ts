@@ -147,4 +147,18 @@ describe('distilrank enrich captions', () => {
     expect(repeated.length).toBeLessThanOrEqual(CONCURRENCY);
     expect(repeated.length).toBe(requestsBefore - afterKill);
   }, 120_000);
+
+  it('the caption reaches the item text representation (what the teacher reads) when the representation lists it', async () => {
+    const rep = join(tmp.path, 'with-caption.json');
+    writeFileSync(rep, JSON.stringify({ fields: [{ source: 'title' }, { source: 'caption' }] }));
+    const r = await runCliAsync(['--store', store, 'represent', '--dataset', 'cap', '--representation', rep, '--item', 'p0', `p${ITEMS}`, '--json'], tmp.path, env);
+    expect(r.status, r.stderr).toBe(0);
+    const shown = JSON.parse(r.stdout) as { items: Array<{ id: string; text: string }> };
+    const cache = CaptionCache.open(join(store, '..', 'captions.sqlite'), { readonly: true });
+    const caption = cache.captionSource('cap').captionFor('p0')!;
+    cache.close();
+    expect(caption.length).toBeGreaterThan(0);
+    expect(shown.items[0]!.text).toContain(`caption: ${caption.replace(/\s+/g, ' ').trim().slice(0, 40)}`);
+    expect(shown.items[1]!.text).not.toContain('caption:'); // no image, no caption line
+  }, 60_000);
 });

@@ -3,6 +3,7 @@
  * server on 127.0.0.1. A budget stops the run; a rerun pays only for what is missing; a third run
  * pays for nothing; an endpoint that refuses the key stops the job with TEACHER_FAILED.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
@@ -62,6 +63,27 @@ describe('distilrank label', () => {
     expect(server.requests.length).toBe(sent.length);
     expect(third.stdout).toMatch(/0 labelled now, 471 already cached/);
     expect(third.stdout).toMatch(/cost of this run: 0 calls/);
+  });
+
+  it('--representation: a different item text is a different label (paid once), shown to the teacher as configured', async () => {
+    const rep = join(dir.path, 'title-only.json');
+    writeFileSync(rep, JSON.stringify({ fields: [{ source: 'title' }] }));
+    const args = ['label', '--dataset', 'cranfield', '--k', '1', '--concurrency', '2', '--representation', rep];
+    const before = server.requests.length;
+    const first = await runCliAsync(args, dir.path, env);
+    expect(first.status, first.stderr).toBe(0);
+    const sent = server.requests.slice(before).map((r) => pairKey(r.body));
+    // Every pair of the pool again (the first test labelled them with the default representation),
+    // each item shown by its title alone.
+    expect(sent).toHaveLength(157);
+    for (const m of sent) {
+      expect(m).toMatch(/title: /);
+      expect(m).not.toMatch(/description: /);
+    }
+    const again = await runCliAsync(args, dir.path, env);
+    expect(again.status).toBe(0);
+    expect(server.requests.length).toBe(before + 157);
+    expect(again.stdout).toMatch(/0 labelled now, 157 already cached/);
   });
 
   it('an endpoint that refuses the key stops the job: TEACHER_FAILED, exit 1, the key never printed', async () => {

@@ -39,7 +39,8 @@ import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.
 import { fmt, table } from './format.ts';
 import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
-import { registerRepresentCommands } from './represent-commands.ts';
+import { fieldSources, registerRepresentCommands } from './represent-commands.ts';
+import { readRepresentation } from '../represent/index.ts';
 import { registerServeCommands } from './serve-commands.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
@@ -299,17 +300,23 @@ export function buildProgram(): Command {
     .option('--max-tokens <n>', 'budget: input + output tokens in this run', positiveInt('max-tokens'))
     .option('--max-usd <x>', 'budget: money in this run, at the configured prices', (v) => Number(v))
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
+    .option('--representation <file>', 'item text representation JSON (default: title, description, fields, attributes; see `distilrank represent`); its id joins the label cache key')
     .option('--export-batch <file>', 'instead of calling the endpoint: write the uncached pairs as OpenAI batch JSONL (for vllm run-batch or a batch API), with a manifest beside it')
     .option('--import-batch <file>', 'instead of calling the endpoint: read a batch output JSONL into the label cache (with --manifest)')
     .option('--manifest <file>', 'required with --import-batch: the manifest --export-batch wrote beside its file (REQUESTS.jsonl.manifest.json)')
-    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string; exportBatch?: string; importBatch?: string; manifest?: string }) => {
+    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string; representation?: string; exportBatch?: string; importBatch?: string; manifest?: string }) => {
       if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
       if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
         throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
       }
       const { store, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
       try {
-        const pairs = buildPool(store, o.dataset, { k: o.k, ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}) });
+        const representation = o.representation ? readRepresentation(resolve(o.representation)) : undefined;
+        const pairs = buildPool(store, o.dataset, {
+          k: o.k,
+          ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}),
+          ...(representation ? { representation: { config: representation, sources: fieldSources(g(), store, o.dataset, representation.fields.map((f) => f.source)) } } : {}),
+        });
         note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
         if (o.exportBatch || o.importBatch) {
           if (!(teacher instanceof LlmTeacher)) {

@@ -3,10 +3,12 @@
  * texts it builds), `simulate-logs` (synthetic search logs, marked simulated) and `ablate` (teacher
  * and student with fields added one at a time).
  */
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic.ts';
+import { CaptionCache } from '../captions/index.ts';
 import { DistilrankError } from '../errors.ts';
 import { parseIsoTime } from '../ingest/index.ts';
 import {
@@ -29,6 +31,7 @@ import {
   type AblationResult,
   type AggregatedActions,
   type FieldSource,
+  type FieldSources,
 } from '../represent/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
@@ -73,6 +76,27 @@ function loadActions(g: GlobalOptions, store: Store, dataset: string, o: ActionO
   return actions;
 }
 
+/**
+ * The field sources a representation reads beyond the item itself: user-action text from the logs
+ * (when it lists an action field) and captions from the caption cache beside the store (when it
+ * lists `caption` and `enrich captions` has run).
+ */
+export function fieldSources(g: GlobalOptions, store: Store, dataset: string, fields: readonly FieldSource[], o: ActionOptions = {}): FieldSources & { actions?: AggregatedActions } {
+  const sources: FieldSources & { actions?: AggregatedActions } = {};
+  const actions = fields.some((f) => ACTION_SOURCES.includes(f)) ? loadActions(g, store, dataset, o) : undefined;
+  if (actions) sources.actions = actions;
+  const captionsPath = CaptionCache.defaultPath(store.path);
+  if (fields.includes('caption') && existsSync(captionsPath)) {
+    const cache = CaptionCache.open(captionsPath, { readonly: true });
+    try {
+      sources.captions = cache.captionSource(dataset);
+    } finally {
+      cache.close();
+    }
+  }
+  return sources;
+}
+
 export function ablationTable(r: AblationResult): string {
   return table(
     ['step', 'fields', 'model', 'protocol', 'queries', 'nDCG@10', 'kappa_quadratic', 'data'],
@@ -115,13 +139,13 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
       const config = o.representation ? readRepresentation(resolve(o.representation)) : DEFAULT_REPRESENTATION;
       const store = await storeWithDataset(g(), o.dataset);
       try {
-        const usesActions = config.fields.some((f) => ACTION_SOURCES.includes(f.source));
-        const actions = usesActions ? loadActions(g(), store, o.dataset, o) : undefined;
+        const sources = fieldSources(g(), store, o.dataset, config.fields.map((f) => f.source), o);
+        const actions = sources.actions;
         const ids = o.item ?? store.itemIds(o.dataset).slice(0, o.limit);
         const items = store.items(o.dataset, ids);
         const missing = ids.filter((id) => !items.some((it) => it.id === id));
         if (missing.length) throw new DistilrankError('UNKNOWN_REFERENCE', `no item "${missing[0]}" in ${o.dataset}`, { field: 'item' });
-        const texts = items.map((it) => ({ id: it.id, text: buildItemText(it, config, actions ? { actions } : {}) }));
+        const texts = items.map((it) => ({ id: it.id, text: buildItemText(it, config, sources) }));
         const id = representationId(config);
         if (o.json) {
           console.log(JSON.stringify({ representation: id, config, simulatedActions: actions?.stats.simulated ?? false, items: texts }, null, 2));
@@ -204,13 +228,14 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
       }
       const store = await storeWithDataset(g(), o.dataset);
       try {
-        const actions = order.some((f) => ACTION_SOURCES.includes(f)) ? loadActions(g(), store, o.dataset, o) : undefined;
+        const sources = fieldSources(g(), store, o.dataset, order, o);
+        const actions = sources.actions;
         const result = await runAblation({
           store,
           dataset: o.dataset,
           order,
           ...(from ? { from } : {}),
-          sources: actions ? { actions } : {},
+          sources,
           simulatedActions: actions?.stats.simulated ?? false,
           split,
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
