@@ -41,7 +41,8 @@ import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
 import { fieldSources, registerRepresentCommands } from './represent-commands.ts';
 import { readRepresentation } from '../represent/index.ts';
-import { registerServeCommands } from './serve-commands.ts';
+import { announceAndWait, registerServeCommands } from './serve-commands.ts';
+import { startServer } from '../serve/index.ts';
 
 export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
@@ -506,7 +507,11 @@ export function buildProgram(): Command {
     .option('--dataset <name>', 'data set to run the demo on', 'icecat-chorus')
     .option('--teacher <name>', `teacher for the distillation step: ${Object.keys(TEACHERS).join(', ')} (local: trained here, not an LLM)`, 'local')
     .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', (v: string) => v.split(',').map(Number), [...DEFAULT_MULTIPLES])
-    .action(async (o: { dataset: string; teacher: string; multiples: number[] }) => {
+    .option('--serve', 'end by serving the catalogue on 127.0.0.1 (default on a terminal outside CI)')
+    .option('--no-serve', 'do not serve at the end')
+    .option('--port <n>', 'port of the service', (v) => (v === '0' ? 0 : positiveInt('port')(v)), 8787)
+    .action(async (o: { dataset: string; teacher: string; multiples: number[]; serve?: boolean; port: number }) => {
+      let exampleQuery = 'usb cable';
       const t0 = performance.now();
       const store = Store.open(storePath(g()), { create: true });
       try {
@@ -556,8 +561,21 @@ export function buildProgram(): Command {
         });
         console.log(`report: ${htmlPath}`);
         console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; store: ${store.path}`);
+        exampleQuery = store.queries(o.dataset, 'test')[0]?.text ?? exampleQuery;
       } finally {
         store.close();
+      }
+      // The demo ends by serving its catalogue with the distilled student (on a terminal; --serve forces it).
+      if (o.serve ?? (process.stdout.isTTY && !process.env.CI)) {
+        console.log(`5. the search service: BM25 top ${DEFAULT_CANDIDATES} re-ranked by the distilled student`);
+        const server = await startServer({
+          artifacts: { store: storePath(g()), dataset: o.dataset, model: 'student-distilled', retriever: 'bm25', candidates: DEFAULT_CANDIDATES },
+          port: o.port,
+          handleSignals: true,
+        });
+        await announceAndWait(g(), server, o.dataset, exampleQuery);
+      } else {
+        console.log(`serve it: npx distilrank serve --dataset ${o.dataset} --model student-distilled`);
       }
     });
 

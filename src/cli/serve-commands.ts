@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { DistilrankError } from '../errors.ts';
 import { RANKERS } from '../retrieve/index.ts';
-import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_RATE_LIMIT, startServer } from '../serve/index.ts';
+import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_RATE_LIMIT, startServer, type RunningServer } from '../serve/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { checkModelName, MODEL_NAMES } from './models.ts';
@@ -69,11 +69,17 @@ export function registerServeCommands(program: Command, g: () => GlobalOptions):
         logger: Boolean(o.log),
         handleSignals: true,
       });
-      const m = server.app.artifacts.current!.info;
-      console.log(`serving ${o.dataset} with ${m.name}@${m.version} (retriever ${m.retriever}, ${m.candidates} candidates) at ${server.url}`);
-      if (server.generatedToken) console.log(`admin token (generated for this process; set DISTILRANK_ADMIN_TOKEN to choose one): ${server.adminToken}`);
-      console.log(`try: curl -s ${server.url}/v1/search -H 'content-type: application/json' -d '{"query":"…","k":5}'`);
-      await server.closed;
-      note(g(), 'drained in-flight requests and closed the artifacts; bye');
+      await announceAndWait(g(), server, o.dataset);
     });
+}
+
+/** Print where the service is and how to query it, then wait until it closes (SIGTERM / SIGINT). */
+export async function announceAndWait(g: GlobalOptions, server: RunningServer, dataset: string, exampleQuery = '…'): Promise<void> {
+  const m = server.app.artifacts.current!.info;
+  console.log(`serving ${dataset} with ${m.name}@${m.version} (retriever ${m.retriever}, ${m.candidates} candidates) at ${server.url}`);
+  if (server.generatedToken) console.log(`admin token (generated for this process; set DISTILRANK_ADMIN_TOKEN to choose one): ${server.adminToken}`);
+  console.log(`try: curl -s ${server.url}/v1/search -H 'content-type: application/json' -d '${JSON.stringify({ query: exampleQuery, k: 5 })}'`);
+  console.log('(Ctrl-C stops it)');
+  await server.closed;
+  note(g, 'drained in-flight requests and closed the artifacts; bye');
 }
