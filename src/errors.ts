@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   NOT_DOWNLOADABLE: 'a data set is absent and has no public download',
   TRAINING_FAILED: 'training a model diverged or produced no usable weights',
   MODEL_MISMATCH: 'a model artifact does not fit this distilrank, data set or feature set',
+  MISSING_DEPENDENCY: 'an optional package a feature needs is not installed or cannot load',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

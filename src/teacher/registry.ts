@@ -3,12 +3,13 @@
  * or GPU time per call and its labels go through the budgeted labelling job), and how to build it.
  *
  * `local` is not an LLM: an ensemble trained here on the human labels (./local.ts), the default where
- * no LLM is configured. Reserved for later (not implemented): `llama` (a local GGUF through
- * node-llama-cpp), `onnx-cross-encoder` (a local ONNX cross-encoder folder).
+ * no LLM is configured. `llama` runs a local GGUF model through node-llama-cpp (./llama.ts).
+ * Reserved for later (not implemented): `onnx-cross-encoder` (a local ONNX cross-encoder folder).
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type Env, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
 import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
+import { createLlamaTeacher, llamaTeacherConfigFromEnv } from './llama.ts';
 import type { Store } from '../store/index.ts';
 import type { Teacher } from './types.ts';
 
@@ -56,6 +57,11 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     description: `an OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, hosted APIs): logprobs of a one-digit answer, or k structured samples; set ${Object.keys(LLM_ENV).slice(0, 5).join(', ')}`,
     isLLM: true,
     create: (options?: TeacherCreateOptions) => createLlmTeacher(llmTeacherConfig(options)),
+  }),
+  llama: Object.freeze({
+    description: 'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
+    isLLM: true,
+    create: (options?: TeacherCreateOptions) => createLlamaTeacher(llamaTeacherConfigFromEnv(options?.env ?? process.env, options?.settings)),
   }),
   local: Object.freeze({
     description: `the default without an LLM; ${LOCAL_TEACHER_DESCRIPTION}`,
