@@ -170,6 +170,8 @@ export async function importNodeLlamaCpp(load: () => Promise<NodeLlamaCpp> = () 
 export interface LlamaTeacherOptions {
   /** How node-llama-cpp is imported (tests pass a failing one to check the error). */
   importBinding?: () => Promise<NodeLlamaCpp>;
+  /** Keep each sequence's last prompt in its KV cache and evaluate only what follows the common prefix. Default true (false: the benchmark's ablation). */
+  reusePrefix?: boolean;
 }
 
 interface Loaded {
@@ -333,7 +335,8 @@ export class LlamaTeacher implements Teacher {
    */
   private async nextTokenProbabilities(sequence: LlamaContextSequence, tokens: Token[]): Promise<Map<Token, number>> {
     try {
-      const keep = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
+      const common = this.options.reusePrefix === false ? 0 : sequence.compareContextTokens(tokens).firstDifferentIndex;
+      const keep = Math.min(common, tokens.length - 1);
       if (keep < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
       const rest = tokens.slice(keep);
       const last = rest.length - 1;
