@@ -58,11 +58,6 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     isLLM: true,
     create: (options?: TeacherCreateOptions) => createLlmTeacher(llmTeacherConfig(options)),
   }),
-  llama: Object.freeze({
-    description: 'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
-    isLLM: true,
-    create: (options?: TeacherCreateOptions) => createLlamaTeacher(llamaTeacherConfigFromEnv(options?.env ?? process.env, options?.settings)),
-  }),
   local: Object.freeze({
     description: `the default without an LLM; ${LOCAL_TEACHER_DESCRIPTION}`,
     isLLM: false,
@@ -75,6 +70,11 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
       }
       return LocalTeacher.load(options.store, options.dataset, options.modelDir);
     },
+  }),
+  llama: Object.freeze({
+    description: 'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
+    isLLM: true,
+    create: (options?: TeacherCreateOptions) => createLlamaTeacher(llamaTeacherConfigFromEnv(options?.env ?? process.env, options?.settings)),
   }),
 });
 
