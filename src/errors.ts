@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   CAPTIONER_FAILED: 'the vision-language model endpoint refused the captions job (authentication, bad request, unknown model)',
   TRAINING_FAILED: 'training a model diverged or produced no usable weights',
   MODEL_MISMATCH: 'a model artifact does not fit this distilrank, data set or feature set',
+  MISSING_DEPENDENCY: 'an optional package a feature needs is not installed or cannot load',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -457,7 +457,7 @@ describe('config', () => {
 describe('registry', () => {
   it('is frozen and describes the llm teacher', () => {
     expect(Object.isFrozen(TEACHERS)).toBe(true);
-    expect(Object.keys(TEACHERS)).toEqual(expect.arrayContaining(['llm', 'local', 'onnx-cross-encoder']));
+    expect(Object.keys(TEACHERS)).toEqual(['llm', 'local', 'onnx-cross-encoder', 'llama']);
     expect(TEACHERS.llm!.isLLM).toBe(true);
     expect(TEACHERS.llm!.description).toMatch(/OpenAI-compatible/);
   });

@@ -291,8 +291,10 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     // The teacher: priced teachers from their recorded calls (no new spending), local ones timed here.
     let teacherRow: RoiRow;
     const base = { model: `teacher (${teacher.name}: ${teacher.model})`, kind: 'teacher' as const, rerank: teacherEval.rerank.value, retrieval: NaN, kappaQuadratic: teacherEval.raw.metrics.kappa_quadratic };
-    if (o.teacherIsPriced) {
-      const totals = cache.totals({ teacher: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion });
+    const totals = cache.totals({ teacher: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion });
+    // A teacher that costs money is priced from its recorded calls; one that costs only compute (a
+    // local model, or an LLM run here at $0) is timed on this machine.
+    if (o.teacherIsPriced && totals.cost.usd > 0) {
       const perPair = (x: number) => (totals.labels ? x / totals.labels : NaN);
       teacherRow = {
         ...base,

@@ -1,4 +1,4 @@
-/** The teacher stage: LLM (and later local) judges of (query, item) pairs, by name. */
+/** The teacher stage: LLM (endpoint or local GGUF) and local judges of (query, item) pairs, by name. */
 export { addCost, TeacherCallError, ZERO_COST } from './types.ts';
 export type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from './types.ts';
 export {
@@ -49,6 +49,20 @@ export {
 export type { LocalTeacherCard, TrainedLocalTeacher, TrainLocalTeacherOptions } from './local.ts';
 export { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, localFeatureNames, withinOneEdit } from './local-features.ts';
 export type { AssocHoldout } from './local-features.ts';
+export {
+  createLlamaTeacher,
+  digitLevel,
+  importNodeLlamaCpp,
+  LLAMA_DEFAULTS,
+  LLAMA_ENV,
+  LLAMA_FIELDS,
+  llamaPromptVersion,
+  LlamaTeacher,
+  llamaTeacherConfigFromEnv,
+} from './llama.ts';
+export type { LlamaTeacherConfig, LlamaTeacherOptions, NodeLlamaCpp, ResolvedLlamaTeacherConfig } from './llama.ts';
+export { readGgufHeader } from './gguf.ts';
+export type { GgufHeader } from './gguf.ts';
 export { createTeacher, llmTeacherConfig, TEACHERS } from './registry.ts';
 export { crossEncoderTeacherConfig } from './registry.ts';
 export {

@@ -3,15 +3,15 @@
  * or GPU time per call and its labels go through the budgeted labelling job), and how to build it.
  *
  * `local` is not an LLM: an ensemble trained here on the human labels (./local.ts), the default where
- * no LLM is configured. Reserved for later (not implemented): `llama` (a local GGUF through
- * node-llama-cpp).
- * `onnx-cross-encoder` is a local ONNX cross-encoder folder run through transformers.js
- * (./cross-encoder.ts), configured by DISTILRANK_CROSS_ENCODER_DIR.
+ * no LLM is configured. `onnx-cross-encoder` is a local ONNX cross-encoder folder run through
+ * transformers.js (./cross-encoder.ts), configured by DISTILRANK_CROSS_ENCODER_DIR. `llama` runs a
+ * local GGUF model through node-llama-cpp (./llama.ts), configured by DISTILRANK_LLAMA_MODEL.
  */
 import { DistilrankError, unknownName } from '../errors.ts';
 import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type Env, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
 import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
 import { createCrossEncoderTeacher, crossEncoderConfigFromEnv, type CrossEncoderTeacherConfig } from './cross-encoder.ts';
+import { createLlamaTeacher, llamaTeacherConfigFromEnv } from './llama.ts';
 import type { Store } from '../store/index.ts';
 import type { Teacher } from './types.ts';
 
@@ -77,6 +77,11 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     description: 'a local ONNX cross-encoder folder (exported Hugging Face sequence classifier with five labels) run by transformers.js, nothing downloaded; set DISTILRANK_CROSS_ENCODER_DIR',
     isLLM: false,
     create: (options?: TeacherCreateOptions) => createCrossEncoderTeacher(crossEncoderTeacherConfig(options)),
+  }),
+  llama: Object.freeze({
+    description: 'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
+    isLLM: true,
+    create: (options?: TeacherCreateOptions) => createLlamaTeacher(llamaTeacherConfigFromEnv(options?.env ?? process.env, options?.settings)),
   }),
 });
 
