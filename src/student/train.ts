@@ -3,12 +3,16 @@
  * the MLP on their soft labels with early stopping on dev, ONNX export, a parity check of the ONNX
  * model against the reference forward pass, and the model card.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { DistilrankError } from '../errors.ts';
 import { pairMetrics } from '../eval/pair-metrics.ts';
-import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
+import { Embeddings, defaultEmbedDir } from '../embed/index.ts';
+import type { QueryItemSimilarity } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
 import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
+import { StudentFeatures } from './features.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
 import { exportOnnx, OnnxScorer } from './onnx.ts';
 
@@ -27,6 +31,12 @@ export interface TrainStudentOptions {
   negatives?: NegativeSampling;
   /** Record the label-shift correction level predictions apply on judged pairs (default true); see labelShift. */
   priorCorrection?: boolean;
+  /**
+   * The two-tower embeddings filling `twotower_cosine`. Undefined: the data set's default artifact
+   * (models/DATASET/embed beside the store) when there is one, else none. null: none. Without
+   * embeddings the student's feature set leaves that column out (recorded in the model card).
+   */
+  embedding?: QueryItemSimilarity | null;
   onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
   onStage?: (stage: string) => void;
 }
@@ -48,7 +58,8 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const labels = opts.labels ?? 'human';
   opts.onStage?.('features');
   const priors = store.judgments(dataset, { split: 'train', judgmentSet });
-  const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
+  const embedding = opts.embedding !== undefined ? opts.embedding : defaultEmbeddings(store, dataset);
+  const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
   const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
   if (labels === 'human+teacher' && !opts.teacher) {
     throw new DistilrankError('BAD_OPTION', 'training on human+teacher labels needs teacher labels', {
@@ -94,8 +105,9 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     judgmentSet,
     labels,
     scale: 'distilrank levels L1 … L5; score = expected level',
-    featureSetId: FEATURE_SET_ID,
-    features: FEATURES.map((f) => ({ name: f.name, version: f.version, description: f.description })),
+    featureSetId: extractor.featureSetId,
+    features: extractor.specs.map((f) => ({ name: f.name, version: f.version, description: f.description })),
+    embedding: embedding ? { id: embedding.id } : null,
     featureMeans: means,
     split: {
       seed: info.splitSeed,
@@ -127,6 +139,12 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     onnxSha256: sha256(onnx),
   };
   return { card, onnx, model };
+}
+
+/** The data set's default embedding artifact, or null when `distilrank embed` has not written one. */
+function defaultEmbeddings(store: Store, dataset: string): Embeddings | null {
+  const dir = defaultEmbedDir(store.path, dataset);
+  return existsSync(join(dir, 'card.json')) ? Embeddings.forDataset(store, dataset, { dir }) : null;
 }
 
 /**
