@@ -34,6 +34,7 @@ import {
   storeWithDataset,
   type GlobalOptions,
 } from './common.ts';
+import { registerEmbedCommands } from './embed-commands.ts';
 import { fmt, table } from './format.ts';
 import { createProgress } from './progress.ts';
 
@@ -41,7 +42,7 @@ export { DEFAULT_STORE, LABEL_COLUMNS, reportTable } from './common.ts';
 
 /** Stage commands registered from their own files: `(program, globalOptions) => void`. */
 type RegisterCommands = (program: Command, g: () => GlobalOptions) => void;
-const STAGE_COMMANDS: readonly RegisterCommands[] = [];
+const STAGE_COMMANDS: readonly RegisterCommands[] = [registerEmbedCommands];
 
 export function buildProgram(): Command {
   const program = new Command('distilrank')
