@@ -23,6 +23,7 @@ export type UsearchIndex = InstanceType<typeof Index>;
 export const EMBED_FORMAT = 'distilrank-embed';
 export const EMBED_FORMAT_VERSION = 1;
 
+
 /** HNSW parameters: chosen so recall@10 vs exact search stays ≥ 0.95 (test/embed.test.ts checks it). */
 export const INDEX_CONFIG = Object.freeze({ connectivity: 16, expansionAdd: 64, expansionSearch: 128 });
 
@@ -68,7 +69,7 @@ function towerTensors(prefix: string, t: TowerWeights, dim: number, hidden: numb
 
 function tensorsOf(m: TwoTowerWeights): Array<[string, number[], Float32Array]> {
   const { dim, hidden, hashing } = m.config;
-  return [['table', [hashing.buckets, dim], m.table], ...towerTensors('query', m.query, dim, hidden), ...towerTensors('item', m.item, dim, hidden)];
+  return [['table', [hashing.buckets, dim], m.table], ['idf', [hashing.buckets], m.idf], ...towerTensors('query', m.query, dim, hidden), ...towerTensors('item', m.item, dim, hidden)];
 }
 
 function bytesOf(parts: readonly Float32Array[]): Buffer {
@@ -173,7 +174,7 @@ export function readEmbedArtifact(dir: string): EmbedArtifact {
   }
   if (at !== all.length) throw mismatch(`weights.bin holds ${all.length} floats, the card's tensors ${at}`, files[0]!);
   const tower = (p: string): TowerWeights => ({ w1: parts.get(`${p}.w1`)!, b1: parts.get(`${p}.b1`)!, w2: parts.get(`${p}.w2`)!, b2: parts.get(`${p}.b2`)! });
-  const model: TwoTowerWeights = { config: { hashing: card.config.hashing, dim, hidden }, table: parts.get('table')!, query: tower('query'), item: tower('item') };
+  const model: TwoTowerWeights = { config: { hashing: card.config.hashing, dim, hidden }, table: parts.get('table')!, idf: parts.get('idf')!, query: tower('query'), item: tower('item') };
   const itemIds = JSON.parse(idsJson) as string[];
   const vectors = f32(items);
   if (vectors.length !== itemIds.length * dim) throw mismatch(`items.f32 holds ${vectors.length} floats for ${itemIds.length} items × ${dim}`, files[1]!);

@@ -28,6 +28,8 @@ export interface TwoTowerWeights {
   config: TwoTowerConfig;
   /** buckets × dim, row-major. */
   table: Float32Array;
+  /** Per-bucket weight of the bag mean: ln(1 + N / (1 + df)) over the catalogue's item bags. */
+  idf: Float32Array;
   query: TowerWeights;
   item: TowerWeights;
 }
@@ -38,16 +40,20 @@ export interface TwoTowerWeights {
  */
 export function encodeBuckets(model: TwoTowerWeights, tower: TowerWeights, buckets: Int32Array, out: Float32Array, at: number, scratch: Float32Array): void {
   const { dim, hidden } = model.config;
-  const { table } = model;
+  const { table, idf } = model;
   const h = scratch.subarray(0, dim);
   const z = scratch.subarray(dim, dim + hidden);
   h.fill(0);
   const n = buckets.length;
+  let wsum = 0;
   for (let k = 0; k < n; k++) {
-    const row = buckets[k]! * dim;
-    for (let j = 0; j < dim; j++) h[j]! += table[row + j]!;
+    const b = buckets[k]!;
+    const w = idf[b]!;
+    wsum += w;
+    const row = b * dim;
+    for (let j = 0; j < dim; j++) h[j]! += w * table[row + j]!;
   }
-  if (n > 0) for (let j = 0; j < dim; j++) h[j]! /= n;
+  if (wsum > 0) for (let j = 0; j < dim; j++) h[j]! /= wsum;
   z.set(tower.b1);
   for (let i = 0; i < dim; i++) {
     const hi = h[i]!;
@@ -73,4 +79,11 @@ export function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, di
   let s = 0;
   for (let j = 0; j < dim; j++) s += a[ai + j]! * b[bi + j]!;
   return s;
+}
+
+/** Bucket weights from the catalogue's bags: ln(1 + N / (1 + df)). */
+export function bucketIdf(buckets: number, bags: Int32Array, items: number): Float32Array {
+  const df = new Int32Array(buckets);
+  for (const b of bags) df[b]! += 1;
+  return Float32Array.from(df, (d) => Math.log(1 + items / (1 + d)));
 }

@@ -26,7 +26,7 @@ import type { StoredItem } from '../store/index.ts';
 // mlp.ts directly, not the student's index: the student reads the embeddings, so its index imports this stage.
 import { initTfBackend } from '../student/mlp.ts';
 import { checkHashingConfig, DEFAULT_HASHING, itemBuckets, queryBuckets, type HashingConfig } from './hashing.ts';
-import { encodeBuckets, type TowerWeights, type TwoTowerWeights } from './model.ts';
+import { bucketIdf, encodeBuckets, type TowerWeights, type TwoTowerWeights } from './model.ts';
 
 export interface EmbedPair {
   queryId: string;
@@ -204,6 +204,7 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
   const scale = 0.5;
   for (let i = 0; i < table.length; i++) table[i] = (rand() * 2 - 1) * scale;
   const acc = new Float32Array(table.length).fill(0.1);
+  const idf = bucketIdf(cfg.hashing.buckets, bags.ids, items.length);
   const qv = towerVars(dim, hidden, rand);
   const iv = towerVars(dim, hidden, rand);
   const towerList = [qv.w1, qv.b1, qv.w2, qv.b2, iv.w1, iv.b1, iv.w2, iv.b2];
@@ -224,9 +225,13 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
   const bagMeans = (bagsOf: Int32Array[]): Float32Array => {
     const h = new Float32Array(bagsOf.length * dim);
     bagsOf.forEach((b, r) => {
-      if (!b.length) return;
-      for (const id of b) for (let j = 0; j < dim; j++) h[r * dim + j]! += table[id * dim + j]!;
-      for (let j = 0; j < dim; j++) h[r * dim + j]! /= b.length;
+      let wsum = 0;
+      for (const id of b) {
+        const w = idf[id]!;
+        wsum += w;
+        for (let j = 0; j < dim; j++) h[r * dim + j]! += w * table[id * dim + j]!;
+      }
+      if (wsum > 0) for (let j = 0; j < dim; j++) h[r * dim + j]! /= wsum;
     });
     return h;
   };
@@ -289,6 +294,7 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
   const snapshot = (): TwoTowerWeights => ({
     config: { hashing: { ...cfg.hashing }, dim, hidden },
     table: Float32Array.from(table),
+    idf,
     query: readTower(qv),
     item: readTower(iv),
   });
@@ -351,13 +357,16 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
         value.dispose();
         hq.dispose();
         hi.dispose();
-        // The bag mean is linear: each bucket of a bag gets the bag's gradient / bag size.
+        // The bag mean is linear: each bucket of a bag gets the bag's gradient × idf_b / Σ idf.
         touched.length = 0;
         const route = (bagsOf: Int32Array[], g: Float32Array) =>
           bagsOf.forEach((bag, row) => {
-            const inv = 1 / bag.length;
+            let wsum = 0;
+            for (let k = 0; k < bag.length; k++) wsum += idf[bag[k]!]!;
+            if (wsum <= 0) return;
             for (let k = 0; k < bag.length; k++) {
               const id = bag[k]!;
+              const inv = idf[id]! / wsum;
               let at = slot[id]!;
               if (at < 0) {
                 at = slot[id] = touched.length;
