@@ -28,7 +28,7 @@ export interface TwoTowerWeights {
   config: TwoTowerConfig;
   /** buckets × dim, row-major. */
   table: Float32Array;
-  /** Per-bucket weight of the bag mean: ln(1 + N / (1 + df)) over the catalogue's item bags. */
+  /** Per-bucket weight of the bag mean: all 1, or ln(1 + N / (1 + df)) over the catalogue's item bags (idfWeighting). */
   idf: Float32Array;
   query: TowerWeights;
   item: TowerWeights;
