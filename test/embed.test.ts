@@ -271,6 +271,7 @@ describe('the student’s twotower_cosine feature', () => {
     const ex = await s.explain('crimson kettle', itemId(0, 0));
     expect(ex.contributions.find((c) => c.feature === TWOTOWER_FEATURE)!.value).toBeCloseTo(e.cosines('crimson kettle', [itemId(0, 0)])[0]!, 5);
     expect((await s.retrieve('crimson kettle', 5)).length).toBe(5);
+    expect(s.embeddingCacheStats()!.hits).toBeGreaterThan(0); // the query was encoded once, then cached
     await s.close();
 
     // without an artifact: the column is left out of the feature set, and the card says so

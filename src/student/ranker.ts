@@ -5,7 +5,7 @@
  * `explain` says which features pushed a pair's score up or down.
  */
 import { DistilrankError } from '../errors.ts';
-import { Embeddings } from '../embed/index.ts';
+import { Embeddings, type CacheStats } from '../embed/index.ts';
 import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
 import type { Store } from '../store/index.ts';
@@ -51,6 +51,12 @@ export class StudentRanker implements Ranker, LevelPredictor {
   /** The embeddings the model reads (null: trained without twotower_cosine); their query cache has stats(). */
   get embedding(): QueryItemSimilarity | null {
     return this.extractor.embedding;
+  }
+
+  /** Hits and misses of the query-embedding cache (for the service's metrics); null without embeddings. */
+  embeddingCacheStats(): CacheStats | null {
+    const e = this.extractor.embedding;
+    return e instanceof Embeddings ? e.stats() : null;
   }
 
   /** Load an artifact for a data set of the store; refuses artifacts of another data set or feature set. */
