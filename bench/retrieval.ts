@@ -3,7 +3,7 @@
  * dev) and a student that reads their cosine, then on the TEST split, in one run: recall@100 of BM25,
  * vector and hybrid against the judged relevant items (L4 and up: R(rel=3)@100, docs/metrics.md), and
  * nDCG@10 of the retrieval protocol for each retriever alone and with the student re-ranking its top
- * 200; query-embedding latency p50/p99 on one core (cold: cache miss; cached: hit), the cache hit
+ * 200 (with the twotower_cosine feature, and without it: the lexical feature set); query-embedding latency p50/p99 on one core (cold: cache miss; cached: hit), the cache hit
  * rate on a replay of the test queries with repeats, the index build time and memory.
  * Run: `npm run bench:retrieval [data sets…]` (EMBED_EPOCHS=n to cap the embedding epochs). Never
  * part of `npm test`.
@@ -64,6 +64,10 @@ try {
     const studentDir = join(work, `${name}-student`);
     writeStudentArtifact(studentDir, student.onnx, student.card);
     const studentSeconds = (performance.now() - ts) / 1000;
+    // The same student without the embedding feature (the lexical feature set), for the ablation column.
+    const lexical = await trainStudent({ store, dataset: name, embedding: null });
+    const lexicalDir = join(work, `${name}-student-lexical`);
+    writeStudentArtifact(lexicalDir, lexical.onnx, lexical.card);
     process.stderr.write(`${name}: embeddings ${embedSeconds.toFixed(0)} s, student ${studentSeconds.toFixed(0)} s\n`);
 
     const bm25 = new Bm25Ranker(store, name);
@@ -75,6 +79,9 @@ try {
       const reranked = await StudentRanker.load(store, name, studentDir, { retriever: r, embedding: embeddings });
       const withStudent = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
       await reranked.close();
+      const lexicalRanker = await StudentRanker.load(store, name, lexicalDir, { retriever: r });
+      const withLexical = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: lexicalRanker, measures: MEASURES });
+      await lexicalRanker.close();
       quality.push([
         name,
         r.name,
@@ -82,6 +89,7 @@ try {
         fmt(alone.report.metrics['R(rel=3)@100']!),
         fmt(alone.report.metrics['nDCG@10']!),
         fmt(withStudent.report.metrics['nDCG@10']!),
+        fmt(withLexical.report.metrics['nDCG@10']!),
         fmt(alone.report.latencyMs.p50, 2),
         fmt(withStudent.report.latencyMs.p50, 2),
       ]);
@@ -149,7 +157,7 @@ try {
 
 console.log('Retrieval quality, TEST split, retrieval protocol (top 100; unjudged = not relevant); student re-ranks each retriever’s top 200');
 console.log(
-  table(['data set', 'retriever', 'queries', 'R(rel=3)@100', 'nDCG@10 alone', 'nDCG@10 + student', 'p50 ms alone', 'p50 ms + student'], quality),
+  table(['data set', 'retriever', 'queries', 'R(rel=3)@100', 'nDCG@10 alone', 'nDCG@10 + student', 'nDCG@10 + student w/o twotower_cosine', 'p50 ms alone', 'p50 ms + student'], quality),
 );
 console.log('\nEmbeddings: training, index, query-embedding latency (one core), query cache');
 console.log(

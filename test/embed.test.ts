@@ -260,7 +260,7 @@ describe('the student’s twotower_cosine feature', () => {
   it('a student trained with embeddings reads the full feature set, records the artifact, and refuses another one', async () => {
     const embDir = defaultEmbedDir(store.path, DS);
     const e = Embeddings.forDataset(store, DS);
-    const t = await trainStudent({ store, dataset: DS, config: { epochs: 3 } }); // finds the default artifact
+    const t = await trainStudent({ store, dataset: DS, embedding: 'default', config: { epochs: 3 } }); // the data set's artifact
     expect(t.card.embedding).toEqual({ id: e.id });
     expect(t.card.featureSetId).toBe(FEATURE_SET_ID);
     expect(t.card.features.map((f) => f.name)).toContain(TWOTOWER_FEATURE);
@@ -274,8 +274,8 @@ describe('the student’s twotower_cosine feature', () => {
     expect(s.embeddingCacheStats()!.hits).toBeGreaterThan(0); // the query was encoded once, then cached
     await s.close();
 
-    // without an artifact: the column is left out of the feature set, and the card says so
-    const lexical = await trainStudent({ store, dataset: DS, embedding: null, config: { epochs: 2 } });
+    // without embeddings (the default, even when an artifact exists): the column is left out, and the card says so
+    const lexical = await trainStudent({ store, dataset: DS, config: { epochs: 2 } });
     expect(lexical.card.embedding).toBeNull();
     expect(lexical.card.featureSetId).toBe(studentFeatureSet(false).id);
     expect(lexical.card.features.map((f) => f.name)).not.toContain(TWOTOWER_FEATURE);

@@ -3,11 +3,9 @@
  * the MLP on their soft labels with early stopping on dev, ONNX export, a parity check of the ONNX
  * model against the reference forward pass, and the model card.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DistilrankError } from '../errors.ts';
 import { pairMetrics } from '../eval/pair-metrics.ts';
-import { Embeddings, defaultEmbedDir } from '../embed/index.ts';
+import { Embeddings } from '../embed/index.ts';
 import type { QueryItemSimilarity } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
@@ -32,11 +30,13 @@ export interface TrainStudentOptions {
   /** Record the label-shift correction level predictions apply on judged pairs (default true); see labelShift. */
   priorCorrection?: boolean;
   /**
-   * The two-tower embeddings filling `twotower_cosine`. Undefined: the data set's default artifact
-   * (models/DATASET/embed beside the store) when there is one, else none. null: none. Without
-   * embeddings the student's feature set leaves that column out (recorded in the model card).
+   * The two-tower embeddings filling `twotower_cosine`: an Embeddings (or any similarity with an id),
+   * 'default' for the data set's artifact (models/DATASET/embed beside the store; FILE_NOT_FOUND when
+   * there is none), or none (undefined, null): then the student's feature set leaves that column out
+   * (recorded in the model card). Opt-in because the feature lowered retrieval nDCG@10 on both
+   * benchmarked data sets (docs/design.md).
    */
-  embedding?: QueryItemSimilarity | null;
+  embedding?: QueryItemSimilarity | 'default' | null;
   onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
   onStage?: (stage: string) => void;
 }
@@ -58,7 +58,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const labels = opts.labels ?? 'human';
   opts.onStage?.('features');
   const priors = store.judgments(dataset, { split: 'train', judgmentSet });
-  const embedding = opts.embedding !== undefined ? opts.embedding : defaultEmbeddings(store, dataset);
+  const embedding = opts.embedding === 'default' ? Embeddings.forDataset(store, dataset) : (opts.embedding ?? null);
   const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
   const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
   if (labels === 'human+teacher' && !opts.teacher) {
@@ -139,12 +139,6 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     onnxSha256: sha256(onnx),
   };
   return { card, onnx, model };
-}
-
-/** The data set's default embedding artifact, or null when `distilrank embed` has not written one. */
-function defaultEmbeddings(store: Store, dataset: string): Embeddings | null {
-  const dir = defaultEmbedDir(store.path, dataset);
-  return existsSync(join(dir, 'card.json')) ? Embeddings.forDataset(store, dataset, { dir }) : null;
 }
 
 /**
