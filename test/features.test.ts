@@ -105,7 +105,7 @@ describe('registry', () => {
       expect(f.description).toMatch(/^[^\n]+\.$/);
       expect(Number.isInteger(f.version) && f.version >= 1).toBe(true);
     }
-    expect(featureNames()).toEqual(expect.arrayContaining(['bm25_title', 'bm25_all', 'coverage_all', 'exact_title', 'phrase_title', 'trigram_jaccard_title', 'emb_sim_1', 'emb_sim_2']));
+    expect(featureNames()).toEqual(expect.arrayContaining(['bm25_title', 'bm25_all', 'coverage_all', 'exact_title', 'phrase_title', 'trigram_jaccard_title', 'twotower_cosine', 'emb_sim_2']));
   });
 
   it('FEATURE_SET_ID is a short hash that changes with any version, name or order change', () => {
@@ -276,7 +276,7 @@ describe('feature values on a hand-built catalogue', () => {
     const rows = fx.extract({ text: 'dell monitor' }, SHOP_IDS, out);
     expect(rows).toBe(out);
     for (let r = 0; r < SHOP_IDS.length; r++) {
-      expect(rows[r * FEATURES.length + col('emb_sim_1')]).toBe(0);
+      expect(rows[r * FEATURES.length + col('twotower_cosine')]).toBe(0);
       expect(rows[r * FEATURES.length + col('emb_sim_2')]).toBe(0);
     }
     expect([...rows].includes(99)).toBe(false);

@@ -10,7 +10,10 @@ import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/errors.ts';
-import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../src/features/index.ts';
+import { FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
+
+/** The students here are trained without an embedding artifact: every feature but twotower_cosine. */
+const LEXICAL = studentFeatureSet(false);
 import { discreteMapping } from '../src/relevance/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store, type DatasetBundle, type SplitFractions } from '../src/store/index.ts';
@@ -18,6 +21,7 @@ import {
   DEFAULT_CANDIDATES,
   STUDENT_FORMAT,
   STUDENT_FORMAT_VERSION,
+  StudentFeatures,
   StudentRanker,
   applyLabelShift,
   DEFAULT_NEGATIVES,
@@ -214,7 +218,7 @@ describe('trainStudent → writeStudentArtifact → StudentRanker.load', () => {
   it('serves the training-time scores: predictLevels equals the reference forward pass on the same features', async () => {
     const info = store.dataset(DS);
     const priors = store.judgments(DS, { split: 'train', judgmentSet: info.defaultJudgmentSet });
-    const extractor = FeatureExtractor.fromStore(store, DS, { priorJudgments: priors });
+    const extractor = StudentFeatures.fromStore(store, DS, { priorJudgments: priors, embedding: null });
     const dev = judgedByQuery(store, DS, 'dev');
     expect(dev.size).toBeGreaterThan(0);
     let worst = 0;
@@ -315,10 +319,12 @@ describe('the model card', () => {
     expect(card.judgmentSet).toBe('default');
     expect(card.labels).toBe('human');
     expect(Number.isNaN(Date.parse(card.createdAt))).toBe(false);
-    expect(card.featureSetId).toBe(FEATURE_SET_ID);
-    expect(card.features.map((f) => [f.name, f.version])).toEqual(FEATURES.map((f) => [f.name, f.version]));
+    expect(card.featureSetId).toBe(LEXICAL.id);
+    expect(card.embedding).toBeNull();
+    expect(card.features.map((f) => [f.name, f.version])).toEqual(LEXICAL.specs.map((f) => [f.name, f.version]));
+    expect(card.features.map((f) => f.name)).not.toContain(TWOTOWER_FEATURE);
     for (const f of card.features) expect(f.description.length).toBeGreaterThan(10);
-    expect(card.featureMeans).toHaveLength(FEATURES.length);
+    expect(card.featureMeans).toHaveLength(LEXICAL.specs.length);
     for (const m of card.featureMeans) expect(Number.isFinite(m)).toBe(true);
 
     // split sizes, counted here from the store
@@ -468,7 +474,7 @@ describe('artifact refusals', () => {
     expect(e.details.file).toBe(dir);
     expect(e.details.field).toBe('featureSetId');
     expect(e.message).toContain('features-0000000000');
-    expect(e.message).toContain(FEATURE_SET_ID);
+    expect(e.message).toContain(LEXICAL.id);
     expect(e.details.hint).toMatch(/distilrank train --dataset synth-a/);
   });
 
@@ -617,8 +623,8 @@ describe('explain()', () => {
     expect(exact).toBeDefined();
     const ex = await ranker.explain(q.text, exact);
     expect(ex.itemId).toBe(exact);
-    expect(ex.contributions).toHaveLength(FEATURES.length);
-    expect(ex.contributions.map((c) => c.feature).sort()).toEqual(FEATURES.map((f) => f.name).sort());
+    expect(ex.contributions).toHaveLength(LEXICAL.specs.length);
+    expect(ex.contributions.map((c) => c.feature).sort()).toEqual(LEXICAL.specs.map((f) => f.name).sort());
     for (let i = 1; i < ex.contributions.length; i++) {
       expect(Math.abs(ex.contributions[i - 1]!.contribution)).toBeGreaterThanOrEqual(Math.abs(ex.contributions[i]!.contribution));
     }
@@ -629,8 +635,8 @@ describe('explain()', () => {
 
     // values are the extracted features
     const priors = store.judgments(DS, { split: 'train', judgmentSet: 'default' });
-    const x = FeatureExtractor.fromStore(store, DS, { priorJudgments: priors }).extract({ text: q.text }, [exact]);
-    const names = FEATURES.map((f) => f.name);
+    const x = StudentFeatures.fromStore(store, DS, { priorJudgments: priors, embedding: null }).extract({ text: q.text }, [exact]);
+    const names = LEXICAL.specs.map((f) => f.name);
     for (const c of ex.contributions) expect(c.value).toBeCloseTo(x[names.indexOf(c.feature)]!, 6);
     expect(ex.contributions.find((c) => c.feature === 'exact_title')!.value).toBe(1);
 

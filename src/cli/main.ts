@@ -36,6 +36,7 @@ import {
 } from './common.ts';
 import { registerDistillCommands, runStudy } from './distill-commands.ts';
 import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.ts';
+import { registerEmbedCommands } from './embed-commands.ts';
 import { fmt, table } from './format.ts';
 import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
@@ -53,6 +54,7 @@ const STAGE_COMMANDS: readonly RegisterCommands[] = [
   registerRepresentCommands,
   registerServeCommands,
   registerEnrichCommands,
+  registerEmbedCommands,
 ];
 
 export function buildProgram(): Command {

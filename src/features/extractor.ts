@@ -26,6 +26,16 @@ export interface ExtractorOptions {
    * the evaluated split's labels would leak them into the features.
    */
   priorJudgments?: readonly StoredJudgment[];
+  /** Fills `twotower_cosine` (src/embed's Embeddings); without it that column stays 0 and consumers drop it. */
+  embedding?: QueryItemSimilarity;
+}
+
+/** A query–item similarity from a versioned model (the two-tower embeddings). */
+export interface QueryItemSimilarity {
+  /** The artifact's id (models record it and refuse another). */
+  readonly id: string;
+  /** One similarity per item id, in order. */
+  cosines(queryText: string, itemIds: readonly string[]): Float32Array;
 }
 
 /** BM25 parameters (Lucene / FTS5 defaults). */
@@ -66,6 +76,7 @@ const F = {
   idfMin: featureIndex('query_idf_min'),
   priorCount: featureIndex('prior_judgments_log'),
   priorGain: featureIndex('prior_gain_mean'),
+  twotower: featureIndex('twotower_cosine'),
 } as const;
 
 /** Non-negative Lucene IDF. */
@@ -199,6 +210,8 @@ export class FeatureExtractor {
   private readonly pairPriors = new Map<string, Map<number, { count: number; sum: number }>>();
 
   private last: PreparedQuery | undefined;
+  /** The embedding similarity filling `twotower_cosine`, when given. */
+  readonly embedding: QueryItemSimilarity | undefined;
 
   /** Load a data set's whole catalogue from the store (STORE_NOT_FOUND when it was never ingested). */
   static fromStore(store: Store, dataset: string, opts: ExtractorOptions = {}): FeatureExtractor {
@@ -231,6 +244,7 @@ export class FeatureExtractor {
     this.brands = base ? base.brands : new Map();
     let nextTerm = base ? base.vocab.size : 0;
     let nextGram = base ? base.grams.size : 0;
+    this.embedding = opts.embedding;
     const stems = new Map<string, string>();
     const stemOf = (token: string): string => {
       let stem = stems.get(token);
@@ -424,6 +438,10 @@ export class FeatureExtractor {
     o.fill(0, 0, rows * DIM);
     const q = this.prepare(query);
     for (let r = 0; r < rows; r++) this.row(q, idx[r]!, o, r * DIM);
+    if (this.embedding && rows > 0) {
+      const c = this.embedding.cosines(query.text, itemIds);
+      for (let r = 0; r < rows; r++) o[r * DIM + F.twotower] = c[r]!;
+    }
     return o;
   }
 
@@ -537,7 +555,7 @@ export class FeatureExtractor {
     const globalMean = totalCount > 0 ? totalSum / totalCount : 0;
     o[at + F.priorCount] = Math.log1p(count);
     o[at + F.priorGain] = (sum + PRIOR_STRENGTH * globalMean) / (count + PRIOR_STRENGTH);
-    // emb_sim_1, emb_sim_2: 0 until an embedding stage fills them.
+    // twotower_cosine: filled in extract() when an embedding is given; emb_sim_2: reserved, 0.
   }
 
   /** Everything about the query the per-item loop needs, computed once (and reused for a repeat). */

@@ -54,7 +54,11 @@ export const FEATURES: readonly FeatureSpec[] = Object.freeze([
   spec('query_idf_min', 'idf', 'Smallest IDF of the query terms: whether the query carries a very common term.'),
   spec('prior_judgments_log', 'prior', "ln(1 + the item's number of prior (training split) judgments), leaving out the pair's own judgment: how often raters saw this item."),
   spec('prior_gain_mean', 'prior', "The item's mean prior gain shrunk toward the global mean (Bayesian mean, prior strength 3), leaving out the pair's own judgment: items that are usually relevant."),
-  spec('emb_sim_1', 'embedding', 'Reserved for an embedding similarity between query and item (filled by a later stage; 0 until then) so the vector width is stable.'),
+  spec(
+    'twotower_cosine',
+    'embedding',
+    "Cosine of the query tower's and the item tower's vectors (src/embed, relevance-tuned on the data set's labels): semantic and character-level evidence BM25 cannot see. Filled only when the extractor is given an embedding artifact; a student trained without one drops this column from its feature set (studentFeatureSet).",
+  ),
   spec('emb_sim_2', 'embedding', 'Reserved for a second embedding similarity (e.g. image–query; filled by a later stage; 0 until then).'),
 ]);
 
@@ -69,6 +73,19 @@ export const FEATURE_SET_ID: string = featureSetId(FEATURES);
 
 export function featureNames(): string[] {
   return FEATURES.map((f) => f.name);
+}
+
+/** The two-tower cosine (needs an embedding artifact). */
+export const TWOTOWER_FEATURE = 'twotower_cosine';
+
+/**
+ * The features a student reads: every feature with an embedding artifact, else every feature but
+ * the two-tower cosine (never a column of zeros standing in for a missing model). Its id is what the
+ * model card records.
+ */
+export function studentFeatureSet(withEmbedding: boolean): { specs: readonly FeatureSpec[]; id: string } {
+  const specs = withEmbedding ? FEATURES : FEATURES.filter((f) => f.name !== TWOTOWER_FEATURE);
+  return { specs, id: featureSetId(specs) };
 }
 
 /** Column of a feature in the vector; throws for a name not in the registry. */

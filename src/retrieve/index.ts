@@ -1,12 +1,19 @@
-/** Retrieval: ranking models over the catalogue (BM25 now; vector and hybrid later), by name. */
+/** Retrieval: ranking models over the catalogue (BM25, vector, hybrid, random), by name. */
 import { unknownName } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { Bm25Ranker } from './bm25.ts';
+import { DEFAULT_LEG_DEPTH, RRF_K } from './hybrid.ts';
+import { HybridRanker } from './hybrid.ts';
 import { RandomRanker } from './random.ts';
+import { VectorRanker } from './vector.ts';
 import type { Ranker } from './types.ts';
 
 export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
 export { RandomRanker } from './random.ts';
+export { DEFAULT_LEG_DEPTH, HybridRanker, RRF_K, reciprocalRankFusion } from './hybrid.ts';
+export type { HybridOptions } from './hybrid.ts';
+export { VectorRanker } from './vector.ts';
+export { negativePool } from './negatives.ts';
 export type { LevelPredictor, Ranker, ScoredItem } from './types.ts';
 
 export interface RankerFactory {
@@ -16,6 +23,11 @@ export interface RankerFactory {
 
 export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
   bm25: { description: 'BM25 (SQLite FTS5, per-field weights)', create: (store, dataset) => new Bm25Ranker(store, dataset) },
+  vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (store, dataset) => VectorRanker.forDataset(store, dataset) },
+  hybrid: {
+    description: `BM25 + vector fused by reciprocal rank fusion (k = ${RRF_K}, ${DEFAULT_LEG_DEPTH} candidates per leg)`,
+    create: (store, dataset) => new HybridRanker(new Bm25Ranker(store, dataset), VectorRanker.forDataset(store, dataset)),
+  },
   random: { description: 'seeded random order: the floor to read every protocol against', create: (store, dataset) => new RandomRanker(store, dataset) },
 });
 

@@ -11,7 +11,8 @@ import { replaceDirAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
 
 export const STUDENT_FORMAT = 'distilrank-student';
-export const STUDENT_FORMAT_VERSION = 1;
+/** 2: the card records the embedding artifact (`embedding`) and the feature set may omit twotower_cosine. */
+export const STUDENT_FORMAT_VERSION = 2;
 
 export interface ModelCard {
   format: typeof STUDENT_FORMAT;
@@ -22,7 +23,10 @@ export interface ModelCard {
   /** Which labels trained it: "human", later "human+teacher". */
   labels: string;
   scale: string;
+  /** studentFeatureSet(embedding !== null).id: every feature, or all but twotower_cosine. */
   featureSetId: string;
+  /** The two-tower embedding artifact the model reads (its id), or null: trained without twotower_cosine. */
+  embedding: { id: string } | null;
   features: Array<{ name: string; version: number; description: string }>;
   /** Per-feature training mean (explanations replace a feature by its mean). */
   featureMeans: number[];

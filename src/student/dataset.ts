@@ -10,10 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { DistilrankError } from '../errors.ts';
-import type { FeatureExtractor } from '../features/index.ts';
 import { oneHot } from '../relevance/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Split, Store } from '../store/index.ts';
+import type { RowSource } from './features.ts';
 import type { TrainingSet } from './mlp.ts';
 
 export interface PairTable {
@@ -40,7 +40,7 @@ export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ per
 export function labelledPairs(
   store: Store,
   dataset: string,
-  extractor: FeatureExtractor,
+  extractor: RowSource,
   split: Split,
   judgmentSet?: string,
   negatives?: NegativeSampling,
@@ -117,7 +117,7 @@ export interface TeacherLabel {
  * Training rows from teacher labels: the teacher's distribution is the target, weighted by `weight`.
  * Pairs with a human judgment in `skip` (query id, item id) are left out: the human label wins.
  */
-export function teacherPairs(extractor: FeatureExtractor, labels: readonly TeacherLabel[], weight: number, skip: ReadonlySet<string>): PairTable {
+export function teacherPairs(extractor: RowSource, labels: readonly TeacherLabel[], weight: number, skip: ReadonlySet<string>): PairTable {
   const byQuery = new Map<string, TeacherLabel[]>();
   for (const l of labels) {
     if (skip.has(`${l.queryId}\0${l.itemId}`) || !extractor.has(l.itemId)) continue;

@@ -39,3 +39,5 @@ export { DEFAULT_CANDIDATES, StudentRanker } from './ranker.ts';
 export type { Explanation, FeatureContribution } from './ranker.ts';
 export { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs } from './dataset.ts';
 export type { NegativeSampling, PairTable, TeacherLabel } from './dataset.ts';
+export { StudentFeatures } from './features.ts';
+export type { RowSource } from './features.ts';

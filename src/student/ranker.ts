@@ -1,13 +1,16 @@
 /**
  * The trained student as a ranking model, in-process through ONNX Runtime. It scores candidates by
- * expected level; over the whole catalogue it re-ranks BM25's top `candidates` (200 by default).
+ * expected level; over the whole catalogue it re-ranks a retriever's top `candidates` (BM25's top 200
+ * by default; `retriever` swaps in vector or hybrid candidates).
  * `explain` says which features pushed a pair's score up or down.
  */
 import { DistilrankError } from '../errors.ts';
-import { FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
+import { Embeddings, type CacheStats } from '../embed/index.ts';
+import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
 import type { Store, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
+import { StudentFeatures } from './features.ts';
 import { OnnxScorer } from './onnx.ts';
 import { applyLabelShift } from './train.ts';
 
@@ -30,25 +33,43 @@ export interface Explanation {
 
 export class StudentRanker implements Ranker, LevelPredictor {
   readonly name: string;
-  private readonly bm25: Bm25Ranker;
+  readonly retriever: Ranker;
 
   private constructor(
     readonly card: ModelCard,
     private readonly scorer: OnnxScorer,
-    private readonly extractor: FeatureExtractor,
+    private readonly extractor: StudentFeatures,
     store: Store,
     dataset: string,
     readonly candidates: number,
+    retriever: Ranker | undefined,
   ) {
-    this.name = `student(${card.labels})`;
-    this.bm25 = new Bm25Ranker(store, dataset);
+    this.retriever = retriever ?? new Bm25Ranker(store, dataset);
+    this.name = `student(${card.labels})${this.retriever.name === 'bm25' ? '' : `@${this.retriever.name}`}`;
+  }
+
+  /** The embeddings the model reads (null: trained without twotower_cosine); their query cache has stats(). */
+  get embedding(): QueryItemSimilarity | null {
+    return this.extractor.embedding;
+  }
+
+  /** Hits and misses of the query-embedding cache (for the service's metrics); null without embeddings. */
+  embeddingCacheStats(): CacheStats | null {
+    const e = this.extractor.embedding;
+    return e instanceof Embeddings ? e.stats() : null;
   }
 
   /** Load an artifact for a data set of the store; refuses artifacts of another data set or feature set. */
-  static async load(store: Store, dataset: string, dir: string, opts: { candidates?: number } = {}): Promise<StudentRanker> {
+  static async load(
+    store: Store,
+    dataset: string,
+    dir: string,
+    opts: { candidates?: number; retriever?: Ranker; embedding?: QueryItemSimilarity } = {},
+  ): Promise<StudentRanker> {
     const { card, onnx } = readStudentArtifact(dir);
-    if (card.featureSetId !== FEATURE_SET_ID) {
-      throw new DistilrankError('MODEL_MISMATCH', `the model was trained on feature set ${card.featureSetId}; this distilrank computes ${FEATURE_SET_ID}`, {
+    const expected = studentFeatureSet(card.embedding != null).id;
+    if (card.featureSetId !== expected) {
+      throw new DistilrankError('MODEL_MISMATCH', `the model was trained on feature set ${card.featureSetId}; this distilrank computes ${expected}`, {
         file: dir,
         field: 'featureSetId',
         hint: `retrain: distilrank train --dataset ${dataset}`,
@@ -61,10 +82,21 @@ export class StudentRanker implements Ranker, LevelPredictor {
         hint: `its item priors and statistics belong to ${card.dataset}: train one for ${dataset} with \`distilrank train --dataset ${dataset}\``,
       });
     }
+    let embedding: QueryItemSimilarity | null = null;
+    if (card.embedding) {
+      embedding = opts.embedding ?? Embeddings.forDataset(store, dataset);
+      if (embedding.id !== card.embedding.id) {
+        throw new DistilrankError('MODEL_MISMATCH', `the model reads embedding artifact ${card.embedding.id}, but the embeddings given are ${embedding.id}`, {
+          file: dir,
+          field: 'embedding',
+          hint: `the embeddings were retrained after the student: retrain it (distilrank train --dataset ${dataset}), or restore embedding artifact ${card.embedding.id}`,
+        });
+      }
+    }
     const priors = store.judgments(dataset, { split: 'train', judgmentSet: card.judgmentSet });
-    const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
+    const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
     const scorer = await OnnxScorer.load(onnx);
-    return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES);
+    return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES, opts.retriever);
   }
 
   /**
@@ -97,7 +129,7 @@ export class StudentRanker implements Ranker, LevelPredictor {
   }
 
   async retrieve(queryText: string, k: number): Promise<ScoredItem[]> {
-    const pool = this.bm25.retrieve(queryText, Math.max(k, this.candidates)).map((c) => c.itemId);
+    const pool = (await this.retriever.retrieve(queryText, Math.max(k, this.candidates))).map((c) => c.itemId);
     const scored = await this.score(queryText, pool);
     return scored.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).slice(0, k);
   }

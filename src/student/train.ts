@@ -5,10 +5,12 @@
  */
 import { DistilrankError } from '../errors.ts';
 import { pairMetrics } from '../eval/pair-metrics.ts';
-import { FEATURES, FEATURE_SET_ID, FeatureExtractor } from '../features/index.ts';
+import { Embeddings } from '../embed/index.ts';
+import type { QueryItemSimilarity } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
 import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
+import { StudentFeatures } from './features.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
 import { exportOnnx, OnnxScorer } from './onnx.ts';
 
@@ -27,6 +29,14 @@ export interface TrainStudentOptions {
   negatives?: NegativeSampling;
   /** Record the label-shift correction level predictions apply on judged pairs (default true); see labelShift. */
   priorCorrection?: boolean;
+  /**
+   * The two-tower embeddings filling `twotower_cosine`: an Embeddings (or any similarity with an id),
+   * 'default' for the data set's artifact (models/DATASET/embed beside the store; FILE_NOT_FOUND when
+   * there is none), or none (undefined, null): then the student's feature set leaves that column out
+   * (recorded in the model card). Opt-in because the feature lowered retrieval nDCG@10 on both
+   * benchmarked data sets (docs/design.md).
+   */
+  embedding?: QueryItemSimilarity | 'default' | null;
   onEpoch?: (e: { epoch: number; trainLoss: number; devLoss: number }) => void;
   onStage?: (stage: string) => void;
 }
@@ -48,7 +58,8 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const labels = opts.labels ?? 'human';
   opts.onStage?.('features');
   const priors = store.judgments(dataset, { split: 'train', judgmentSet });
-  const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: priors });
+  const embedding = opts.embedding === 'default' ? Embeddings.forDataset(store, dataset) : (opts.embedding ?? null);
+  const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
   const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
   if (labels === 'human+teacher' && !opts.teacher) {
     throw new DistilrankError('BAD_OPTION', 'training on human+teacher labels needs teacher labels', {
@@ -94,8 +105,9 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     judgmentSet,
     labels,
     scale: 'distilrank levels L1 … L5; score = expected level',
-    featureSetId: FEATURE_SET_ID,
-    features: FEATURES.map((f) => ({ name: f.name, version: f.version, description: f.description })),
+    featureSetId: extractor.featureSetId,
+    features: extractor.specs.map((f) => ({ name: f.name, version: f.version, description: f.description })),
+    embedding: embedding ? { id: embedding.id } : null,
     featureMeans: means,
     split: {
       seed: info.splitSeed,

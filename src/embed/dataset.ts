@@ -1,0 +1,90 @@
+/**
+ * Training the embeddings of a data set from the store: human judgments of the train split (dev for
+ * early stopping; the test split is never read), the teacher's soft labels for pool pairs when given,
+ * negatives from a candidate retriever (BM25 in the CLI), and the artifact with its model card.
+ */
+import { DistilrankError } from '../errors.ts';
+import type { Split, Store, StoredJudgment } from '../store/index.ts';
+import { defaultEmbedDir, writeEmbedArtifact, type EmbedCard } from './artifact.ts';
+import { FOLDING } from './hashing.ts';
+import { trainEmbeddings, type EmbedEpoch, type EmbedPair, type EmbedTrainConfig, type TrainedEmbeddings } from './train.ts';
+
+/** Expected gain (L1 = 0 … L5 = 4) of a judgment: the soft label's expectation where there is one. */
+function expectedGain(j: StoredJudgment): number {
+  if (j.soft) return j.soft.reduce((s, p, k) => s + p * k, 0);
+  return j.level - 1;
+}
+
+export function embedPairs(store: Store, dataset: string, split: Split, judgmentSet?: string): EmbedPair[] {
+  const texts = new Map(store.queries(dataset, split).map((q) => [q.id, q.text]));
+  return store
+    .judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })
+    .filter((j) => texts.has(j.queryId))
+    .map((j) => ({ queryId: j.queryId, queryText: texts.get(j.queryId)!, itemId: j.itemId, gain: expectedGain(j), weight: 1 }));
+}
+
+export interface TrainForDatasetOptions {
+  store: Store;
+  dataset: string;
+  judgmentSet?: string;
+  /** Teacher soft labels for pool pairs (train-split or logged queries only), at a loss weight. */
+  teacher?: { labels: ReadonlyArray<{ queryId: string; queryText: string; itemId: string; distribution: readonly number[] }>; weight: number; name: string; model: string; promptVersion: string };
+  /** Candidates for a query text (e.g. BM25's top 200): unjudged ones become sampled negatives. */
+  negativePool?: (queryText: string) => string[];
+  negativeDepth?: number;
+  config?: Partial<EmbedTrainConfig>;
+  /** Artifact folder (default: models/DATASET/embed beside the store). */
+  dir?: string;
+  onEpoch?: (e: EmbedEpoch) => void;
+  onStage?: (stage: string) => void;
+}
+
+export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): Promise<{ trained: TrainedEmbeddings; card: EmbedCard; dir: string }> {
+  const { store, dataset } = opts;
+  const info = store.dataset(dataset);
+  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  opts.onStage?.('pairs');
+  const human = embedPairs(store, dataset, 'train', judgmentSet);
+  const dev = embedPairs(store, dataset, 'dev', judgmentSet);
+  if (!human.length && !opts.teacher?.labels.length) {
+    throw new DistilrankError('BAD_INPUT', `the train split of ${dataset} has no judged pairs to train embeddings on`, { hint: 'ingest judgments for this data set (or label its pool with a teacher)' });
+  }
+  const humanKeys = new Set(human.map((p) => `${p.queryId}\0${p.itemId}`));
+  const teacher: EmbedPair[] = (opts.teacher?.labels ?? [])
+    .filter((l) => !humanKeys.has(`${l.queryId}\0${l.itemId}`)) // the human label wins
+    .map((l) => ({ queryId: l.queryId, queryText: l.queryText, itemId: l.itemId, gain: l.distribution.reduce((s, p, k) => s + p * k, 0), weight: opts.teacher!.weight }));
+  const train = [...human, ...teacher];
+  const negatives = new Map<string, string[]>();
+  if (opts.negativePool) {
+    opts.onStage?.('negatives');
+    const seen = new Set<string>();
+    for (const p of [...train, ...dev]) {
+      if (seen.has(p.queryId)) continue;
+      seen.add(p.queryId);
+      negatives.set(p.queryId, opts.negativePool(p.queryText));
+    }
+  }
+  opts.onStage?.('loading items');
+  const items = store.items(dataset, store.itemIds(dataset));
+  opts.onStage?.('training');
+  const trained = await trainEmbeddings({ items, train, dev, negatives, ...(opts.config ? { config: opts.config } : {}), ...(opts.onEpoch ? { onEpoch: opts.onEpoch } : {}) });
+  opts.onStage?.('writing');
+  const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
+  const best = trained.history.find((h) => h.epoch === trained.bestEpoch);
+  const card = writeEmbedArtifact(dir, trained.model, trained.config, trained.itemIds, trained.vectors, {
+    dataset,
+    judgmentSet,
+    labels: teacher.length ? 'human+teacher' : 'human',
+    inputs: `hashed word unigrams + bigrams and character ${trained.config.hashing.charMin}–${trained.config.hashing.charMax}-grams (code points) into ${trained.config.hashing.buckets} buckets; ${FOLDING}`,
+    data: {
+      splitSeed: info.splitSeed,
+      train: { human: human.length, teacher: teacher.length, queries: new Set(train.map((p) => p.queryId)).size },
+      dev: { pairs: dev.length, queries: new Set(dev.map((p) => p.queryId)).size },
+      teacher: opts.teacher ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight } : null,
+      negatives: { depth: opts.negativePool ? (opts.negativeDepth ?? 0) : 0, queries: negatives.size },
+    },
+    training: { history: trained.history, bestEpoch: trained.bestEpoch, epochs: trained.history.length, seconds: Number(trained.seconds.toFixed(2)), backend: trained.backend },
+    metrics: { 'dev nDCG@10 (judged pairs by cosine)': best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0 },
+  });
+  return { trained, card, dir };
+}

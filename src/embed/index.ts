@@ -1,0 +1,18 @@
+/**
+ * Relevance-tuned embeddings: a two-tower model on hashed word and character n-grams (no pretrained
+ * weights), trained on human and teacher labels; item vectors offline in a versioned artifact with
+ * an HNSW index, query vectors online behind an LRU cache. Retrieval (`vector`, `hybrid`) and the
+ * student's `twotower_cosine` feature read it.
+ */
+export { DEFAULT_HASHING, itemBuckets, queryBuckets } from './hashing.ts';
+export type { HashingConfig } from './hashing.ts';
+export { encodeBuckets } from './model.ts';
+export type { TowerWeights, TwoTowerConfig, TwoTowerWeights } from './model.ts';
+export { DEFAULT_EMBED_CONFIG, encodeItems, trainEmbeddings } from './train.ts';
+export type { EmbedEpoch, EmbedPair, EmbedTrainConfig, TrainEmbeddingsInput, TrainedEmbeddings } from './train.ts';
+export { EMBED_FORMAT, EMBED_FORMAT_VERSION, INDEX_CONFIG, buildIndex, defaultEmbedDir, readEmbedArtifact, writeEmbedArtifact } from './artifact.ts';
+export type { EmbedArtifact, EmbedCard, EmbedCardInput } from './artifact.ts';
+export { DEFAULT_QUERY_CACHE, Embeddings, LruCache, MAX_QUERY_CHARS, QueryEncoder } from './embeddings.ts';
+export type { CacheStats, VectorHit } from './embeddings.ts';
+export { embedPairs, trainEmbeddingsForDataset } from './dataset.ts';
+export type { TrainForDatasetOptions } from './dataset.ts';

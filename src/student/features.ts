@@ -1,0 +1,67 @@
+/**
+ * The student's feature rows: the registry's features, minus the two-tower cosine when the student
+ * has no embedding artifact (studentFeatureSet) — the column is dropped, not zero-filled, and the
+ * model card's feature set id says which set the model reads.
+ */
+import { FEATURES, FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet, type FeatureQuery, type FeatureSpec, type QueryItemSimilarity } from '../features/index.ts';
+import { DistilrankError } from '../errors.ts';
+import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
+
+/** What training rows and the ranker need from a feature source. */
+export interface RowSource {
+  readonly names: readonly string[];
+  has(itemId: string): boolean;
+  extract(query: FeatureQuery, itemIds: readonly string[]): Float32Array;
+}
+
+export class StudentFeatures implements RowSource {
+  readonly names: readonly string[];
+  readonly specs: readonly FeatureSpec[];
+  readonly featureSetId: string;
+  private readonly keep: Int32Array | null;
+
+  private constructor(
+    private readonly extractor: FeatureExtractor,
+    readonly embedding: QueryItemSimilarity | null,
+  ) {
+    const set = studentFeatureSet(embedding !== null);
+    this.specs = set.specs;
+    this.featureSetId = set.id;
+    this.names = Object.freeze(set.specs.map((f) => f.name));
+    this.keep = embedding ? null : Int32Array.from(FEATURES.flatMap((f, j) => (f.name === TWOTOWER_FEATURE ? [] : [j])));
+  }
+
+  static fromStore(store: Store, dataset: string, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): StudentFeatures {
+    const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
+    return new StudentFeatures(extractor, opts.embedding);
+  }
+
+  /**
+   * Features for items outside the catalogue (free texts), against the catalogue's statistics. A
+   * student that reads the two-tower cosine cannot score them: free texts have no item vector.
+   */
+  adHoc(items: readonly StoredItem[]): StudentFeatures {
+    if (this.embedding) {
+      throw new DistilrankError('MODEL_MISMATCH', 'this student reads the two-tower cosine, which free-text documents do not have (no item vector)', {
+        field: 'model',
+        hint: 'rerank free texts with a student trained without the embedding feature, or search the catalogue instead',
+      });
+    }
+    return new StudentFeatures(this.extractor.adHoc(items), null);
+  }
+
+  has(itemId: string): boolean {
+    return this.extractor.has(itemId);
+  }
+
+  extract(query: FeatureQuery, itemIds: readonly string[]): Float32Array {
+    const full = this.extractor.extract(query, itemIds);
+    const keep = this.keep;
+    if (!keep) return full;
+    const all = FEATURES.length;
+    const w = keep.length;
+    const out = new Float32Array(itemIds.length * w);
+    for (let r = 0; r < itemIds.length; r++) for (let j = 0; j < w; j++) out[r * w + j] = full[r * all + keep[j]!]!;
+    return out;
+  }
+}
