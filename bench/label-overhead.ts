@@ -196,9 +196,10 @@ try {
       const send = mean((i) => m.requests[i]!.start - m.judges[i]!.start);
       const receive = mean((i) => m.judges[i]!.end - m.requests[i]!.end);
       const between = mean((i) => (i + 1 < n ? m.judges[i + 1]!.start - m.judges[i]!.end : 0)) * (n / Math.max(1, n - 1));
+      // send and receive each span two processes' clocks (an offset of up to a few ms between their
+      // time origins); their sum does not depend on it.
       breakdown = [
-        ['teacher.judge() called → server has the request (client builds + sends, server reads + parses)', fmt(send, 0)],
-        ['server writes the reply → teacher.judge() returns (reply built, sent, read, parsed)', fmt(receive, 0)],
+        ['teacher.judge() called → server has the request, + server writes the reply → judge() returns (client, HTTP, JSON both ways)', fmt(send + receive, 0)],
         ['teacher.judge() returns → next call (job bookkeeping, SQLite commit)', fmt(between, 0)],
         ['at the server (L + timer slack)', fmt((f.busyMs / n) * 1000, 0)],
         ['wall time / pairs', fmt((m.wallMs / n) * 1000, 0)],
