@@ -1,19 +1,21 @@
 /**
  * Service load benchmark: `distilrank serve` in its own process on the home-depot catalogue (≈55k
- * items), k=20, 200 BM25 candidates re-ranked by the student, driven by autocannon (programmatic)
- * on 127.0.0.1 with the real test-split queries (seeded 70/10/20 split), cycled:
- *   1. a fixed rate (200 req/s) for BENCH_SECONDS (default 60): p50/p99/p99.9, errors;
- *   2. saturation (BENCH_CONNECTIONS connections, no rate) for BENCH_SECONDS: throughput;
+ * items), k=20, 200 BM25 candidates re-ranked by the student, on 127.0.0.1 with the real test-split
+ * queries (seeded 70/10/20 split), cycled:
+ *   1. a fixed rate (200 req/s), open loop (openLoad below: evenly spaced, latency from when each
+ *      request was due), for BENCH_SECONDS (default 60): p50/p99/p99.9, errors;
+ *   2. saturation (autocannon, BENCH_CONNECTIONS connections, closed loop) for BENCH_SECONDS: throughput;
  *   3. a reload under load: a fixed-rate run (30 s or half of BENCH_SECONDS) during which /admin/reload swaps to another student
  *      artifact: failed requests must be zero, later responses carry the new version;
  *   4. the baseline in the same run: the same fixed rate against `serve --model bm25` (BM25 alone).
  * The store and the students live in .cache/bench-serve (trained once when absent; it says so).
  * Run: `npm run bench:serve`; quick: `BENCH_SECONDS=10 npm run bench:serve`; BENCH_BASELINE=0 skips 4.
- * autocannon records latency with 1 ms resolution.
+ * autocannon records latency with 1 ms resolution; the open-loop runs with performance.now().
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { Agent, request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error autocannon ships no type declarations
 import autocannon from 'autocannon';
@@ -129,9 +131,80 @@ function load(url: string, queries: readonly string[], opts: { duration: number;
   });
 }
 
+/**
+ * An open-loop load at a fixed rate: request i is due at t0 + i / rate, sent then on a keep-alive
+ * connection pool whatever the earlier requests are doing, and its latency runs from when it was due
+ * (not from when a connection freed up), so a slow server cannot slow the load down and hide its own
+ * queueing (coordinated omission). autocannon's `overallRate` does not do this: each connection sends
+ * its per-second quota back to back at the start of every second, a burst of `rate` requests.
+ */
+async function openLoad(url: string, queries: readonly string[], opts: { duration: number; rate: number }, onModel?: (m: string) => void): Promise<CannonResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const target = new URL(`${url}/v1/search`);
+  const total = Math.round(opts.duration * opts.rate);
+  const latencies: number[] = [];
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  let next = 0;
+  const pending = new Set<Promise<void>>();
+  const t0 = performance.now();
+  const send = (i: number): Promise<void> =>
+    new Promise((done) => {
+      const due = t0 + (i * 1000) / opts.rate;
+      const body = JSON.stringify({ query: queries[i % queries.length], k: K });
+      const req = httpRequest(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          latencies.push(performance.now() - due);
+          if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx += 1;
+          else if (onModel) onModel(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model?: string }).model));
+          done();
+        });
+      });
+      let timedOut = false;
+      req.on('timeout', () => {
+        timedOut = true;
+        timeouts += 1;
+        req.destroy();
+      });
+      req.on('error', () => {
+        if (!timedOut) errors += 1;
+        done();
+      });
+      req.end(body);
+    });
+  await new Promise<void>((finish) => {
+    const tick = () => {
+      const now = performance.now();
+      while (next < total && t0 + (next * 1000) / opts.rate <= now) {
+        const p = send(next++);
+        pending.add(p);
+        void p.then(() => pending.delete(p));
+      }
+      if (next < total) setTimeout(tick, Math.max(0, t0 + (next * 1000) / opts.rate - performance.now()));
+      else finish();
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  agent.destroy();
+  const wall = (performance.now() - t0) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+  return {
+    requests: { average: latencies.length / wall, total: total },
+    latency: { p50: q(0.5), p99: q(0.99), p99_9: q(0.999), max: sorted.at(-1) ?? NaN },
+    errors,
+    timeouts,
+    non2xx,
+  } as CannonResult;
+}
+
 function row(name: string, r: CannonResult, extra = ''): string[] {
   const failed = r.errors + r.timeouts + r.non2xx;
-  return [name, fmt(r.requests.average, 1), String(r.requests.total), fmt(r.latency.p50, 0), fmt(r.latency.p99, 0), fmt(r.latency.p99_9, 0), fmt(r.latency.max, 0), String(failed), extra];
+  return [name, fmt(r.requests.average, 1), String(r.requests.total), fmt(r.latency.p50, 1), fmt(r.latency.p99, 1), fmt(r.latency.p99_9, 1), fmt(r.latency.max, 1), String(failed), extra];
 }
 
 const cpu = cpus();
@@ -160,7 +233,7 @@ try {
   log('warm-up (3 s)');
   await load(server.url, queries, { duration: 3, connections: 4 });
   log(`fixed rate: ${rate} req/s for ${seconds} s`);
-  const fixed = await load(server.url, queries, { duration: seconds, overallRate: rate, connections: 32 });
+  const fixed = await openLoad(server.url, queries, { duration: seconds, rate });
   rows.push(row(`student, fixed ${rate} req/s`, fixed));
   log(`saturation: ${satConnections} connections for ${seconds} s`);
   const sat = await load(server.url, queries, { duration: seconds, connections: satConnections });
@@ -170,7 +243,7 @@ try {
   log(`reload under load: ${rate} req/s for ${reloadSeconds} s, /admin/reload to another student after ${RELOAD_AFTER_S} s`);
   const models = new Map<string, number>();
   let reload: { status: number; ms: number; body: string } | null = null;
-  const run = load(server.url, queries, { duration: reloadSeconds, overallRate: rate, connections: 32 }, (m) => models.set(m, (models.get(m) ?? 0) + 1));
+  const run = openLoad(server.url, queries, { duration: reloadSeconds, rate }, (m) => models.set(m, (models.get(m) ?? 0) + 1));
   await new Promise((r) => setTimeout(r, RELOAD_AFTER_S * 1000));
   const t0 = performance.now();
   const rr = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: `student:${reloadDir}` }) });
@@ -190,7 +263,7 @@ if (baseline) {
   try {
     await load(bm25.url, queries, { duration: 3, connections: 4 });
     log(`baseline: bm25 alone at ${rate} req/s for ${seconds} s`);
-    const b = await load(bm25.url, queries, { duration: seconds, overallRate: rate, connections: 32 });
+    const b = await openLoad(bm25.url, queries, { duration: seconds, rate });
     rows.push(row(`bm25 alone (baseline), fixed ${rate} req/s`, b));
   } finally {
     await bm25.stop();
