@@ -3,7 +3,7 @@ import { fmt, table } from '../cli/format.ts';
 import { curveSection, type HtmlSection } from '../eval/index.ts';
 import type { DistillStudy, RoiRow, ScalingRow } from './study.ts';
 
-const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '');
+const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : 'n/a');
 const times = (x: number): string => (Number.isFinite(x) && x !== 1 ? `${x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1)}×` : '');
 const usd = (x: number): string => (!Number.isFinite(x) ? 'n/a' : x >= 0.01 ? `$${x.toFixed(2)}` : `$${x.toPrecision(2)}`);
 const num = (x: number, d = 4): string => (Number.isFinite(x) ? fmt(x, d) : 'n/a');

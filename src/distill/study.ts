@@ -90,7 +90,7 @@ export interface RoiRow {
   usdPerThousandQueries: number;
   /** How the cost was measured. */
   costBasis: string;
-  /** (model − BM25) / (teacher − BM25) on rerank nDCG@10 and on κ; NaN for BM25 and the teacher. */
+  /** (model − BM25) / (teacher − BM25) on rerank nDCG@10 and on κ; NaN for BM25, the teacher, and where the teacher does not beat BM25. */
   shareOfTeacherGain: { rerank: number; kappa: number };
   /** Teacher cost ÷ this model's cost. */
   cheaperThanTeacher: number;
@@ -327,9 +327,11 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     const bm = roi[0]!;
     for (const r of roi) {
       if (r.kind !== 'baseline') {
+        // A share of a gain the teacher does not have is no number (NaN, printed n/a).
+        const share = (x: number, base: number, teach: number) => (teach > base ? (x - base) / (teach - base) : NaN);
         r.shareOfTeacherGain = {
-          rerank: (r.rerank - bm.rerank) / (teacherRow.rerank - bm.rerank),
-          kappa: (r.kappaQuadratic - bm.kappaQuadratic) / (teacherRow.kappaQuadratic - bm.kappaQuadratic),
+          rerank: share(r.rerank, bm.rerank, teacherRow.rerank),
+          kappa: share(r.kappaQuadratic, bm.kappaQuadratic, teacherRow.kappaQuadratic),
         };
       }
       r.cheaperThanTeacher = teacherRow.usdPerThousandQueries / r.usdPerThousandQueries;
