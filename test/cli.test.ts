@@ -331,3 +331,16 @@ describe('progress output with CI=true', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('reportTable', () => {
+  it("names the retriever a re-ranked run's candidates came from", async () => {
+    const { reportTable } = await import('../src/cli/common.ts');
+    const base = { dataset: 'd', split: 'test', protocol: 'retrieval', queries: 3, metrics: { 'nDCG@10': 0.5 }, judgmentSet: 'j', depth: 100, latencyMs: { p50: 1, p99: 2 }, candidates: 200 };
+    const out = reportTable([
+      { ...base, model: 'student(human)' },
+      { ...base, model: 'student(human)@hybrid' },
+    ] as never, ['nDCG@10']);
+    expect(out).toMatch(/^student\(human\)\s+retrieval \(bm25@200\)/m);
+    expect(out).toMatch(/^student\(human\)@hybrid\s+retrieval \(hybrid@200\)/m);
+  });
+});

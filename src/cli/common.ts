@@ -101,13 +101,19 @@ export function positiveInt(name: string) {
 
 export const LABEL_COLUMNS = ['accuracy', 'kappa_quadratic', 'RMSE_expected_level'] as const;
 
+/** Which retriever a re-ranking model's candidates came from: `student@hybrid` → hybrid, else bm25. */
+function candidateSource(model: string): string {
+  const at = model.lastIndexOf('@');
+  return at > 0 && /^student/.test(model) && !model.startsWith('student:') ? model.slice(at + 1) : 'bm25';
+}
+
 export function reportTable(reports: readonly EvalReport[], measures: readonly string[] = DEFAULT_MEASURES): string {
   const labels = reports.some((r) => r.levels) ? LABEL_COLUMNS : [];
   return table(
     ['model', 'protocol', 'queries', ...measures, ...labels, 'p50 ms', 'p99 ms'],
     reports.map((r) => [
       r.model,
-      r.candidates ? `${r.protocol} (bm25@${r.candidates})` : r.protocol,
+      r.candidates ? `${r.protocol} (${candidateSource(r.model)}@${r.candidates})` : r.protocol,
       String(r.queries),
       ...measures.map((m) => fmt(r.metrics[m] ?? NaN)),
       ...labels.map((m) => (r.metrics[m] === undefined ? '' : fmt(r.metrics[m]))),
