@@ -299,7 +299,10 @@ describe('the llama teacher on a model whose answer depends on the whole prompt'
     const loaded = await plainTeacher.load();
     reversed.forEach((r, i) => {
       const expected = oracleDistribution(plain, plainTeacher.promptTokens(loaded, pairWith([...ITEMS].reverse()[i]!)));
-      r.distribution.forEach((p, k) => expect(Math.abs(p - expected[k]!)).toBeLessThan(5e-4));
+      // Two sequences evaluated in one batch can take another llama.cpp kernel (and rounding) than one
+      // sequence alone: up to 2.7e-3 seen in CI. Still well under the > 0.02 a wrong prompt moves the
+      // answer by (asserted in the test above), so a stale or partial prompt would fail this.
+      r.distribution.forEach((p, k) => expect(Math.abs(p - expected[k]!)).toBeLessThan(5e-3));
     });
     // The plain template has no ChatML tokens; it still carries the same guideline and blocks.
     const rendered = loaded.model.detokenize(plainTeacher.promptTokens(loaded, PAIR), true);
