@@ -14,10 +14,9 @@
  * Durability as the label cache: each caption is committed in its own transaction the moment it
  * arrives; WAL with synchronous = NORMAL survives kill -9 of the process (not a power cut).
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
-import { DistilrankError } from '../errors.ts';
+import type Database from 'better-sqlite3';
+import { openSidecarDb, type SidecarKind } from '../sidecar-db.ts';
 import type { TeacherCost } from '../teacher/index.ts';
 
 /** 'drc1' — marks a SQLite file as a distilrank caption cache (PRAGMA application_id). */
@@ -130,33 +129,8 @@ export class CaptionCache {
 
   /** Open (creating it unless `create: false` or `readonly`) a caption cache; other files are refused untouched. */
   static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): CaptionCache {
-    const exists = existsSync(path) && statSync(path).size > 0;
-    const readonly_ = Boolean(opts.readonly);
-    if (!exists && (readonly_ || opts.create === false)) {
-      throw new DistilrankError('FILE_NOT_FOUND', `no caption cache at ${path}`, {
-        file: path,
-        hint: 'run `distilrank enrich captions` first, or pass the path of an existing caption cache',
-      });
-    }
-    if (!exists) mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, { readonly: readonly_, fileMustExist: exists });
-      checkOrInit(db, path);
-    } catch (e) {
-      db?.close();
-      if (e instanceof DistilrankError) throw e;
-      throw new DistilrankError('STORE_VERSION', `not a distilrank caption cache (${(e as Error).message})`, {
-        file: path,
-        hint: 'pass another caption cache path, or move the file away',
-      });
-    }
-    if (!readonly_) {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-    }
-    db.pragma('busy_timeout = 5000');
-    return new CaptionCache(path, db, readonly_);
+    const db = openSidecarDb(path, CAPTION_CACHE_KIND, opts);
+    return new CaptionCache(path, db, Boolean(opts.readonly));
   }
 
   close(): void {
@@ -281,28 +255,12 @@ export class CaptionCache {
   }
 }
 
-function checkOrInit(db: Database.Database, path: string): void {
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
-  if (appId === 0 && version === 0 && tables === 0 && !db.readonly) {
-    db.transaction(() => {
-      db.exec(SCHEMA_SQL);
-      db.pragma(`application_id = ${CAPTION_CACHE_APPLICATION_ID}`);
-      db.pragma(`user_version = ${CAPTION_CACHE_SCHEMA_VERSION}`);
-    })();
-    return;
-  }
-  if (appId !== CAPTION_CACHE_APPLICATION_ID) {
-    throw new DistilrankError('STORE_VERSION', 'a SQLite file, but not a distilrank caption cache', {
-      file: path,
-      hint: 'pass another caption cache path; distilrank does not write into other databases',
-    });
-  }
-  if (version !== CAPTION_CACHE_SCHEMA_VERSION) {
-    throw new DistilrankError('STORE_VERSION', `caption cache schema version ${version}; this distilrank reads version ${CAPTION_CACHE_SCHEMA_VERSION}`, {
-      file: path,
-      hint: 'use the distilrank version that wrote it (captions are paid for: do not delete the file)',
-    });
-  }
-}
+const CAPTION_CACHE_KIND: SidecarKind = {
+  name: 'caption cache',
+  applicationId: CAPTION_CACHE_APPLICATION_ID,
+  schemaVersion: CAPTION_CACHE_SCHEMA_VERSION,
+  schemaSql: SCHEMA_SQL,
+  missingHint: 'run `distilrank enrich captions` first, or pass the path of an existing caption cache',
+  foreignHint: 'pass another caption cache path; distilrank does not write into other databases',
+  versionHint: 'use the distilrank version that wrote it (captions are paid for: do not delete the file)',
+};

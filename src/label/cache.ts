@@ -22,11 +22,11 @@
  * instead (a few ms each) for when that matters more than throughput.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { writeFileAtomic } from '../atomic.ts';
-import { DistilrankError } from '../errors.ts';
+import { openSidecarDb, type SidecarKind } from '../sidecar-db.ts';
 import type { LevelDistribution } from '../relevance/index.ts';
 // config.ts directly, not the stage index: the index also exports the ablation, which imports labelling.
 import { DEFAULT_REPRESENTATION_ID } from '../represent/config.ts';
@@ -274,33 +274,8 @@ export class LabelCache {
    * label cache (a distilrank store included), or one of another schema version, is refused untouched.
    */
   static open(path: string, opts: OpenLabelCacheOptions = {}): LabelCache {
-    const exists = existsSync(path) && statSync(path).size > 0;
-    const readonly_ = Boolean(opts.readonly);
-    if (!exists && (readonly_ || opts.create === false)) {
-      throw new DistilrankError('FILE_NOT_FOUND', `no label cache at ${path}`, {
-        file: path,
-        hint: 'run `distilrank label` first, or pass the path of an existing label cache',
-      });
-    }
-    if (!exists) mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, { readonly: readonly_, fileMustExist: exists });
-      checkOrInit(db, path);
-    } catch (e) {
-      db?.close();
-      if (e instanceof DistilrankError) throw e;
-      throw new DistilrankError('STORE_VERSION', `not a distilrank label cache (${(e as Error).message})`, {
-        file: path,
-        hint: 'pass another label cache path, or move the file away',
-      });
-    }
-    if (!readonly_) {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
-    }
-    db.pragma('busy_timeout = 5000');
-    return new LabelCache(path, db, readonly_);
+    const db = openSidecarDb(path, LABEL_CACHE_KIND, opts);
+    return new LabelCache(path, db, Boolean(opts.readonly));
   }
 
   close(): void {
@@ -448,29 +423,12 @@ export class LabelCache {
   }
 }
 
-function checkOrInit(db: Database.Database, path: string): void {
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
-  if (appId === 0 && version === 0 && tables === 0 && !db.readonly) {
-    db.transaction(() => {
-      db.exec(SCHEMA_SQL);
-      db.pragma(`application_id = ${LABEL_CACHE_APPLICATION_ID}`);
-      db.pragma(`user_version = ${LABEL_CACHE_SCHEMA_VERSION}`);
-    })();
-    return;
-  }
-  if (appId !== LABEL_CACHE_APPLICATION_ID) {
-    throw new DistilrankError('STORE_VERSION', 'a SQLite file, but not a distilrank label cache', {
-      file: path,
-      hint: 'pass another label cache path; distilrank does not write into other databases (the store is a separate file)',
-    });
-  }
-  if (version !== LABEL_CACHE_SCHEMA_VERSION) {
-    throw new DistilrankError(
-      'STORE_VERSION',
-      `label cache schema version ${version}; this distilrank reads version ${LABEL_CACHE_SCHEMA_VERSION}`,
-      { file: path, hint: 'use the distilrank version that wrote it (labels are paid for: do not delete the file)' },
-    );
-  }
-}
+const LABEL_CACHE_KIND: SidecarKind = {
+  name: 'label cache',
+  applicationId: LABEL_CACHE_APPLICATION_ID,
+  schemaVersion: LABEL_CACHE_SCHEMA_VERSION,
+  schemaSql: SCHEMA_SQL,
+  missingHint: 'run `distilrank label` first, or pass the path of an existing label cache',
+  foreignHint: 'pass another label cache path; distilrank does not write into other databases (the store is a separate file)',
+  versionHint: 'use the distilrank version that wrote it (labels are paid for: do not delete the file)',
+};
