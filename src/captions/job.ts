@@ -18,7 +18,7 @@
  * settings tries again; a transient failure (DNS, network, timeout, HTTP error) is retried like a
  * failed call but costs nothing.
  */
-import { runJobCore, checkJobOptions, type CoreProgress, type JobBudget, type JobClock, type RetryPolicy, type StopReason } from '../jobs/index.ts';
+import { runJobCore, checkJobOptions, jobSettings, type CoreProgress, type JobSettings, type StopReason } from '../jobs/index.ts';
 import { fetchImage, ImageFetchError, TRANSIENT_FETCH_FAILURES, type FetchImageOptions, type FetchedImage, type ImageFetchFailure } from '../net/index.ts';
 import { TeacherCallError, ZERO_COST, type TeacherCost, type TeacherErrorKind } from '../teacher/index.ts';
 import type { CaptionCache, CaptionKey, CaptionRef } from './cache.ts';
@@ -88,20 +88,14 @@ export interface CaptionJobSummary {
   error?: CaptionFailure;
 }
 
-export interface CaptionJobOptions {
+export interface CaptionJobOptions extends JobSettings {
   cache: CaptionCache;
   captioner: Captioner;
   dataset: string;
   items: readonly CaptionItem[];
   /** Rules of the image download (allowPrivate, limits). */
   fetch?: Omit<FetchImageOptions, 'signal'>;
-  concurrency?: number;
-  budget?: JobBudget;
-  retry?: Partial<RetryPolicy>;
-  signal?: AbortSignal;
   onProgress?: (p: CaptionProgress) => void;
-  clock?: JobClock;
-  seed?: number;
 }
 
 interface Task {
@@ -191,12 +185,7 @@ export async function runCaptionJob(opts: CaptionJobOptions): Promise<CaptionJob
     tasks: todo,
     attempt,
     alreadyDone: (task) => task.refs.every((r) => cache.refOf(dataset, r.itemId, model, promptVersion)?.imageUrl === task.url),
-    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    ...(opts.budget ? { budget: opts.budget } : {}),
-    ...(opts.retry ? { retry: opts.retry } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...jobSettings(opts),
     ...(opts.onProgress ? { onProgress: (p: CoreProgress) => opts.onProgress!({ ...p, items: opts.items.length }) } : {}),
   });
   const failureOf = (f: { task: Task; kind: TeacherErrorKind; message: string }): CaptionFailure => ({ itemId: f.task.refs[0]!.itemId, kind: f.kind, message: f.message });

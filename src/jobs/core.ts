@@ -111,7 +111,31 @@ export interface CoreResult<T> {
   elapsedSeconds: number;
 }
 
-export interface CoreOptions<T> {
+/** How a paid-call job runs: what the labelling and caption jobs take and hand to the core as is. */
+export interface JobSettings {
+  concurrency?: number;
+  budget?: JobBudget;
+  retry?: Partial<RetryPolicy>;
+  /** Graceful stop: no new calls; calls in flight finish and are committed; backoff waits end. */
+  signal?: AbortSignal;
+  clock?: JobClock;
+  /** Seed of the backoff jitter (default 1). */
+  seed?: number;
+}
+
+/** The JobSettings fields of a job's options (without the job's own fields). */
+export function jobSettings(o: JobSettings): JobSettings {
+  return {
+    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+    ...(o.budget ? { budget: o.budget } : {}),
+    ...(o.retry ? { retry: o.retry } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+}
+
+export interface CoreOptions<T> extends JobSettings {
   tasks: readonly T[];
   /**
    * One attempt at a task. Resolves after its result is committed; fails with a TeacherCallError
@@ -120,15 +144,7 @@ export interface CoreOptions<T> {
   attempt(task: T, attempt: number, signal: AbortSignal): Promise<AttemptResult>;
   /** True when the task was settled elsewhere since the caller filtered (another writer): skip it. */
   alreadyDone?(task: T): boolean;
-  concurrency?: number;
-  budget?: JobBudget;
-  retry?: Partial<RetryPolicy>;
-  /** Graceful stop: no new calls; calls in flight finish and are committed; backoff waits end. */
-  signal?: AbortSignal;
   onProgress?: (p: CoreProgress) => void;
-  clock?: JobClock;
-  /** Seed of the backoff jitter (default 1). */
-  seed?: number;
 }
 
 const MAX_FAILURES_KEPT = 100;

@@ -1,3 +1,3 @@
 /** The paid-call job core (concurrency, retries, budget, progress) shared by labelling and captioning. */
-export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK, asCallError, checkJobOptions, runJobCore } from './core.ts';
-export type { AttemptResult, CoreOptions, CoreProgress, CoreResult, JobBudget, JobClock, RetryPolicy, StopReason, TaskFailure } from './core.ts';
+export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK, asCallError, checkJobOptions, jobSettings, runJobCore } from './core.ts';
+export type { AttemptResult, CoreOptions, CoreProgress, CoreResult, JobBudget, JobClock, JobSettings, RetryPolicy, StopReason, TaskFailure } from './core.ts';

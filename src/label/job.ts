@@ -21,7 +21,7 @@
  */
 import type { Teacher, TeacherCost, TeacherErrorKind, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
 import { TeacherCallError } from '../teacher/types.ts';
-import { checkJobOptions, runJobCore, type JobBudget, type JobClock, type RetryPolicy, type StopReason } from '../jobs/index.ts';
+import { checkJobOptions, jobSettings, runJobCore, type JobBudget, type JobSettings, type StopReason } from '../jobs/index.ts';
 import { isDistribution, keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 
 export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK } from '../jobs/index.ts';
@@ -77,21 +77,13 @@ export interface LabelJobSummary {
   error?: PairFailure;
 }
 
-export interface LabelJobOptions {
+export interface LabelJobOptions extends JobSettings {
   cache: LabelCache;
   teacher: Teacher;
   pairs: readonly TeacherPair[];
   /** The data set the pairs come from (recorded with each label so `labelsFor` finds it). */
   dataset: string;
-  concurrency?: number;
-  budget?: LabelBudget;
-  retry?: Partial<RetryPolicy>;
-  /** Graceful stop: no new calls; calls in flight finish and are saved; backoff waits end. */
-  signal?: AbortSignal;
   onProgress?: (p: LabelProgress) => void;
-  clock?: JobClock;
-  /** Seed of the backoff jitter (default 1). */
-  seed?: number;
 }
 
 interface Task {
@@ -132,12 +124,7 @@ export async function runLabelJob(opts: LabelJobOptions): Promise<LabelJobSummar
 
   const core = await runJobCore<Task>({
     tasks: todo,
-    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
-    ...(opts.budget ? { budget: opts.budget } : {}),
-    ...(opts.retry ? { retry: opts.retry } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...jobSettings(opts),
     alreadyDone: (task) => {
       if (!cache.has(task.key)) return false;
       // Another writer of the same cache (a second job) saved it since the start.
