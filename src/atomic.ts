@@ -10,17 +10,24 @@ import { basename, dirname, join } from 'node:path';
 const CHUNK = 1 << 20;
 
 /**
- * Write `content` (one string, or chunks streamed in ~1 MiB writes) to `path` through a uniquely named
+ * Write `content` (one string, or chunks streamed in ~1 MiB writes; byte chunks as they are) to `path` through a uniquely named
  * temporary file in the same folder, fsynced, then renamed. On failure the temporary file is removed
  * and the error (e.g. ENOENT for a missing folder) is rethrown.
  */
-export function writeFileAtomic(path: string, content: string | Iterable<string>): void {
+export function writeFileAtomic(path: string, content: string | Iterable<string | Uint8Array>): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const fd = openSync(tmp, 'wx');
     try {
       let buf = '';
       for (const chunk of typeof content === 'string' ? [content] : content) {
+        if (typeof chunk !== 'string') {
+          // Bytes go out as they are, after the text gathered so far.
+          if (buf) writeSync(fd, buf);
+          buf = '';
+          writeSync(fd, chunk);
+          continue;
+        }
         buf += chunk;
         if (buf.length > CHUNK) {
           writeSync(fd, buf);

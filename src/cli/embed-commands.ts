@@ -2,9 +2,8 @@
  * `distilrank embed`: train the two-tower embeddings of a data set (artifact beside the store), and
  * export item (and optionally query) vectors as JSONL or NumPy .npy for use elsewhere.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic.ts';
 import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
@@ -117,24 +116,6 @@ async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir:
   }
 }
 
-/** Write bytes through a temporary file and a rename (the string writer in src/atomic.ts, for binary). */
-function writeBinaryAtomic(path: string, chunks: readonly Uint8Array[]): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fd = openSync(tmp, 'wx');
-    try {
-      for (const c of chunks) writeSync(fd, c);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** NumPy .npy v1.0: magic, header dict padded to a multiple of 64 bytes, then row-major little-endian float32. */
 export function npyBytes(data: Float32Array, rows: number, cols: number): Uint8Array[] {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
@@ -164,10 +145,10 @@ function exportVectors(store: Store, o: EmbedOptions, dir: string, file: string)
       })(),
     );
   } else {
-    writeBinaryAtomic(file, npyBytes(e.vectors, e.itemIds.length, e.dim));
+    writeFileAtomic(file, npyBytes(e.vectors, e.itemIds.length, e.dim));
     writeFileAtomic(`${file}.ids.json`, `${JSON.stringify({ embedding: e.id, dataset: o.dataset, ids: e.itemIds })}\n`);
     if (queries.length) {
-      writeBinaryAtomic(`${file}.queries.npy`, npyBytes(qvec, queries.length, e.dim));
+      writeFileAtomic(`${file}.queries.npy`, npyBytes(qvec, queries.length, e.dim));
       writeFileAtomic(`${file}.queries.ids.json`, `${JSON.stringify({ embedding: e.id, dataset: o.dataset, ids: queries.map((q) => q.id) })}\n`);
     }
   }
