@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MEASURES } from '../src/eval/evaluate.ts';
 import { evaluateRun } from '../src/eval/metrics.ts';
 import { readQrels, readRun } from '../src/eval/trec.ts';
-import { CLI, DATA_DIR, runCli, tempDir, type CliResult } from './helpers.ts';
+import { CLI, DATA_DIR, noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
 
 const ESC = String.fromCharCode(0x1b);
 const cleanups: Array<() => void> = [];
@@ -25,16 +25,7 @@ function workDir(): string {
   return t.path;
 }
 
-function noStackTrace(r: CliResult): void {
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.stderr).not.toContain('node:internal');
-  expect(r.stderr).not.toContain('internal error');
-}
 
-function ok(r: CliResult): CliResult {
-  if (r.status !== 0) throw new Error(`exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 interface Report {
   dataset: string;

@@ -6,15 +6,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DistillStudy } from '../src/distill/index.ts';
-import { runCli, tempDir, type CliResult } from './helpers.ts';
+import { ok, runCli, tempDir, type CliResult } from './helpers.ts';
 
 const dir = tempDir('distilrank-distill-');
 afterAll(() => dir.cleanup());
 
-function ok(r: CliResult): CliResult {
-  if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stderr}`);
-  return r;
-}
 
 describe('distilrank distill', { timeout: 600_000 }, () => {
   let first: CliResult;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { DistilrankError } from '../src/errors.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,4 +59,17 @@ export function caught(fn: () => unknown): DistilrankError {
     throw e;
   }
   throw new Error('expected a DistilrankError, but nothing was thrown');
+}
+
+/** The result of a command that must succeed: its output, or an error showing both streams. */
+export function ok(r: CliResult): CliResult {
+  if (r.status !== 0) throw new Error(`exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A user-caused failure prints a message and a hint, never a stack trace or an internal error. */
+export function noStackTrace(r: CliResult): void {
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr).not.toContain('node:internal');
+  expect(r.stderr).not.toContain('internal error');
 }

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readRun } from '../src/eval/trec.ts';
 import { Store } from '../src/store/index.ts';
 import type { ModelCard } from '../src/student/index.ts';
-import { runCli, tempDir, type CliResult } from './helpers.ts';
+import { noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
 
 const DS = 'icecat-chorus';
 
@@ -25,16 +25,7 @@ function workDir(): string {
   return t.path;
 }
 
-function ok(r: CliResult): CliResult {
-  if (r.status !== 0) throw new Error(`exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
-function noStackTrace(r: CliResult): void {
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.stderr).not.toContain('node:internal');
-  expect(r.stderr).not.toContain('internal error');
-}
 
 interface Report {
   dataset: string;
