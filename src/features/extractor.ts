@@ -11,6 +11,7 @@
 import { DistilrankError } from '../errors.ts';
 import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, cjkBigrams, foldDiacritics, hasCjk, tokenize } from '../text/index.ts';
+import { runSliced, runSync, yieldToEventLoop, type Sliced } from '../sliced.ts';
 import { quantitiesIn, quantityKey, numbersIn } from './quantities.ts';
 import { FEATURES, FEATURE_SET_ID, featureIndex, featureNames } from './registry.ts';
 
@@ -137,6 +138,41 @@ class Column {
   }
 }
 
+/** Items read from the store per statement when building in slices. */
+const ITEM_READ_BATCH = 2048;
+
+/** What FeatureExtractor.analyse hands the constructor: per-item arrays, vocabularies, field totals. */
+interface Analysis {
+  n: number;
+  index: Map<string, number>;
+  vocab: Map<string, number>;
+  grams: Map<string, number>;
+  brands: Map<string, number>;
+  /** Terms numbered so far (the base's included). */
+  termCount: number;
+  brandOf: Int32Array;
+  brandTermStart: Int32Array;
+  brandTermIds: Int32Array;
+  termStart: Int32Array;
+  termIds: Int32Array;
+  termTf: Float64Array;
+  fieldLen: Float64Array;
+  bigramStart: Int32Array;
+  bigramKeys: Float64Array;
+  gramStart: Int32Array;
+  gramIds: Int32Array;
+  titleText: string[];
+  numStart: Int32Array;
+  numVals: Float64Array;
+  qtyStart: Int32Array;
+  qtyKeys: Float64Array;
+  unitMask: Int32Array;
+  hasDescription: Uint8Array;
+  /** Items with a non-empty field, and the field's total length, per field. */
+  docs: Float64Array;
+  lenSum: Float64Array;
+}
+
 interface PreparedQuery {
   key: string;
   /** Distinct query term ids (-1: not in the catalogue), at most MAX_QUERY_TERMS. */
@@ -171,7 +207,7 @@ export class FeatureExtractor {
   readonly names: readonly string[] = Object.freeze(featureNames());
   readonly itemCount: number;
 
-  private readonly index = new Map<string, number>();
+  private readonly index: Map<string, number>;
   private readonly vocab: Map<string, number>;
   private readonly grams: Map<string, number>;
   private readonly brands: Map<string, number>;
@@ -216,12 +252,27 @@ export class FeatureExtractor {
   /** Load a data set's whole catalogue from the store (STORE_NOT_FOUND when it was never ingested). */
   static fromStore(store: Store, dataset: string, opts: ExtractorOptions = {}): FeatureExtractor {
     store.dataset(dataset);
-    return new FeatureExtractor(store.items(dataset, store.itemIds(dataset)), opts);
+    return FeatureExtractor.fromItems(store.items(dataset, store.itemIds(dataset)), opts);
+  }
+
+  /**
+   * fromStore in slices of a few milliseconds, the event loop running between them: how a service
+   * builds the extractor of its next artifact set while it keeps answering with the current one.
+   */
+  static async fromStoreSliced(store: Store, dataset: string, opts: ExtractorOptions = {}): Promise<FeatureExtractor> {
+    store.dataset(dataset);
+    const ids = store.itemIds(dataset);
+    const items: StoredItem[] = [];
+    for (let i = 0; i < ids.length; i += ITEM_READ_BATCH) {
+      items.push(...store.items(dataset, ids.slice(i, i + ITEM_READ_BATCH)));
+      await yieldToEventLoop();
+    }
+    return new FeatureExtractor(await runSliced(FeatureExtractor.analyse(items, undefined)), opts);
   }
 
   /** Build from items already in memory (what fromStore does after reading them). */
   static fromItems(items: readonly StoredItem[], opts: ExtractorOptions = {}): FeatureExtractor {
-    return new FeatureExtractor(items, opts);
+    return new FeatureExtractor(runSync(FeatureExtractor.analyse(items, undefined)), opts);
   }
 
   /**
@@ -231,20 +282,23 @@ export class FeatureExtractor {
    * not recognised on ad-hoc items. Only the given items are analysed, so it is cheap per request.
    */
   adHoc(items: readonly StoredItem[]): FeatureExtractor {
-    return new FeatureExtractor(items, {}, this.base ?? this);
+    const base = this.base ?? this;
+    return new FeatureExtractor(runSync(FeatureExtractor.analyse(items, base)), {}, base);
   }
 
-  private constructor(items: readonly StoredItem[], opts: ExtractorOptions, base?: FeatureExtractor) {
+  /**
+   * The per-item pass over a catalogue (tokens, terms, n-grams, numbers, brands): the expensive part
+   * of a build, written as a generator so it can run in slices (src/sliced.ts). With `base`, terms and
+   * grams are numbered after the base's (an ad-hoc extractor).
+   */
+  private static *analyse(items: readonly StoredItem[], base: FeatureExtractor | undefined): Sliced<Analysis> {
     const n = items.length;
-    this.itemCount = n;
-    this.base = base;
     // An ad-hoc extractor reads the base's term and gram ids and numbers its own new ones after them.
-    this.vocab = base ? new OverlayMap(base.vocab) : new Map();
-    this.grams = base ? new OverlayMap(base.grams) : new Map();
-    this.brands = base ? base.brands : new Map();
+    const vocab: Map<string, number> = base ? new OverlayMap(base.vocab) : new Map();
+    const grams: Map<string, number> = base ? new OverlayMap(base.grams) : new Map();
+    const brands: Map<string, number> = base ? base.brands : new Map();
     let nextTerm = base ? base.vocab.size : 0;
     let nextGram = base ? base.grams.size : 0;
-    this.embedding = opts.embedding;
     const stems = new Map<string, string>();
     const stemOf = (token: string): string => {
       let stem = stems.get(token);
@@ -256,45 +310,44 @@ export class FeatureExtractor {
     };
     const termOf = (token: string): number => {
       const stem = stemOf(token);
-      let id = this.vocab.get(stem);
+      let id = vocab.get(stem);
       if (id === undefined) {
         id = nextTerm++;
         if (id >= MAX_TERMS) throw new Error(`catalogue vocabulary exceeds ${MAX_TERMS} terms`);
-        this.vocab.set(stem, id);
+        vocab.set(stem, id);
       }
       return id;
     };
     const gramOf = (g: string): number => {
-      let id = this.grams.get(g);
+      let id = grams.get(g);
       if (id === undefined) {
         id = nextGram++;
-        this.grams.set(g, id);
+        grams.set(g, id);
       }
       return id;
     };
 
     // Brands first: their vocabulary is needed to recognise them in queries.
     const brandTerms = new Column();
-    this.brandOf = new Int32Array(n).fill(-1);
-    items.forEach((it, i) => {
-      const raw = base ? null : brandText(it);
-      if (!raw) return;
+    const brandOf = new Int32Array(n).fill(-1);
+    for (let i = 0; i < n; i++) {
+      if (i % 1024 === 1023) yield;
+      const raw = base ? null : brandText(items[i]!);
+      if (!raw) continue;
       const tokens = tokenize(raw);
       const content = tokens.filter((t) => !ENGLISH_STOPWORDS.has(t));
       const terms = (content.length ? content : tokens).map(termOf);
-      if (!terms.length || terms.length > MAX_BRAND_TERMS) return;
+      if (!terms.length || terms.length > MAX_BRAND_TERMS) continue;
       const key = terms.join(' ');
-      let b = this.brands.get(key);
+      let b = brands.get(key);
       if (b === undefined) {
-        b = this.brands.size;
-        this.brands.set(key, b);
+        b = brands.size;
+        brands.set(key, b);
         for (const t of new Set(terms)) brandTerms.push(t);
         brandTerms.end();
       }
-      this.brandOf[i] = b;
-    });
-    this.brandTermStart = brandTerms.starts();
-    this.brandTermIds = brandTerms.ints();
+      brandOf[i] = b;
+    }
 
     const terms = new Column();
     const tfs = new Column();
@@ -302,15 +355,18 @@ export class FeatureExtractor {
     const gramCol = new Column();
     const nums = new Column();
     const qtys = new Column();
-    this.fieldLen = new Float64Array(n * NF);
-    this.unitMask = new Int32Array(n);
-    this.hasDescription = new Uint8Array(n);
-    this.titleText = new Array<string>(n);
+    const fieldLen = new Float64Array(n * NF);
+    const unitMask = new Int32Array(n);
+    const hasDescription = new Uint8Array(n);
+    const titleText = new Array<string>(n);
+    const index = new Map<string, number>();
     const lenSum = new Float64Array(NF);
     const docs = new Float64Array(NF);
     const counts = new Map<number, number>();
 
-    items.forEach((it, i) => {
+    for (let i = 0; i < n; i++) {
+      if (i % 256 === 255) yield;
+      const it = items[i]!;
       const fieldsText = Object.values(it.fields).join('\n');
       const titleTokens = tokenize(it.title);
       const texts = [it.title, it.description ?? '', fieldsText];
@@ -326,13 +382,13 @@ export class FeatureExtractor {
           tfs.push(counts.get(t)!);
         }
         terms.end();
-        this.fieldLen[i * NF + f] = ts.length;
+        fieldLen[i * NF + f] = ts.length;
         if (ts.length) {
           docs[f]! += 1;
           lenSum[f]! += ts.length;
         }
       }
-      this.hasDescription[i] = it.description && it.description.trim() ? 1 : 0;
+      hasDescription[i] = it.description && it.description.trim() ? 1 : 0;
 
       // Title bigrams: consecutive term pairs, and CJK character bigrams as negative keys.
       const title = fieldTerms[FIELD_TITLE]!;
@@ -344,7 +400,7 @@ export class FeatureExtractor {
       bigrams.end();
       for (const g of charGrams(plain).map(gramOf).sort((a, b) => a - b)) gramCol.push(g);
       gramCol.end();
-      this.titleText[i] = ` ${titleTokens.map(stemOf).join(' ')} `;
+      titleText[i] = ` ${titleTokens.map(stemOf).join(' ')} `;
 
       const allText = texts.join('\n');
       for (const v of numbersIn(allText)) nums.push(v);
@@ -354,35 +410,80 @@ export class FeatureExtractor {
       for (const key of qs.map(quantityKey).sort((a, b) => a - b)) qtys.push(key);
       for (const q of qs) mask |= 1 << q.unit;
       qtys.end();
-      this.unitMask[i] = mask;
-      this.index.set(it.id, i);
-    });
+      unitMask[i] = mask;
+      index.set(it.id, i);
+    }
+    return {
+      n,
+      index,
+      vocab,
+      grams,
+      brands,
+      termCount: nextTerm,
+      brandOf,
+      brandTermStart: brandTerms.starts(),
+      brandTermIds: brandTerms.ints(),
+      termStart: terms.starts(),
+      termIds: terms.ints(),
+      termTf: tfs.doubles(),
+      fieldLen,
+      bigramStart: bigrams.starts(),
+      bigramKeys: bigrams.doubles(),
+      gramStart: gramCol.starts(),
+      gramIds: gramCol.ints(),
+      titleText,
+      numStart: nums.starts(),
+      numVals: nums.doubles(),
+      qtyStart: qtys.starts(),
+      qtyKeys: qtys.doubles(),
+      unitMask,
+      hasDescription,
+      docs,
+      lenSum,
+    };
+  }
 
-    this.termStart = terms.starts();
-    this.termIds = terms.ints();
-    this.termTf = tfs.doubles();
+  private constructor(a: Analysis, opts: ExtractorOptions, base?: FeatureExtractor) {
+    const n = a.n;
+    this.itemCount = n;
+    this.base = base;
+    this.embedding = opts.embedding;
+    this.index = a.index;
+    this.vocab = a.vocab;
+    this.grams = a.grams;
+    this.brands = a.brands;
+    this.brandOf = a.brandOf;
+    this.brandTermStart = a.brandTermStart;
+    this.brandTermIds = a.brandTermIds;
+    this.fieldLen = a.fieldLen;
+    this.unitMask = a.unitMask;
+    this.hasDescription = a.hasDescription;
+    this.titleText = a.titleText;
+    this.termStart = a.termStart;
+    this.termIds = a.termIds;
+    this.termTf = a.termTf;
     if (base) {
       this.df = base.df;
       this.docs = base.docs;
       this.avgLen = base.avgLen;
     } else {
-      this.df = Array.from({ length: NF }, () => new Int32Array(nextTerm));
+      this.df = Array.from({ length: NF }, () => new Int32Array(a.termCount));
       for (let slot = 0; slot < n * NF; slot++) {
         const df = this.df[slot % NF]!;
         for (let k = this.termStart[slot]!; k < this.termStart[slot + 1]!; k++) df[this.termIds[k]!]! += 1;
       }
-      this.docs = docs;
+      this.docs = a.docs;
       this.avgLen = new Float64Array(NF);
-      for (let f = 0; f < NF; f++) this.avgLen[f] = docs[f]! > 0 ? lenSum[f]! / docs[f]! : 0;
+      for (let f = 0; f < NF; f++) this.avgLen[f] = a.docs[f]! > 0 ? a.lenSum[f]! / a.docs[f]! : 0;
     }
-    this.bigramStart = bigrams.starts();
-    this.bigramKeys = bigrams.doubles();
-    this.gramStart = gramCol.starts();
-    this.gramIds = gramCol.ints();
-    this.numStart = nums.starts();
-    this.numVals = nums.doubles();
-    this.qtyStart = qtys.starts();
-    this.qtyKeys = qtys.doubles();
+    this.bigramStart = a.bigramStart;
+    this.bigramKeys = a.bigramKeys;
+    this.gramStart = a.gramStart;
+    this.gramIds = a.gramIds;
+    this.numStart = a.numStart;
+    this.numVals = a.numVals;
+    this.qtyStart = a.qtyStart;
+    this.qtyKeys = a.qtyKeys;
 
     this.priorCount = new Float64Array(n);
     this.priorSum = new Float64Array(n);

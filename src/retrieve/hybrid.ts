@@ -51,10 +51,14 @@ export class HybridRanker implements Ranker {
     return reciprocalRankFusion([lexical, dense], this.rrfK).slice(0, k);
   }
 
-  /** The vector leg's query-embedding cache stats, when it has them (the service exports them). */
+  /** The legs' stats (the vector leg's query-embedding cache, the BM25 leg's index), for the service's metrics. */
   stats(): unknown {
-    const legStats = (this.vector as { stats?: () => unknown }).stats;
-    return typeof legStats === 'function' ? legStats.call(this.vector) : {};
+    const of = (leg: Ranker): object => {
+      const legStats = (leg as { stats?: () => unknown }).stats;
+      const s = typeof legStats === 'function' ? legStats.call(leg) : {};
+      return typeof s === 'object' && s !== null ? s : {};
+    };
+    return { ...of(this.vector), ...of(this.bm25) };
   }
 
   /** Candidates scored by fusing the two legs' orderings of just these candidates. */

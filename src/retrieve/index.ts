@@ -2,13 +2,17 @@
 import { unknownName } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import { Bm25Ranker } from './bm25.ts';
+import type { Bm25Index } from './bm25-index.ts';
 import { DEFAULT_LEG_DEPTH, RRF_K } from './hybrid.ts';
 import { HybridRanker } from './hybrid.ts';
 import { RandomRanker } from './random.ts';
 import { VectorRanker } from './vector.ts';
 import type { Ranker } from './types.ts';
 
-export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
+export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS, queryTerms } from './bm25.ts';
+export type { Bm25Options } from './bm25.ts';
+export { Bm25Index, FtsQueryTokenizer } from './bm25-index.ts';
+export type { Bm25IndexStats } from './bm25-index.ts';
 export { RandomRanker } from './random.ts';
 export { DEFAULT_LEG_DEPTH, HybridRanker, RRF_K, reciprocalRankFusion } from './hybrid.ts';
 export type { HybridOptions } from './hybrid.ts';
@@ -16,23 +20,36 @@ export { VectorRanker } from './vector.ts';
 export { negativePool } from './negatives.ts';
 export type { LevelPredictor, Ranker, ScoredItem } from './types.ts';
 
+/** What a caller may hand a ranker it creates: the service passes an in-memory BM25 index it built. */
+export interface RankerOptions {
+  bm25Index?: Bm25Index;
+}
+
 export interface RankerFactory {
   description: string;
-  create(store: Store, dataset: string): Ranker;
+  /** Whether the ranker reads BM25 (and so can use an in-memory index). */
+  usesBm25?: boolean;
+  create(store: Store, dataset: string, opts?: RankerOptions): Ranker;
 }
 
 export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
-  bm25: { description: 'BM25 (SQLite FTS5, per-field weights)', create: (store, dataset) => new Bm25Ranker(store, dataset) },
+  bm25: {
+    description: 'BM25 (SQLite FTS5, per-field weights)',
+    usesBm25: true,
+    create: (store, dataset, opts = {}) => new Bm25Ranker(store, dataset, undefined, { ...(opts.bm25Index ? { index: opts.bm25Index } : {}) }),
+  },
   vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (store, dataset) => VectorRanker.forDataset(store, dataset) },
   hybrid: {
     description: `BM25 + vector fused by reciprocal rank fusion (k = ${RRF_K}, ${DEFAULT_LEG_DEPTH} candidates per leg)`,
-    create: (store, dataset) => new HybridRanker(new Bm25Ranker(store, dataset), VectorRanker.forDataset(store, dataset)),
+    usesBm25: true,
+    create: (store, dataset, opts = {}) =>
+      new HybridRanker(new Bm25Ranker(store, dataset, undefined, { ...(opts.bm25Index ? { index: opts.bm25Index } : {}) }), VectorRanker.forDataset(store, dataset)),
   },
   random: { description: 'seeded random order: the floor to read every protocol against', create: (store, dataset) => new RandomRanker(store, dataset) },
 });
 
-export function createRanker(name: string, store: Store, dataset: string): Ranker {
+export function createRanker(name: string, store: Store, dataset: string, opts: RankerOptions = {}): Ranker {
   const f = RANKERS[name];
   if (!f) throw unknownName('model', name, Object.keys(RANKERS));
-  return f.create(store, dataset);
+  return f.create(store, dataset, opts);
 }

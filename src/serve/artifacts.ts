@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadModel } from '../cli/models.ts';
 import { DistilrankError } from '../errors.ts';
-import { createRanker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
+import { Bm25Index, createRanker, RANKERS, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
 import { Store, type StoredItem } from '../store/index.ts';
 import { applyLabelShift, DEFAULT_CANDIDATES, StudentRanker, type Explanation } from '../student/index.ts';
 
@@ -83,9 +83,13 @@ export class ArtifactSet {
     }
     const store = Store.open(path, { readonly: true });
     let closeModel: (() => Promise<void>) | undefined;
+    let bm25Index: Bm25Index | undefined;
     try {
-      store.dataset(spec.dataset);
-      const retriever = createRanker(spec.retriever, store, spec.dataset);
+      const dataset = store.dataset(spec.dataset);
+      // BM25 from an in-memory copy of the FTS5 index (same scores; FTS5's slow common-term queries
+      // were the service's latency tail), built in slices so a reload does not stall requests.
+      if (RANKERS[spec.retriever]?.usesBm25) bm25Index = await Bm25Index.buildSliced(store, spec.dataset, dataset.fieldWeights);
+      const retriever = createRanker(spec.retriever, store, spec.dataset, bm25Index ? { bm25Index } : {});
       const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates });
       closeModel = model.close;
       const student = model.ranker instanceof StudentRanker ? model.ranker : null;
@@ -99,11 +103,16 @@ export class ArtifactSet {
         candidates: spec.candidates,
         loadedAt: new Date().toISOString(),
       };
-      const set = new ArtifactSet({ ...spec, store: path }, info, store, retriever, model.ranker, student, levels, model.close);
+      const closeAll = async () => {
+        await model.close();
+        bm25Index?.close();
+      };
+      const set = new ArtifactSet({ ...spec, store: path }, info, store, retriever, model.ranker, student, levels, closeAll);
       await set.search('warm up', 1);
       return set;
     } catch (e) {
       await closeModel?.().catch(() => undefined);
+      bm25Index?.close();
       store.close();
       throw e;
     }

@@ -371,6 +371,37 @@ export class Store {
   }
 
   /**
+   * FTS5's own totals for a data set's index (its "averages" record): the row count and the tokens
+   * per column, which BM25's IDF and average document length are computed from.
+   */
+  ftsTotals(dataset: string): { rows: number; columnTokens: number[] } {
+    const blob = this.db.prepare(`SELECT block FROM ${ftsTableName(dataset)}_data WHERE id = 1`).pluck().get() as Buffer | undefined;
+    if (!blob) return { rows: 0, columnTokens: FTS_COLUMNS.map(() => 0) };
+    const v = readVarints(blob);
+    return { rows: v[0]!, columnTokens: FTS_COLUMNS.map((_, c) => v[c + 1] ?? 0) };
+  }
+
+  /** Every row of a data set's FTS5 index: rowid, item id and tokens per column (FTS5's docsize record). */
+  *ftsRows(dataset: string): Generator<{ rid: number; itemId: string; columnTokens: number[] }> {
+    const rows = this.db
+      .prepare(`SELECT d.id AS rid, i.id AS itemId, d.sz AS sz FROM ${ftsTableName(dataset)}_docsize d JOIN items i ON i.rid = d.id ORDER BY d.id`)
+      .iterate() as IterableIterator<{ rid: number; itemId: string; sz: Buffer }>;
+    for (const r of rows) yield { rid: r.rid, itemId: r.itemId, columnTokens: readVarints(r.sz) };
+  }
+
+  /**
+   * Every token occurrence in a data set's FTS5 index as [term, rowid, column index], in term,
+   * rowid, column, offset order (fts5vocab's "instance" table): what an in-memory copy is built from.
+   */
+  *ftsInstances(dataset: string): Generator<[term: string, rid: number, column: number]> {
+    const vocab = `vocab_${ftsTableName(dataset)}`;
+    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${vocab} USING fts5vocab(main, '${ftsTableName(dataset)}', 'instance')`);
+    const column = new Map<string, number>(FTS_COLUMNS.map((c, i) => [c, i]));
+    const rows = this.db.prepare(`SELECT term, doc, col FROM temp.${vocab}`).raw().iterate() as IterableIterator<[string, number, string]>;
+    for (const [term, rid, col] of rows) yield [term, rid, column.get(col)!];
+  }
+
+  /**
    * BM25 over the data set's FTS5 table: the top `k` items for an FTS5 MATCH expression, scores
    * positive (higher is better). With `restrictTo`, only those item ids are scored (rerank protocol);
    * items that match no query term are absent from the result.
@@ -396,6 +427,30 @@ export class Store {
       )
       .all(match, opts.k ?? 100) as Array<{ itemId: string; score: number }>;
   }
+}
+
+/** SQLite's variable-length integers (FTS5 records are sequences of them): 1–9 bytes, big-endian. */
+function readVarints(buf: Uint8Array): number[] {
+  const out: number[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    let v = 0;
+    let i = 0;
+    for (; i < 8; i++) {
+      const b = buf[pos + i]!;
+      if (b < 0x80) break;
+      v = v * 128 + (b & 0x7f);
+    }
+    if (i < 8) {
+      v = v * 128 + buf[pos + i]!;
+      pos += i + 1;
+    } else {
+      v = v * 256 + buf[pos + 8]!;
+      pos += 9;
+    }
+    out.push(v);
+  }
+  return out;
 }
 
 function checkOrInit(db: Database.Database, path: string, existed: boolean): void {

@@ -36,6 +36,12 @@ export class StudentFeatures implements RowSource {
     return new StudentFeatures(extractor, opts.embedding);
   }
 
+  /** fromStore in slices, the event loop running between them (a serving process stays responsive). */
+  static async fromStoreSliced(store: Store, dataset: string, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): Promise<StudentFeatures> {
+    const extractor = await FeatureExtractor.fromStoreSliced(store, dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
+    return new StudentFeatures(extractor, opts.embedding);
+  }
+
   /**
    * Features for items outside the catalogue (free texts), against the catalogue's statistics. A
    * student that reads the two-tower cosine cannot score them: free texts have no item vector.

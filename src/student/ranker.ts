@@ -94,7 +94,8 @@ export class StudentRanker implements Ranker, LevelPredictor {
       }
     }
     const priors = store.judgments(dataset, { split: 'train', judgmentSet: card.judgmentSet });
-    const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
+    // Built in slices: a service loading its next artifact set keeps answering meanwhile.
+    const extractor = await StudentFeatures.fromStoreSliced(store, dataset, { priorJudgments: priors, embedding });
     const scorer = await OnnxScorer.load(onnx);
     return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES, opts.retriever);
   }
