@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetAdapter } from '../src/datasets/index.ts';
 import { DistilrankError } from '../src/errors.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor, featureNames, featureSetId, quantitiesIn, UNITS } from '../src/features/index.ts';
 import { discreteMapping } from '../src/relevance/index.ts';
 import { ftsMatchExpression } from '../src/retrieve/index.ts';
 import { Store, type DatasetBundle } from '../src/store/index.ts';
 import { analyze, cjkBigrams, porterStem, tokenize } from '../src/text/index.ts';
-import { tempDir } from './helpers.ts';
+import { DATA_DIR, tempDir } from './helpers.ts';
 
 const MAPPING = discreteMapping('test-0-3', 'test scale', [
   [0, 1, '0 → L1'],
@@ -451,4 +452,26 @@ describe('BM25 over all text agrees with the store FTS5 BM25', () => {
       for (const x of ratios) expect(x / ratios[0]!, q).toBeCloseTo(1, 4);
     }
   });
+});
+
+describe('sliced build', () => {
+  it('fromStoreSliced gives the event loop back while it builds, and computes the same features as fromStore', async () => {
+    const s = Store.open(join(tmp.path, 'sliced.db'), { create: true });
+    try {
+      s.ingest(datasetAdapter('cranfield').load(join(DATA_DIR, 'cranfield')));
+      const priorJudgments = s.judgments('cranfield', { split: 'train' });
+      let ticks = 0;
+      const timer = setInterval(() => (ticks += 1), 1);
+      const sliced = await FeatureExtractor.fromStoreSliced(s, 'cranfield', { priorJudgments });
+      clearInterval(timer);
+      // A build that never yielded would let the 1 ms timer fire at most once.
+      expect(ticks).toBeGreaterThan(2);
+      const whole = FeatureExtractor.fromStore(s, 'cranfield', { priorJudgments });
+      expect(sliced.itemCount).toBe(whole.itemCount);
+      const ids = s.itemIds('cranfield').slice(0, 300);
+      for (const q of s.queries('cranfield').slice(0, 20)) expect(sliced.extract(q, ids)).toEqual(whole.extract(q, ids));
+    } finally {
+      s.close();
+    }
+  }, 60_000);
 });
