@@ -32,3 +32,17 @@ export async function runSliced<T>(work: Sliced<T>, sliceMs = DEFAULT_SLICE_MS):
     }
   }
 }
+
+/** Every value of an iterable, pulled in slices with the event loop running between them. */
+export async function collectSliced<T>(values: Iterable<T>, sliceMs = DEFAULT_SLICE_MS): Promise<T[]> {
+  const out: T[] = [];
+  let deadline = performance.now() + sliceMs;
+  for (const v of values) {
+    out.push(v);
+    if ((out.length & 63) === 0 && performance.now() >= deadline) {
+      await yieldToEventLoop();
+      deadline = performance.now() + sliceMs;
+    }
+  }
+  return out;
+}

@@ -113,25 +113,31 @@ function plainText(tokens: readonly string[]): string {
   return tokens.map(foldDiacritics).join(' ');
 }
 
-/** Growable number list turned into a typed array at the end of the build. */
+/** Growable list of rows of numbers (typed storage: millions of entries on a large catalogue). */
 class Column {
-  private data: number[] = [];
-  readonly start: number[] = [0];
+  private data = new Float64Array(1024);
+  private size = 0;
+  private readonly start: number[] = [0];
   push(v: number): void {
-    this.data.push(v);
+    if (this.size === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.size++] = v;
   }
   /** Close the current row. */
   end(): void {
-    this.start.push(this.data.length);
+    this.start.push(this.size);
   }
   get length(): number {
-    return this.data.length;
+    return this.size;
   }
   ints(): Int32Array {
-    return Int32Array.from(this.data);
+    return Int32Array.from(this.data.subarray(0, this.size));
   }
   doubles(): Float64Array {
-    return Float64Array.from(this.data);
+    return this.data.slice(0, this.size);
   }
   starts(): Int32Array {
     return Int32Array.from(this.start);
@@ -148,8 +154,8 @@ interface Analysis {
   vocab: Map<string, number>;
   grams: Map<string, number>;
   brands: Map<string, number>;
-  /** Terms numbered so far (the base's included). */
-  termCount: number;
+  /** Document frequency of each term id, per field; null for an ad-hoc extractor (it reads its base's). */
+  df: Int32Array[] | null;
   brandOf: Int32Array;
   brandTermStart: Int32Array;
   brandTermIds: Int32Array;
@@ -331,7 +337,7 @@ export class FeatureExtractor {
     const brandTerms = new Column();
     const brandOf = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) {
-      if (i % 1024 === 1023) yield;
+      if (i % 256 === 255) yield;
       const raw = base ? null : brandText(items[i]!);
       if (!raw) continue;
       const tokens = tokenize(raw);
@@ -365,7 +371,7 @@ export class FeatureExtractor {
     const counts = new Map<number, number>();
 
     for (let i = 0; i < n; i++) {
-      if (i % 256 === 255) yield;
+      if (i % 32 === 31) yield;
       const it = items[i]!;
       const fieldsText = Object.values(it.fields).join('\n');
       const titleTokens = tokenize(it.title);
@@ -413,24 +419,45 @@ export class FeatureExtractor {
       unitMask[i] = mask;
       index.set(it.id, i);
     }
+    // The conversions below copy millions of entries on a large catalogue: a slice each.
+    const termStart = terms.starts();
+    yield;
+    const termIds = terms.ints();
+    yield;
+    const termTf = tfs.doubles();
+    yield;
+    // Document frequencies per field (an ad-hoc extractor reads its base's).
+    let df: Int32Array[] | null = null;
+    if (!base) {
+      df = Array.from({ length: NF }, () => new Int32Array(nextTerm));
+      for (let slot = 0; slot < n * NF; slot++) {
+        if (slot % 4096 === 4095) yield;
+        const col = df[slot % NF]!;
+        for (let k = termStart[slot]!; k < termStart[slot + 1]!; k++) col[termIds[k]!]! += 1;
+      }
+    }
+    const bigramKeys = bigrams.doubles();
+    yield;
+    const gramIds = gramCol.ints();
+    yield;
     return {
       n,
       index,
       vocab,
       grams,
       brands,
-      termCount: nextTerm,
+      df,
       brandOf,
       brandTermStart: brandTerms.starts(),
       brandTermIds: brandTerms.ints(),
-      termStart: terms.starts(),
-      termIds: terms.ints(),
-      termTf: tfs.doubles(),
+      termStart,
+      termIds,
+      termTf,
       fieldLen,
       bigramStart: bigrams.starts(),
-      bigramKeys: bigrams.doubles(),
+      bigramKeys,
       gramStart: gramCol.starts(),
-      gramIds: gramCol.ints(),
+      gramIds,
       titleText,
       numStart: nums.starts(),
       numVals: nums.doubles(),
@@ -462,19 +489,16 @@ export class FeatureExtractor {
     this.termStart = a.termStart;
     this.termIds = a.termIds;
     this.termTf = a.termTf;
-    if (base) {
-      this.df = base.df;
-      this.docs = base.docs;
-      this.avgLen = base.avgLen;
-    } else {
-      this.df = Array.from({ length: NF }, () => new Int32Array(a.termCount));
-      for (let slot = 0; slot < n * NF; slot++) {
-        const df = this.df[slot % NF]!;
-        for (let k = this.termStart[slot]!; k < this.termStart[slot + 1]!; k++) df[this.termIds[k]!]! += 1;
-      }
+    if (a.df) {
+      this.df = a.df;
       this.docs = a.docs;
       this.avgLen = new Float64Array(NF);
       for (let f = 0; f < NF; f++) this.avgLen[f] = a.docs[f]! > 0 ? a.lenSum[f]! / a.docs[f]! : 0;
+    } else {
+      // An ad-hoc extractor: the catalogue's statistics.
+      this.df = base!.df;
+      this.docs = base!.docs;
+      this.avgLen = base!.avgLen;
     }
     this.bigramStart = a.bigramStart;
     this.bigramKeys = a.bigramKeys;

@@ -105,7 +105,7 @@ export class Bm25Index {
       rowOf.set(r.itemId, itemIds.length);
       itemIds.push(r.itemId);
       lengths.push(r.columnTokens.reduce((s, x) => s + x, 0));
-      if (++n % 4096 === 0) yield;
+      if (++n % 512 === 0) yield;
     }
     // FTS5: avgdl = (total tokens over all columns) / rows, from its averages record.
     const avgdl = totals.columnTokens.reduce((s, x) => s + x, 0) / totals.rows;
@@ -140,7 +140,7 @@ export class Bm25Index {
         freq = 0;
       }
       freq += w[col]!;
-      if (++n % 16384 === 0) yield;
+      if (++n % 1024 === 0) yield;
     }
     flushPosting();
     if (term) termRange.set(term, [start, postRow.length]);

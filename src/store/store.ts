@@ -314,6 +314,11 @@ export class Store {
 
   /** Judgments of one judgment set (the data set's default unless given), optionally of one split. */
   judgments(dataset: string, opts: { split?: Split; judgmentSet?: string } = {}): StoredJudgment[] {
+    return [...this.iterateJudgments(dataset, opts)];
+  }
+
+  /** judgments() one at a time (a service reads them in slices while it keeps answering). */
+  *iterateJudgments(dataset: string, opts: { split?: Split; judgmentSet?: string } = {}): Generator<StoredJudgment> {
     const set = opts.judgmentSet ?? this.dataset(dataset).defaultJudgmentSet;
     const rows = this.db
       .prepare(
@@ -322,7 +327,7 @@ export class Store {
          WHERE j.dataset = ? AND j.judgment_set = ?${opts.split ? ' AND q.split = ?' : ''}
          ORDER BY j.query_id, j.item_id`,
       )
-      .all(...(opts.split ? [dataset, set, opts.split] : [dataset, set])) as Array<{
+      .iterate(...(opts.split ? [dataset, set, opts.split] : [dataset, set])) as IterableIterator<{
       query_id: string;
       item_id: string;
       judgment_set: string;
@@ -331,16 +336,18 @@ export class Store {
       soft: string | null;
       raters: string | null;
     }>;
-    return rows.map((r) => ({
-      queryId: r.query_id,
-      itemId: r.item_id,
-      judgmentSet: r.judgment_set,
-      nativeGrade: r.native_grade,
-      level: r.level,
-      gain: defaultGain(r.level),
-      soft: r.soft ? (JSON.parse(r.soft) as LevelDistribution) : null,
-      raters: r.raters ? (JSON.parse(r.raters) as RaterGrade[]) : null,
-    }));
+    for (const r of rows) {
+      yield {
+        queryId: r.query_id,
+        itemId: r.item_id,
+        judgmentSet: r.judgment_set,
+        nativeGrade: r.native_grade,
+        level: r.level,
+        gain: defaultGain(r.level),
+        soft: r.soft ? (JSON.parse(r.soft) as LevelDistribution) : null,
+        raters: r.raters ? (JSON.parse(r.raters) as RaterGrade[]) : null,
+      };
+    }
   }
 
   items(dataset: string, ids: readonly string[]): StoredItem[] {

@@ -11,6 +11,7 @@ import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '.
 import type { Store, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { StudentFeatures } from './features.ts';
+import { collectSliced } from '../sliced.ts';
 import { OnnxScorer } from './onnx.ts';
 import { applyLabelShift } from './train.ts';
 
@@ -93,7 +94,7 @@ export class StudentRanker implements Ranker, LevelPredictor {
         });
       }
     }
-    const priors = store.judgments(dataset, { split: 'train', judgmentSet: card.judgmentSet });
+    const priors = await collectSliced(store.iterateJudgments(dataset, { split: 'train', judgmentSet: card.judgmentSet }));
     // Built in slices: a service loading its next artifact set keeps answering meanwhile.
     const extractor = await StudentFeatures.fromStoreSliced(store, dataset, { priorJudgments: priors, embedding });
     const scorer = await OnnxScorer.load(onnx);
