@@ -6,7 +6,7 @@
  */
 import { DistilrankError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
-import { defaultEmbedDir, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
+import { defaultEmbedDir, hasEmbedArtifact, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
 import { queryBuckets } from './hashing.ts';
 import { dot, encodeBuckets, type TwoTowerWeights } from './model.ts';
 
@@ -142,10 +142,18 @@ export class Embeddings {
 
   /**
    * The data set's default artifact, checked against the store: same data set, and a vector for every
-   * item of the catalogue (a re-ingested catalogue needs new item vectors).
+   * item of the catalogue (a re-ingested catalogue needs new item vectors). FILE_NOT_FOUND (field
+   * `embedding`, hint: run distilrank embed) when there is none.
    */
   static forDataset(store: Store, dataset: string, opts: { dir?: string; cacheSize?: number } = {}): Embeddings {
     const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
+    if (!hasEmbedArtifact(dir)) {
+      throw new DistilrankError('FILE_NOT_FOUND', `${dataset} has no two-tower embeddings yet (no embedding artifact in this folder)`, {
+        file: dir,
+        field: 'embedding',
+        hint: `run distilrank embed --dataset ${dataset} first`,
+      });
+    }
     const e = Embeddings.load(dir, opts);
     if (e.card.dataset !== dataset) {
       throw new DistilrankError('MODEL_MISMATCH', `the embeddings were trained on ${e.card.dataset}, not ${dataset}`, { file: dir, field: 'dataset', hint: `distilrank embed --dataset ${dataset}` });
