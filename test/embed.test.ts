@@ -15,6 +15,7 @@ import {
   LruCache,
   buildIndex,
   defaultEmbedDir,
+  itemBuckets,
   queryBuckets,
   readEmbedArtifact,
   trainEmbeddingsForDataset,
@@ -59,6 +60,22 @@ describe('hashed n-gram inputs', () => {
     for (const x of [...a, ...b]) expect(x >= 0 && x < DEFAULT_HASHING.buckets).toBe(true);
     // NFKC folding: full-width letters hash like plain ones
     expect([...queryBuckets('ＫＥＴＴＬＥ')]).toEqual([...queryBuckets('kettle')]);
+  });
+
+  it('caps a long text at maxFeatures buckets: the title’s come first, all from the uncapped bag', () => {
+    // A free text to re-rank may be 8,000 characters; hashing stops once the cap is reached.
+    const rand = mulberry32(3);
+    const words = Array.from({ length: 1500 }, () => `${PRODUCTS[Math.floor(rand() * PRODUCTS.length)]!}${Math.floor(rand() * 90)}`);
+    const item = { title: words.slice(0, 6).join(' '), description: words.slice(6).join(' '), fields: { colour: words.slice(10, 14).join(' ') } };
+    const uncapped = new Set(itemBuckets(item, { ...DEFAULT_HASHING, maxFeatures: 1e9, descriptionTokens: 1e9 }));
+    const titleOnly = itemBuckets({ title: item.title, description: null, fields: {} }, { ...DEFAULT_HASHING, maxFeatures: 1e9 });
+    for (const cap of [1, titleOnly.length, titleOnly.length + 7, 300]) {
+      const capped = itemBuckets(item, { ...DEFAULT_HASHING, maxFeatures: cap, descriptionTokens: 1e9 });
+      expect(capped.length).toBe(cap);
+      for (const b of capped) expect(uncapped.has(b)).toBe(true);
+      if (cap >= titleOnly.length) for (const b of titleOnly) expect(capped).toContain(b);
+    }
+    expect(uncapped.size).toBeGreaterThan(300);
   });
 });
 
