@@ -15,52 +15,19 @@ import {
   LruCache,
   buildIndex,
   defaultEmbedDir,
+  itemBuckets,
   queryBuckets,
   readEmbedArtifact,
   trainEmbeddingsForDataset,
   type EmbedTrainConfig,
 } from '../src/embed/index.ts';
 import { FEATURE_SET_ID, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
 import { Bm25Ranker, HybridRanker, RANKERS, VectorRanker, createRanker, negativePool, reciprocalRankFusion, type Ranker, type ScoredItem } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { mulberry32 } from '../src/random.ts';
 import { caught, runCli, tempDir } from './helpers.ts';
-
-// A synthetic catalogue: 8 colours × 16 products, titled "colour product", plus a few Japanese titles.
-// Relevance is word overlap (exact item L5, same product L3, same colour L2, nothing shared L1).
-const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
-const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow', 'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass'];
-const SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
-  [1, 1, '1 → L1'],
-  [2, 2, '2 → L2'],
-  [3, 3, '3 → L3'],
-  [4, 4, '4 → L4'],
-  [5, 5, '5 → L5'],
-]);
-const itemId = (c: number, p: number) => `it-${c}-${p}`;
-
-function synth(name: string): DatasetBundle {
-  const rand = mulberry32(11);
-  const items: Array<DatasetBundle['items'][number]> = [];
-  for (let c = 0; c < COLOURS.length; c++) for (let p = 0; p < PRODUCTS.length; p++) items.push({ id: itemId(c, p), title: `${COLOURS[c]} ${PRODUCTS[p]}`, fields: {} });
-  items.push({ id: 'ja-1', title: '赤いやかん', fields: {} }, { id: 'ja-2', title: '青い傘', fields: {} });
-  const queries: Array<DatasetBundle['queries'][number]> = [];
-  const judgments: Array<DatasetBundle['judgments'][number]> = [];
-  let k = 0;
-  for (let c = 0; c < COLOURS.length; c++) {
-    for (let p = 0; p < PRODUCTS.length; p += 2) {
-      const qid = `q${k++}`;
-      queries.push({ id: qid, text: `${COLOURS[c]} ${PRODUCTS[p]}` });
-      const pick = (n: number) => Math.floor(rand() * n);
-      const oc = (c + 1 + pick(COLOURS.length - 1)) % COLOURS.length;
-      const op = (p + 1 + pick(PRODUCTS.length - 1)) % PRODUCTS.length;
-      judgments.push({ queryId: qid, itemId: itemId(c, p), grade: 5 }, { queryId: qid, itemId: itemId(oc, p), grade: 3 }, { queryId: qid, itemId: itemId(c, op), grade: 2 }, { queryId: qid, itemId: itemId(oc, op), grade: 1 });
-    }
-  }
-  return { name, description: 'synthetic', source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
-}
+import { COLOURS, PRODUCTS, itemId, synth } from './synth-catalogue.ts';
 
 const DS = 'synth-e';
 const SMALL: Partial<EmbedTrainConfig> = { hashing: { ...DEFAULT_HASHING, buckets: 2 ** 12 }, dim: 16, hidden: 32, epochs: 3, batchSize: 32 };
@@ -93,6 +60,22 @@ describe('hashed n-gram inputs', () => {
     for (const x of [...a, ...b]) expect(x >= 0 && x < DEFAULT_HASHING.buckets).toBe(true);
     // NFKC folding: full-width letters hash like plain ones
     expect([...queryBuckets('ＫＥＴＴＬＥ')]).toEqual([...queryBuckets('kettle')]);
+  });
+
+  it('caps a long text at maxFeatures buckets: the title’s come first, all from the uncapped bag', () => {
+    // A free text to re-rank may be 8,000 characters; hashing stops once the cap is reached.
+    const rand = mulberry32(3);
+    const words = Array.from({ length: 1500 }, () => `${PRODUCTS[Math.floor(rand() * PRODUCTS.length)]!}${Math.floor(rand() * 90)}`);
+    const item = { title: words.slice(0, 6).join(' '), description: words.slice(6).join(' '), fields: { colour: words.slice(10, 14).join(' ') } };
+    const uncapped = new Set(itemBuckets(item, { ...DEFAULT_HASHING, maxFeatures: 1e9, descriptionTokens: 1e9 }));
+    const titleOnly = itemBuckets({ title: item.title, description: null, fields: {} }, { ...DEFAULT_HASHING, maxFeatures: 1e9 });
+    for (const cap of [1, titleOnly.length, titleOnly.length + 7, 300]) {
+      const capped = itemBuckets(item, { ...DEFAULT_HASHING, maxFeatures: cap, descriptionTokens: 1e9 });
+      expect(capped.length).toBe(cap);
+      for (const b of capped) expect(uncapped.has(b)).toBe(true);
+      if (cap >= titleOnly.length) for (const b of titleOnly) expect(capped).toContain(b);
+    }
+    expect(uncapped.size).toBeGreaterThan(300);
   });
 });
 

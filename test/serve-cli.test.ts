@@ -1,12 +1,16 @@
 /**
  * `distilrank serve` as a user runs it (a separate process): it binds 127.0.0.1, prints the URL and a
  * generated admin token, answers, and on SIGTERM lets a request that is in flight finish before it
- * closes the artifacts and exits 0.
+ * closes the artifacts and exits 0. Two such processes over the same artifacts (replicas behind a
+ * load balancer) answer identically.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelCard } from '../src/student/index.ts';
 import { CLI, DATA_DIR } from './helpers.ts';
 import { buildServeFixture, SERVE_DS, type ServeFixture } from './serve-fixture.ts';
 
@@ -111,4 +115,72 @@ describe('distilrank serve', () => {
       blocker.close();
     }
   }, 90_000);
+});
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+describe('two distilrank serve processes over the same artifacts (replicas)', () => {
+  it('return identical rankings (ids, order, scores, levels, explanations) and rerank scores, report the same model version, and exit 0 on SIGTERM', async () => {
+    const [a, b] = await Promise.all([startServe([]), startServe([])]);
+    try {
+      expect(a.url).not.toBe(b.url);
+      // Same model version on /readyz, and it is the served artifact's (the ONNX checksum prefix).
+      const card = JSON.parse(readFileSync(join(fx.studentA, 'card.json'), 'utf8')) as ModelCard;
+      const ready = await Promise.all([a, b].map(async (s) => {
+        const r = await fetch(`${s.url}/readyz`);
+        expect(r.status).toBe(200);
+        return ((await r.json()) as { model: { name: string; version: string; dataset: string; retriever: string; candidates: number } }).model;
+      }));
+      expect(ready[0]!.version).toBe(card.onnxSha256.slice(0, 12));
+      const { name, version, dataset, retriever, candidates } = ready[0]!;
+      expect(ready[1]).toMatchObject({ name, version, dataset, retriever, candidates });
+
+      const searches = [
+        { query: 'boundary layer flow over a flat plate', k: 20 },
+        { query: 'heat transfer in slip flow', k: 10, explain: true },
+        { query: 'supersonic wing', k: 25 },
+        { query: 'panel flutter', k: 15 },
+        { query: 'what is the effect of yaw on the pressure distribution', k: 50 },
+      ];
+      for (const body of searches) {
+        const [x, y] = await Promise.all([postJson(`${a.url}/v1/search`, body), postJson(`${b.url}/v1/search`, body)]);
+        expect([x.status, y.status]).toEqual([200, 200]);
+        const rx = x.body.results as Array<{ id: string; score: number; explanation?: unknown[] }>;
+        const ry = y.body.results as typeof rx;
+        expect(rx).toHaveLength(body.k);
+        expect(ry.map((r) => r.id)).toEqual(rx.map((r) => r.id));
+        expect(ry.map((r) => r.score)).toEqual(rx.map((r) => r.score));
+        expect(ry).toEqual(rx); // titles, levels and explanations too
+        if (body.explain) expect(rx[0]!.explanation!.length).toBeGreaterThan(0);
+        expect(new Set(rx.map((r) => r.score)).size).toBeGreaterThan(1); // a real ranking, not a constant
+        expect(y.body.model).toBe(x.body.model);
+        expect(x.body.model).toBe(`${name}@${version}`);
+      }
+
+      const reranks = [
+        { query: 'boundary layer flow over a flat plate', documents: ['laminar boundary layer on a flat plate at zero incidence', 'panel flutter at supersonic speeds', 'heat transfer to a cylinder', 'the flat plate'] },
+        {
+          query: 'heat transfer in slip flow',
+          documents: [{ title: 'slip flow heat transfer', text: 'heat transfer from a sphere in rarefied gas, slip flow regime' }, { text: 'buckling of thin cylindrical shells' }, { title: 'Couette flow', text: 'temperature jump at the wall' }],
+          top_n: 2,
+        },
+      ];
+      for (const body of reranks) {
+        const [x, y] = await Promise.all([postJson(`${a.url}/v1/rerank`, body), postJson(`${b.url}/v1/rerank`, body)]);
+        expect([x.status, y.status]).toEqual([200, 200]);
+        const rx = x.body.results as Array<{ index: number; relevance_score: number }>;
+        expect(rx).toHaveLength(body.top_n ?? body.documents.length);
+        expect(y.body.results).toEqual(rx);
+        expect(y.body.model).toBe(x.body.model);
+      }
+    } finally {
+      a.child.kill('SIGTERM');
+      b.child.kill('SIGTERM');
+    }
+    expect(await a.exit).toBe(0);
+    expect(await b.exit).toBe(0);
+  }, 120_000);
 });

@@ -2,11 +2,10 @@
  * `distilrank embed`: train the two-tower embeddings of a data set (artifact beside the store), and
  * export item (and optionally query) vectors as JSONL or NumPy .npy for use elsewhere.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic.ts';
-import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
+import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, hasEmbedArtifact, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
 import { DistilrankError, unknownName } from '../errors.ts';
 import { negativePool } from '../retrieve/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
@@ -68,7 +67,7 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const dir = resolve(o.out ?? defaultEmbedDir(store.path, o.dataset));
-        if (!o.export || !existsSync(join(dir, 'card.json'))) {
+        if (!o.export || !hasEmbedArtifact(dir)) {
           if (o.export) note(g(), `no embedding artifact in ${dir} yet: training one first`);
           const card = await train(g, store, o, dir);
           const m = Object.entries(card.metrics).map(([k, v]) => `${k} ${fmt(v)}`);

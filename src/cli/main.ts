@@ -221,7 +221,11 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', (v) => Number(v))
     .option('--negatives <n>', 'unjudged BM25 candidates per training query used as L1 rows (default: 20 with human labels, 0 with teacher labels)', (v) => Number(v))
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
-    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string }) => {
+    .option(
+      '--embedding',
+      "add the two-tower cosine feature (twotower_cosine) from the data set's embeddings (`distilrank embed` writes them beside the store); eval and serve then load the student with those embeddings",
+    )
+    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string; embedding?: boolean }) => {
       if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
       if (o.negatives !== undefined && !(Number.isInteger(o.negatives) && o.negatives >= 0)) {
         throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got ${o.negatives}`, { field: 'negatives', hint: 'e.g. --negatives 20' });
@@ -241,6 +245,7 @@ export function buildProgram(): Command {
           ...(teacher ? { teacher } : {}),
           ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+          ...(o.embedding ? { embedding: 'default' as const } : {}),
           config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
           onStage: (stage) => note(g(), `train: ${stage}`),
           onEpoch: (e) => bar.update(e.epoch, o.epochs ?? STUDENT_MLP_CONFIG.epochs),
@@ -250,7 +255,7 @@ export function buildProgram(): Command {
         const c = trained.card;
         console.log(
           `trained student on ${o.dataset} (${c.labels} labels): ${c.split.train.pairs} train pairs / ${c.split.dev.pairs} dev pairs, ` +
-            `${c.features.length} features, best epoch ${c.training.bestEpoch} of ${c.training.epochs}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+            `${c.features.length} features${c.embedding ? ` (twotower_cosine from embeddings ${c.embedding.id})` : ''}, best epoch ${c.training.bestEpoch} of ${c.training.epochs}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
         console.log(`dev: ${Object.entries(c.metrics).map(([k, v]) => `${k.replace(/^dev /, '')} ${fmt(v)}`).join(', ')}`);
         console.log(`ONNX parity (max |Δp| on dev): ${c.onnxParityMaxAbsDiff.toExponential(2)}; artifact: ${out}`);

@@ -58,6 +58,11 @@ export function defaultEmbedDir(storePath: string, dataset: string): string {
   return join(dirname(storePath), 'models', dataset, 'embed');
 }
 
+/** Whether `dir` holds an embedding artifact (its card; readEmbedArtifact checks the rest). */
+export function hasEmbedArtifact(dir: string): boolean {
+  return existsSync(join(dir, 'card.json'));
+}
+
 function towerTensors(prefix: string, t: TowerWeights, dim: number, hidden: number): Array<[string, number[], Float32Array]> {
   return [
     [`${prefix}.w1`, [dim, hidden], t.w1],
@@ -140,7 +145,7 @@ function f32(buf: Buffer): Float32Array {
 /** Read and verify an artifact: format version, checksums, shapes. */
 export function readEmbedArtifact(dir: string): EmbedArtifact {
   const cardPath = join(dir, 'card.json');
-  if (!existsSync(cardPath)) {
+  if (!hasEmbedArtifact(dir)) {
     throw new DistilrankError('FILE_NOT_FOUND', 'no embedding artifact here (expected card.json, weights.bin, items.f32, items.json, index.usearch)', {
       file: dir,
       hint: 'train the embeddings first: distilrank embed --dataset NAME',

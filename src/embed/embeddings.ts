@@ -2,13 +2,14 @@
  * The embeddings at serving time: item vectors from the artifact (computed offline), query vectors
  * computed online in pure TypeScript (hashing + one small MLP: tens of microseconds) behind an LRU
  * cache whose hits and misses `stats()` reports (the service exports them as a metric), cosine
- * similarities for the student's feature, and ANN search over the saved usearch index.
+ * similarities for the student's feature (for free texts too: `adHoc` runs the item tower on them),
+ * and ANN search over the saved usearch index.
  */
 import { DistilrankError } from '../errors.ts';
-import type { Store } from '../store/index.ts';
-import { defaultEmbedDir, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
-import { queryBuckets } from './hashing.ts';
-import { dot, encodeBuckets, type TwoTowerWeights } from './model.ts';
+import type { Store, StoredItem } from '../store/index.ts';
+import { defaultEmbedDir, hasEmbedArtifact, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
+import { itemBuckets, queryBuckets } from './hashing.ts';
+import { dot, encodeBuckets, encodeItems, type TwoTowerWeights } from './model.ts';
 
 export interface CacheStats {
   hits: number;
@@ -142,10 +143,18 @@ export class Embeddings {
 
   /**
    * The data set's default artifact, checked against the store: same data set, and a vector for every
-   * item of the catalogue (a re-ingested catalogue needs new item vectors).
+   * item of the catalogue (a re-ingested catalogue needs new item vectors). FILE_NOT_FOUND (field
+   * `embedding`, hint: run distilrank embed) when there is none.
    */
   static forDataset(store: Store, dataset: string, opts: { dir?: string; cacheSize?: number } = {}): Embeddings {
     const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
+    if (!hasEmbedArtifact(dir)) {
+      throw new DistilrankError('FILE_NOT_FOUND', `${dataset} has no two-tower embeddings yet (no embedding artifact in this folder)`, {
+        file: dir,
+        field: 'embedding',
+        hint: `run distilrank embed --dataset ${dataset} first`,
+      });
+    }
     const e = Embeddings.load(dir, opts);
     if (e.card.dataset !== dataset) {
       throw new DistilrankError('MODEL_MISMATCH', `the embeddings were trained on ${e.card.dataset}, not ${dataset}`, { file: dir, field: 'dataset', hint: `distilrank embed --dataset ${dataset}` });
@@ -162,17 +171,47 @@ export class Embeddings {
 
   /** Cosine of the query vector with each item's vector. */
   cosines(queryText: string, itemIds: readonly string[]): Float32Array {
+    return this.cosinesOver(queryText, itemIds, this.vectors, this.row, (id) => {
+      throw new DistilrankError('MODEL_MISMATCH', `item "${id}" has no vector in embedding artifact ${this.id}`, {
+        file: this.artifact.dir,
+        hint: `the catalogue changed since the embeddings were computed: distilrank embed --dataset ${this.card.dataset}`,
+      });
+    });
+  }
+
+  /**
+   * Vectors of items outside the artifact (free texts), through the item tower exactly as the offline
+   * pass computes the catalogue's (the same bags, itemBuckets, and encodeItems): rows × dim, unit rows.
+   */
+  encodeItems(items: ReadonlyArray<Pick<StoredItem, 'title' | 'description' | 'fields'>>): Float32Array {
+    const m = this.artifact.model;
+    return encodeItems(m, items.map((it) => itemBuckets(it, m.config.hashing)));
+  }
+
+  /**
+   * The similarity for items outside the catalogue (what FeatureExtractor.adHoc asks for): their vectors
+   * from the item tower (encodeItems, once, here), query vectors from this query encoder and its cache.
+   * It has this artifact's id: the same model, applied to other items. Ids must be distinct.
+   */
+  adHoc(items: readonly StoredItem[]): Pick<Embeddings, 'id' | 'cosines'> {
+    const vectors = this.encodeItems(items);
+    const row = new Map(items.map((it, i) => [it.id, i]));
+    return {
+      id: this.id,
+      cosines: (queryText, itemIds) =>
+        this.cosinesOver(queryText, itemIds, vectors, row, (id) => {
+          throw new RangeError(`item "${id}" is not one of the ${items.length} ad-hoc items`);
+        }),
+    };
+  }
+
+  private cosinesOver(queryText: string, itemIds: readonly string[], vectors: Float32Array, row: ReadonlyMap<string, number>, missing: (id: string) => never): Float32Array {
     const q = this.queries.encode(queryText);
     const out = new Float32Array(itemIds.length);
     for (let r = 0; r < itemIds.length; r++) {
-      const i = this.row.get(itemIds[r]!);
-      if (i === undefined) {
-        throw new DistilrankError('MODEL_MISMATCH', `item "${itemIds[r]!}" has no vector in embedding artifact ${this.id}`, {
-          file: this.artifact.dir,
-          hint: `the catalogue changed since the embeddings were computed: distilrank embed --dataset ${this.card.dataset}`,
-        });
-      }
-      out[r] = dot(q, 0, this.vectors, i * this.dim, this.dim);
+      const i = row.get(itemIds[r]!);
+      if (i === undefined) missing(itemIds[r]!);
+      out[r] = dot(q, 0, vectors, i * this.dim, this.dim);
     }
     return out;
   }

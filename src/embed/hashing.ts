@@ -36,20 +36,26 @@ function fnv1a(ns: number, s: string): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+// Once `maxFeatures` buckets are in, every further add is a no-op: the loops stop early (same result,
+// and a long free text to re-rank costs no more than its first features).
 class BucketSet {
   readonly ids = new Set<number>();
   constructor(private readonly cfg: HashingConfig) {}
+  get full(): boolean {
+    return this.ids.size >= this.cfg.maxFeatures;
+  }
   add(ns: number, s: string): void {
-    if (this.ids.size < this.cfg.maxFeatures) this.ids.add(fnv1a(ns, s) & (this.cfg.buckets - 1));
+    if (!this.full) this.ids.add(fnv1a(ns, s) & (this.cfg.buckets - 1));
   }
   words(tokens: readonly string[]): void {
-    for (const t of tokens) this.add(NS_WORD, t);
-    for (let i = 0; i + 1 < tokens.length; i++) this.add(NS_BIGRAM, `${tokens[i]!} ${tokens[i + 1]!}`);
+    for (let i = 0; i < tokens.length && !this.full; i++) this.add(NS_WORD, tokens[i]!);
+    for (let i = 0; i + 1 < tokens.length && !this.full; i++) this.add(NS_BIGRAM, `${tokens[i]!} ${tokens[i + 1]!}`);
   }
   chars(tokens: readonly string[]): void {
+    if (this.full) return;
     const cps = Array.from(` ${tokens.join(' ')} `);
-    for (let n = this.cfg.charMin; n <= this.cfg.charMax; n++) {
-      for (let i = 0; i + n <= cps.length; i++) {
+    for (let n = this.cfg.charMin; n <= this.cfg.charMax && !this.full; n++) {
+      for (let i = 0; i + n <= cps.length && !this.full; i++) {
         const g = cps.slice(i, i + n).join('');
         if (g.trim()) this.add(NS_CHAR, g);
       }

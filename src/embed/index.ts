@@ -6,11 +6,11 @@
  */
 export { DEFAULT_HASHING, itemBuckets, queryBuckets } from './hashing.ts';
 export type { HashingConfig } from './hashing.ts';
-export { encodeBuckets } from './model.ts';
+export { encodeBuckets, encodeItems } from './model.ts';
 export type { TowerWeights, TwoTowerConfig, TwoTowerWeights } from './model.ts';
-export { DEFAULT_EMBED_CONFIG, encodeItems, trainEmbeddings } from './train.ts';
+export { DEFAULT_EMBED_CONFIG, trainEmbeddings } from './train.ts';
 export type { EmbedEpoch, EmbedPair, EmbedTrainConfig, TrainEmbeddingsInput, TrainedEmbeddings } from './train.ts';
-export { EMBED_FORMAT, EMBED_FORMAT_VERSION, INDEX_CONFIG, buildIndex, defaultEmbedDir, readEmbedArtifact, writeEmbedArtifact } from './artifact.ts';
+export { EMBED_FORMAT, EMBED_FORMAT_VERSION, INDEX_CONFIG, buildIndex, defaultEmbedDir, hasEmbedArtifact, readEmbedArtifact, writeEmbedArtifact } from './artifact.ts';
 export type { EmbedArtifact, EmbedCard, EmbedCardInput } from './artifact.ts';
 export { DEFAULT_QUERY_CACHE, Embeddings, LruCache, MAX_QUERY_CHARS, QueryEncoder } from './embeddings.ts';
 export type { CacheStats, VectorHit } from './embeddings.ts';

@@ -74,6 +74,18 @@ export function encodeBuckets(model: TwoTowerWeights, tower: TowerWeights, bucke
   if (norm > 0) for (let j = 0; j < dim; j++) out[at + j]! /= norm;
 }
 
+/**
+ * Item vectors for a list of bags through the item tower: rows × dim, unit rows. The offline pass over
+ * the catalogue (train.ts) and items outside it at serving time (Embeddings.encodeItems) both run this.
+ */
+export function encodeItems(model: TwoTowerWeights, bagsOf: readonly Int32Array[]): Float32Array {
+  const { dim, hidden } = model.config;
+  const out = new Float32Array(bagsOf.length * dim);
+  const scratch = new Float32Array(dim + hidden);
+  bagsOf.forEach((b, i) => encodeBuckets(model, model.item, b, out, i * dim, scratch));
+  return out;
+}
+
 /** Dot product of two rows (cosine, as both are unit vectors). */
 export function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, dim: number): number {
   let s = 0;

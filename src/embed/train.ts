@@ -26,7 +26,7 @@ import type { StoredItem } from '../store/index.ts';
 // mlp.ts directly, not the student's index: the student reads the embeddings, so its index imports this stage.
 import { initTfBackend } from '../student/mlp.ts';
 import { checkHashingConfig, DEFAULT_HASHING, itemBuckets, queryBuckets, type HashingConfig } from './hashing.ts';
-import { bucketIdf, encodeBuckets, type TowerWeights, type TwoTowerWeights } from './model.ts';
+import { bucketIdf, encodeBuckets, encodeItems, type TowerWeights, type TwoTowerWeights } from './model.ts';
 
 export interface EmbedPair {
   queryId: string;
@@ -445,13 +445,4 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
     }
     return sum / Math.max(1, batches);
   }
-}
-
-/** Item vectors for a list of bags (the offline pass over the catalogue): rows × dim, unit rows. */
-export function encodeItems(model: TwoTowerWeights, bagsOf: readonly Int32Array[]): Float32Array {
-  const { dim, hidden } = model.config;
-  const out = new Float32Array(bagsOf.length * dim);
-  const scratch = new Float32Array(dim + hidden);
-  bagsOf.forEach((b, i) => encodeBuckets(model, model.item, b, out, i * dim, scratch));
-  return out;
 }

@@ -37,6 +37,8 @@ export interface QueryItemSimilarity {
   readonly id: string;
   /** One similarity per item id, in order. */
   cosines(queryText: string, itemIds: readonly string[]): Float32Array;
+  /** The same similarity for items outside the catalogue (free texts), when the model can embed them. */
+  adHoc?(items: readonly StoredItem[]): QueryItemSimilarity;
 }
 
 /** BM25 parameters (Lucene / FTS5 defaults). */
@@ -286,10 +288,12 @@ export class FeatureExtractor {
    * catalogue's vocabulary and statistics (IDF, average field lengths, global prior) as if they were
    * unjudged catalogue items: a term the catalogue never saw has document frequency 0, and brands are
    * not recognised on ad-hoc items. Only the given items are analysed, so it is cheap per request.
+   * `twotower_cosine` is filled when the embedding can embed free texts (its `adHoc`), else left 0.
    */
   adHoc(items: readonly StoredItem[]): FeatureExtractor {
     const base = this.base ?? this;
-    return new FeatureExtractor(runSync(FeatureExtractor.analyse(items, base)), {}, base);
+    const embedding = base.embedding?.adHoc?.(items);
+    return new FeatureExtractor(runSync(FeatureExtractor.analyse(items, base)), embedding ? { embedding } : {}, base);
   }
 
   /**

@@ -43,17 +43,18 @@ export class StudentFeatures implements RowSource {
   }
 
   /**
-   * Features for items outside the catalogue (free texts), against the catalogue's statistics. A
-   * student that reads the two-tower cosine cannot score them: free texts have no item vector.
+   * Features for items outside the catalogue (free texts), against the catalogue's statistics. For a
+   * student that reads the two-tower cosine, the embeddings compute the free texts' item vectors with
+   * their item tower (QueryItemSimilarity.adHoc); a similarity that cannot embed texts is refused.
    */
   adHoc(items: readonly StoredItem[]): StudentFeatures {
-    if (this.embedding) {
-      throw new DistilrankError('MODEL_MISMATCH', 'this student reads the two-tower cosine, which free-text documents do not have (no item vector)', {
+    if (this.embedding && !this.embedding.adHoc) {
+      throw new DistilrankError('MODEL_MISMATCH', `this student reads the two-tower cosine, and its similarity (${this.embedding.id}) cannot embed free-text documents (no item vector)`, {
         field: 'model',
-        hint: 'rerank free texts with a student trained without the embedding feature, or search the catalogue instead',
+        hint: 'rerank free texts with a student trained with the embeddings of distilrank embed, or without the embedding feature, or search the catalogue instead',
       });
     }
-    return new StudentFeatures(this.extractor.adHoc(items), null);
+    return new StudentFeatures(this.extractor.adHoc(items), this.embedding);
   }
 
   has(itemId: string): boolean {
