@@ -1,0 +1,89 @@
+/**
+ * BM25 speed: FTS5 (the store's index, the oracle) against the in-memory Bm25Index the service
+ * builds from it, on every query of each data set (all splits), top 200 as the service retrieves:
+ * latency p50/p99/p99.9/max and queries/s on one thread, side by side in one run, with parity (the
+ * share of queries whose top 200 ids come out identical, the largest score difference), the index's
+ * build time and the memory it adds. Run: `npm run bench:bm25 [data sets…]`. Never part of `npm test`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fmt, table } from '../src/cli/format.ts';
+import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
+import { percentile } from '../src/eval/index.ts';
+import { Bm25Index, Bm25Ranker, type Ranker } from '../src/retrieve/index.ts';
+import { Store } from '../src/store/index.ts';
+
+const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
+const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = only.length ? only : ['home-depot', 'icecat-chorus', 'cranfield'];
+const K = 200;
+const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-bm25-'));
+const cpu = cpus();
+
+console.log(`distilrank BM25 benchmark — ${new Date().toISOString()}`);
+console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread`);
+console.log(`data: ${dataDir}; every query of each data set (all splits), top ${K}\n`);
+
+const speedRows: string[][] = [];
+const buildRows: string[][] = [];
+
+function timeAll(ranker: Ranker, queries: readonly string[]): { ms: number[]; results: Array<Array<{ itemId: string; score: number }>> } {
+  const ms: number[] = [];
+  const results: Array<Array<{ itemId: string; score: number }>> = [];
+  for (const q of queries) {
+    const t = performance.now();
+    results.push(ranker.retrieve(q, K) as Array<{ itemId: string; score: number }>);
+    ms.push(performance.now() - t);
+  }
+  return { ms, results };
+}
+
+try {
+  for (const name of names) {
+    const store = Store.open(join(work, `${name}.sqlite`), { create: true });
+    store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const weights = store.dataset(name).fieldWeights;
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const t0 = performance.now();
+    const index = Bm25Index.build(store, name, weights);
+    const buildMs = performance.now() - t0;
+    global.gc?.();
+    const added = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore;
+    const st = index.stats();
+    buildRows.push([name, String(st.items), String(st.terms), String(st.postings), fmt(buildMs, 0), `${Math.round(added / 2 ** 20)} MiB${global.gc ? '' : ' (no --expose-gc: rough)'}`]);
+
+    const queries = store.queries(name).map((q) => q.text);
+    const fts = new Bm25Ranker(store, name, weights);
+    const mem = new Bm25Ranker(store, name, weights, { index });
+    // Warm both (statement cache, tokenizer cache for the first pass is part of the measurement below).
+    timeAll(fts, queries.slice(0, 50));
+    timeAll(mem, queries.slice(0, 50));
+    const a = timeAll(fts, queries);
+    const b = timeAll(mem, queries);
+    let same = 0;
+    let maxDiff = 0;
+    a.results.forEach((r, i) => {
+      const s = b.results[i]!;
+      if (r.length === s.length && r.every((x, j) => x.itemId === s[j]!.itemId)) same += 1;
+      r.forEach((x, j) => {
+        if (s[j]?.itemId === x.itemId) maxDiff = Math.max(maxDiff, Math.abs(x.score - s[j]!.score));
+      });
+    });
+    const row = (label: string, ms: number[]) => {
+      const total = ms.reduce((x, y) => x + y, 0);
+      return [name, label, String(ms.length), fmt(percentile(ms, 0.5), 2), fmt(percentile(ms, 0.99), 2), fmt(percentile(ms, 0.999), 2), fmt(Math.max(...ms), 2), fmt((ms.length / total) * 1000, 0)];
+    };
+    speedRows.push(row('FTS5', a.ms));
+    speedRows.push([...row('in memory', b.ms), `${same}/${queries.length} identical, max |Δscore| ${maxDiff.toExponential(1)}, ${st.deferred} deferred to FTS5`]);
+    index.close();
+    store.close();
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(table(['data set', 'BM25', 'queries', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'queries/s', 'parity with FTS5'], speedRows));
+console.log();
+console.log(table(['data set', 'items', 'terms', 'postings', 'build ms', 'memory added'], buildRows));
