@@ -287,6 +287,9 @@ describe('ops routes', () => {
     expect(text).toMatch(/distilrank_http_requests_total\{route="unmatched",method="GET",status="404"\} [1-9]/);
     const v = app.artifacts.current!.info.version;
     expect(text).toContain(`distilrank_model_info{model="student(human)",version="${v}",dataset="${SERVE_DS}",retriever="bm25"} 1`);
+    // BM25 answers from the in-memory copy of the FTS5 index: it holds every item and answered the search.
+    expect(text).toMatch(/distilrank_retriever_bm25_index_items 1400\n/);
+    expect(Number(/distilrank_retriever_bm25_index_answered (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
     // Cumulative buckets never decrease, and +Inf equals _count.
     const buckets = [...text.matchAll(/distilrank_http_request_duration_seconds_bucket\{route="\/v1\/search",method="POST",le="([^"]+)"\} (\d+)/g)].map((x) => Number(x[2]));
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
