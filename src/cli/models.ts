@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { unknownName } from '../errors.ts';
 import { calibrateRanker } from '../eval/index.ts';
-import { createRanker, RANKERS, type LevelPredictor, type Ranker } from '../retrieve/index.ts';
+import { createRanker, RANKERS, type LevelPredictor, type Ranker, type RankerOptions } from '../retrieve/index.ts';
 import type { Store } from '../store/index.ts';
 import { defaultStudentDir, StudentRanker } from '../student/index.ts';
 
@@ -37,7 +37,13 @@ export function checkModelName(name: string): void {
   throw unknownName('model', name, MODEL_NAMES);
 }
 
-export async function loadModel(name: string, store: Store, dataset: string, opts: { candidates?: number; judgmentSet?: string } = {}): Promise<LoadedModel> {
+export async function loadModel(
+  name: string,
+  store: Store,
+  dataset: string,
+  opts: { candidates?: number; judgmentSet?: string; rankerOptions?: RankerOptions } = {},
+): Promise<LoadedModel> {
+  const rankerOptions = opts.rankerOptions ?? {};
   checkModelName(name);
   const { base, retriever } = splitRetriever(name);
   if (base !== name) name = base;
@@ -48,11 +54,11 @@ export async function loadModel(name: string, store: Store, dataset: string, opt
         : resolve(name.slice('student:'.length));
     const student = await StudentRanker.load(store, dataset, dir, {
       ...(opts.candidates ? { candidates: opts.candidates } : {}),
-      ...(retriever ? { retriever: createRanker(retriever, store, dataset) } : {}),
+      ...(retriever ? { retriever: createRanker(retriever, store, dataset, rankerOptions) } : {}),
     });
     return { ranker: student, levels: () => Promise.resolve(student), close: () => student.close() };
   }
-  const ranker = createRanker(name, store, dataset);
+  const ranker = createRanker(name, store, dataset, rankerOptions);
   return {
     ranker,
     levels: () => calibrateRanker(ranker, store, dataset, 'train', opts.judgmentSet),

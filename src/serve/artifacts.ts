@@ -88,9 +88,9 @@ export class ArtifactSet {
       const dataset = store.dataset(spec.dataset);
       // BM25 from an in-memory copy of the FTS5 index (same scores; FTS5's slow common-term queries
       // were the service's latency tail), built in slices so a reload does not stall requests.
-      if (RANKERS[spec.retriever]?.usesBm25) bm25Index = await Bm25Index.buildSliced(store, spec.dataset, dataset.fieldWeights);
+      if (RANKERS[spec.retriever]?.usesBm25 || RANKERS[spec.model]?.usesBm25) bm25Index = await Bm25Index.buildSliced(store, spec.dataset, dataset.fieldWeights);
       const retriever = createRanker(spec.retriever, store, spec.dataset, bm25Index ? { bm25Index } : {});
-      const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates });
+      const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates, ...(bm25Index ? { rankerOptions: { bm25Index } } : {}) });
       closeModel = model.close;
       const student = model.ranker instanceof StudentRanker ? model.ranker : null;
       const levels = await model.levels();
