@@ -7,21 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/errors.ts';
 import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
-import { discreteMapping, type LevelDistribution } from '../src/relevance/index.ts';
+import type { LevelDistribution } from '../src/relevance/index.ts';
 import { Store, type DatasetBundle } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact, type TeacherLabel } from '../src/student/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir, SYNTH_SCALE } from './helpers.ts';
 
 const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
 const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow', 'skillet', 'thermos'];
-const SCALE = discreteMapping('synth-1-5', 'synthetic', [
-  [1, 1, 'L1'],
-  [2, 2, 'L2'],
-  [3, 3, 'L3'],
-  [4, 4, 'L4'],
-  [5, 5, 'L5'],
-]);
 
 /** Level by word overlap: both words 5, the product 3, the colour 2, nothing 1. */
 function overlapLevel(query: string, title: string): number {
@@ -49,7 +42,7 @@ function bundle(): DatasetBundle {
       }
     }
   }
-  return { name: 'distill', description: 'distillation fixture', source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name: 'distill', description: 'distillation fixture', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
 class OverlapTeacher implements Teacher {

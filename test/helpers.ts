@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { DistilrankError } from '../src/errors.ts';
+import { discreteMapping } from '../src/relevance/index.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The shared data sets (read-only): DISTILRANK_DATA_DIR, else ../shared/data beside the repository. */
@@ -73,3 +74,12 @@ export function noStackTrace(r: CliResult): void {
   expect(r.stderr).not.toContain('node:internal');
   expect(r.stderr).not.toContain('internal error');
 }
+
+/** The identity five-point scale (grade g → level g) of the synthetic test catalogues. */
+export const SYNTH_SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
+  [1, 1, '1 → L1'],
+  [2, 2, '2 → L2'],
+  [3, 3, '3 → L3'],
+  [4, 4, '4 → L4'],
+  [5, 5, '5 → L5'],
+]);

@@ -14,7 +14,6 @@ import { FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet } from '../src/fe
 
 /** The students here are trained without an embedding artifact: every feature but twotower_cosine. */
 const LEXICAL = studentFeatureSet(false);
-import { discreteMapping } from '../src/relevance/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store, type DatasetBundle, type SplitFractions } from '../src/store/index.ts';
 import {
@@ -36,7 +35,7 @@ import {
   type TrainedStudent,
   type TrainingSet,
 } from '../src/student/index.ts';
-import { caught, runCli, tempDir } from './helpers.ts';
+import { caught, runCli, tempDir, SYNTH_SCALE } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A synthetic catalogue: 10 colours × 20 products = 200 items titled "colour product". A query is
@@ -51,13 +50,6 @@ const PRODUCTS = [
 ];
 const BRANDS = ['Acme', 'Borealis', 'Corvid', 'Dunlin', 'Egret'];
 
-const SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
-  [1, 1, '1 → L1'],
-  [2, 2, '2 → L2'],
-  [3, 3, '3 → L3'],
-  [4, 4, '4 → L4'],
-  [5, 5, '5 → L5'],
-]);
 
 /** Small deterministic PRNG for the data (independent of distilrank's own). */
 function lcg(seed: number): () => number {
@@ -119,7 +111,7 @@ function synthBundle(name: string, o: SynthOptions = {}): DatasetBundle {
       judgments.push({ queryId: qid, itemId: iid, grade: o.grade ? o.grade(g) : g });
     }
   }
-  return { name, description: `synthetic word-overlap catalogue ${name}`, source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name, description: `synthetic word-overlap catalogue ${name}`, source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
 // ---------------------------------------------------------------------------------------------

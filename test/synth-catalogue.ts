@@ -4,19 +4,12 @@
  * judgments each, relevance by word overlap (exact item L5, same product L3, same colour L2, nothing
  * shared L1).
  */
-import { discreteMapping } from '../src/relevance/index.ts';
 import { mulberry32 } from '../src/random.ts';
 import type { DatasetBundle } from '../src/store/index.ts';
+import { SYNTH_SCALE } from './helpers.ts';
 
 export const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
 export const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow', 'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass'];
-const SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
-  [1, 1, '1 → L1'],
-  [2, 2, '2 → L2'],
-  [3, 3, '3 → L3'],
-  [4, 4, '4 → L4'],
-  [5, 5, '5 → L5'],
-]);
 export const itemId = (c: number, p: number) => `it-${c}-${p}`;
 
 export function synth(name: string): DatasetBundle {
@@ -37,5 +30,5 @@ export function synth(name: string): DatasetBundle {
       judgments.push({ queryId: qid, itemId: itemId(c, p), grade: 5 }, { queryId: qid, itemId: itemId(oc, p), grade: 3 }, { queryId: qid, itemId: itemId(c, op), grade: 2 }, { queryId: qid, itemId: itemId(oc, op), grade: 1 });
     }
   }
-  return { name, description: 'synthetic', source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name, description: 'synthetic', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }

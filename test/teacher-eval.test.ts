@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confusionSvg, escapeXml, lineSvg } from '../src/eval/plot.ts';
 import type { Run } from '../src/eval/metrics.ts';
 import { LabelCache } from '../src/label/index.ts';
-import { discreteMapping, type LevelDistribution } from '../src/relevance/index.ts';
+import type { LevelDistribution } from '../src/relevance/index.ts';
 import { Store, type DatasetBundle } from '../src/store/index.ts';
 import { applyCalibration, fitCalibration, meanNll } from '../src/teacher/calibrate.ts';
 import { evalRefDataset, evaluateTeacher, type TeacherEvalSystem } from '../src/teacher/evaluate.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/types.ts';
-import { caught, tempDir } from './helpers.ts';
+import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
 
 /** Small deterministic PRNG. */
 function lcg(seed: number): () => number {
@@ -135,13 +135,6 @@ describe('fitCalibration', () => {
 const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
 const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook'];
 const DS = 'tiny';
-const SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
-  [1, 1, '1 → L1'],
-  [2, 2, '2 → L2'],
-  [3, 3, '3 → L3'],
-  [4, 4, '4 → L4'],
-  [5, 5, '5 → L5'],
-]);
 
 function tinyBundle(name = DS): DatasetBundle {
   const rand = lcg(3);
@@ -172,7 +165,7 @@ function tinyBundle(name = DS): DatasetBundle {
     for (let i = 0; i < 3; i++) pairs.push([id(others[3 + i]!, otherProducts[3 + i]!), 1]);
     for (const [itemId, grade] of pairs) judgments.push({ queryId: queries[k]!.id, itemId, grade });
   }
-  return { name, description: 'tiny synthetic catalogue', source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name, description: 'tiny synthetic catalogue', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
 /** A deterministic teacher that knows the human level of each pair and answers `answer(level)`. */

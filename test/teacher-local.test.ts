@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DistilrankError } from '../src/errors.ts';
 import { FEATURES } from '../src/features/index.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
 import { Store, type DatasetBundle, type StoredItem, type StoredJudgment, type StoredQuery } from '../src/store/index.ts';
 import {
   LOCAL_FEATURES,
@@ -29,7 +28,7 @@ import {
   type TeacherPair,
   type TrainedLocalTeacher,
 } from '../src/teacher/index.ts';
-import { caught, tempDir } from './helpers.ts';
+import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic catalogue (as test/student.test.ts): 10 colours × 20 products, titles "colour product";
@@ -41,13 +40,6 @@ const PRODUCTS = [
   'kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow',
   'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass', 'bucket', 'ladder', 'stool', 'whistle',
 ];
-const SCALE = discreteMapping('synth-1-5', 'synthetic five-point scale', [
-  [1, 1, '1 → L1'],
-  [2, 2, '2 → L2'],
-  [3, 3, '3 → L3'],
-  [4, 4, '4 → L4'],
-  [5, 5, '5 → L5'],
-]);
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -91,7 +83,7 @@ function synthBundle(name: string, seed = 1): DatasetBundle {
     for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[3 + i]!, otherProducts[3 + i]!), 1]);
     for (const [iid, g] of pairs) judgments.push({ queryId: queries[k]!.id, itemId: iid, grade: g });
   }
-  return { name, description: `synthetic ${name}`, source: '/synthetic', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name, description: `synthetic ${name}`, source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
 // ---------------------------------------------------------------------------------------------
