@@ -11,10 +11,12 @@ import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_HASHING,
+  EARLY_STOPPING_METRIC,
   Embeddings,
   LruCache,
   buildIndex,
   defaultEmbedDir,
+  exactTopK,
   itemBuckets,
   queryBuckets,
   readEmbedArtifact,
@@ -192,7 +194,7 @@ describe('two-tower training and the artifact', () => {
     expect(a.card.data.train.human).toBeGreaterThan(0);
     expect(a.card.data.negatives.queries).toBeGreaterThan(0);
     expect(a.card.training.history.length).toBeGreaterThan(0);
-    expect(a.card.metrics['dev nDCG@10 (judged pairs by cosine)']).toBeGreaterThan(0);
+    expect(a.card.metrics[EARLY_STOPPING_METRIC[a.card.config.earlyStopping]]).toBeGreaterThan(0);
     for (let i = 0; i < a.itemIds.length; i++) {
       let n = 0;
       for (let j = 0; j < a.card.config.dim; j++) n += a.vectors[i * a.card.config.dim + j]! ** 2;
@@ -295,6 +297,25 @@ describe('two-tower training and the artifact', () => {
     expect(caught(() => Embeddings.forDataset(store, 'no-such', { dir })).code).toBe('MODEL_MISMATCH');
     expect(caught(() => readEmbedArtifact(join(tmp.path, 'nothing'))).code).toBe('FILE_NOT_FOUND');
     expect(a.card.id).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe('exact top-k (the fusion tuning’s and early stopping’s vector leg)', () => {
+  it('equals a full sort by score (ties by row), for k below, at and above the catalogue size', () => {
+    const rand = mulberry32(9);
+    const dim = 4;
+    const n = 300;
+    // coarse values: many exact ties, which must come out in row order
+    const vectors = Float32Array.from({ length: n * dim }, () => Math.round(rand() * 4) / 4);
+    for (let t = 0; t < 20; t++) {
+      const q = Float32Array.from({ length: dim }, () => Math.round(rand() * 4) / 4 - 0.5);
+      const all = Array.from({ length: n }, (_, row) => {
+        let score = 0;
+        for (let j = 0; j < dim; j++) score += q[j]! * vectors[row * dim + j]!;
+        return { row, score };
+      }).sort((a, b) => b.score - a.score || a.row - b.row);
+      for (const k of [0, 1, 10, n, n + 5]) expect(exactTopK(q, vectors, dim, k)).toEqual(all.slice(0, k));
+    }
   });
 });
 

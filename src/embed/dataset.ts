@@ -11,6 +11,12 @@ import { tuneFusion, type FusionCard, type LexicalLeg } from './fusion.ts';
 import { FOLDING } from './hashing.ts';
 import { trainEmbeddings, type EmbedEpoch, type EmbedPair, type EmbedTrainConfig, type TrainedEmbeddings } from './train.ts';
 
+/** The card's name for the dev measure early stopping read (the history's devNdcg10). */
+export const EARLY_STOPPING_METRIC = Object.freeze({
+  judged: 'dev nDCG@10 (judged pairs by cosine)',
+  retrieval: 'dev nDCG@10 (vector retrieval, exact cosine, early stopping)',
+} as const);
+
 /** Expected gain (L1 = 0 … L5 = 4) of a judgment: the soft label's expectation where there is one. */
 function expectedGain(j: StoredJudgment): number {
   if (j.soft) return j.soft.reduce((s, p, k) => s + p * k, 0);
@@ -111,7 +117,7 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
       negatives: { depth: opts.negativePool ? (opts.negativeDepth ?? 0) : 0, queries: negatives.size },
     },
     training: { history: trained.history, bestEpoch: trained.bestEpoch, epochs: trained.history.length, seconds: Number(trained.seconds.toFixed(2)), backend: trained.backend },
-    metrics: { 'dev nDCG@10 (judged pairs by cosine)': best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0, ...retrievalMetrics },
+    metrics: { [EARLY_STOPPING_METRIC[trained.config.earlyStopping]]: best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0, ...retrievalMetrics },
     ...(fusion ? { fusion } : {}),
   });
   return { trained, card, dir };
