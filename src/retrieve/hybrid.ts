@@ -66,7 +66,8 @@ export function checkFusionWeights(w: FusionWeights, where = 'fusion.weights', f
 }
 
 /**
- * Fuse ranked lists (each best first) by reciprocal rank fusion; best first, all fused items. With
+ * Fuse ranked lists (each best first) by reciprocal rank fusion; best first, all fused items. Items
+ * with equal scores in a list share the best rank of their group (competition ranking). With
  * `weights` (one per list, ≥ 0), list i adds weights[i] / (k + rank); a list of weight 0 is skipped
  * (its items are not added with score 0).
  */
@@ -76,10 +77,14 @@ export function reciprocalRankFusion(lists: ReadonlyArray<readonly ScoredItem[]>
     const w = weights ? (weights[li] ?? 0) : 1;
     if (w === 0) return;
     const seen = new Set<string>();
+    let rank = 0;
     list.forEach((it, r) => {
+      // tied scores share the rank of the first of them (1224 ranking): a leg's ties stay ties, so a
+      // single leg fuses to exactly its own order once the ties are broken by id as trec_eval breaks them
+      if (r === 0 || it.score !== list[r - 1]!.score) rank = r + 1;
       if (seen.has(it.itemId)) return; // a duplicate in one list counts once, at its best rank
       seen.add(it.itemId);
-      fused.set(it.itemId, (fused.get(it.itemId) ?? 0) + w / (k + r + 1));
+      fused.set(it.itemId, (fused.get(it.itemId) ?? 0) + w / (k + rank));
     });
   });
   return [...fused].map(([itemId, score]) => ({ itemId, score })).sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1));
