@@ -117,10 +117,12 @@ export class HybridRanker implements Ranker {
   }
 
   async retrieve(queryText: string, k: number): Promise<ScoredItem[]> {
-    // A leg of weight 0 is not asked at all: it could only add items at score 0.
+    // A leg of weight 0 is not asked at all: it could only add items at score 0. The other leg alone
+    // then gives its own top k (the extra depth is for merging), ties at the cutoff included.
+    const { bm25, vector } = this.weights;
     const [lexical, dense] = await Promise.all([
-      this.weights.bm25 > 0 ? this.bm25.retrieve(queryText, Math.max(k, this.bm25Depth)) : [],
-      this.weights.vector > 0 ? this.vector.retrieve(queryText, Math.max(k, this.vectorDepth)) : [],
+      bm25 > 0 ? this.bm25.retrieve(queryText, vector > 0 ? Math.max(k, this.bm25Depth) : k) : [],
+      vector > 0 ? this.vector.retrieve(queryText, bm25 > 0 ? Math.max(k, this.vectorDepth) : k) : [],
     ]);
     return reciprocalRankFusion([lexical, dense], this.rrfK, [this.weights.bm25, this.weights.vector]).slice(0, k);
   }
