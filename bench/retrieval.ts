@@ -20,7 +20,7 @@ import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
 import { DEFAULT_EMBED_CONFIG, Embeddings, QueryEncoder, readEmbedArtifact, trainEmbeddingsForDataset } from '../src/embed/index.ts';
 import { evaluate, percentile } from '../src/eval/index.ts';
 import { mulberry32 } from '../src/random.ts';
-import { Bm25Ranker, HybridRanker, VectorRanker, negativePool, type Ranker } from '../src/retrieve/index.ts';
+import { Bm25Ranker, EQUAL_WEIGHTS, HybridRanker, VectorRanker, fusionWeightsOf, negativePool, type Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 
@@ -53,6 +53,7 @@ try {
       dataset: name,
       negativePool: negativePool(store, name, 200),
       negativeDepth: 200,
+      lexical: new Bm25Ranker(store, name),
       config: { epochs },
       onEpoch: (e) => process.stderr.write(`${name}: embed epoch ${e.epoch} dev nDCG@10 ${e.devNdcg10.toFixed(4)}\n`),
     });
@@ -72,9 +73,16 @@ try {
 
     const bm25 = new Bm25Ranker(store, name);
     const vector = new VectorRanker(embeddings);
-    const hybrid = new HybridRanker(bm25, vector);
-    const retrievers: Ranker[] = [bm25, vector, hybrid];
-    for (const r of retrievers) {
+    const weights = fusionWeightsOf(vector);
+    if (card.fusion) process.stderr.write(`${name}: fusion weights bm25 ${weights.bm25}, vector ${weights.vector}; dev nDCG@10 by weight: ${card.fusion.grid.map((g) => `${g.bm25}/${g.vector} ${g.devNdcg10.toFixed(4)}`).join(', ')}\n`);
+    // hybrid: the weights chosen on dev (the card's), as `--model hybrid` fuses; hybrid=: plain RRF with equal weights, for comparison.
+    const retrievers: Array<[string, Ranker]> = [
+      ['bm25', bm25],
+      ['vector', vector],
+      [`hybrid ${weights.bm25}/${weights.vector}`, new HybridRanker(bm25, vector, { weights })],
+      ['hybrid 1/1 (equal)', new HybridRanker(bm25, vector, { weights: EQUAL_WEIGHTS })],
+    ];
+    for (const [label, r] of retrievers) {
       const alone = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: r, measures: MEASURES });
       const reranked = await StudentRanker.load(store, name, studentDir, { retriever: r, embedding: embeddings });
       const withStudent = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
@@ -84,7 +92,7 @@ try {
       await lexicalRanker.close();
       quality.push([
         name,
-        r.name,
+        label,
         String(alone.report.queries),
         fmt(alone.report.metrics['R(rel=3)@100']!),
         fmt(alone.report.metrics['nDCG@10']!),
@@ -93,7 +101,7 @@ try {
         fmt(alone.report.latencyMs.p50, 2),
         fmt(withStudent.report.latencyMs.p50, 2),
       ]);
-      process.stderr.write(`${name}: ${r.name} done\n`);
+      process.stderr.write(`${name}: ${label} done\n`);
     }
 
     // Query-embedding latency, one core: cold (a fresh encoder: every query a miss) and cached.
@@ -166,4 +174,4 @@ console.log(
     speed,
   ),
 );
-console.log(`\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s. Embedding epochs ≤ ${epochs}; HNSW index built on all cores, queried on one; RRF k = 60, 200 candidates per leg.`);
+console.log(`\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s. Embedding epochs ≤ ${epochs}; HNSW index built on all cores, queried on one; RRF k = 60, 200 candidates per leg; hybrid W/V: BM25 weight W, vector weight V, chosen on the dev split (the embedding card's fusion).`);

@@ -11,10 +11,12 @@ import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_HASHING,
+  EARLY_STOPPING_METRIC,
   Embeddings,
   LruCache,
   buildIndex,
   defaultEmbedDir,
+  exactTopK,
   itemBuckets,
   queryBuckets,
   readEmbedArtifact,
@@ -22,7 +24,21 @@ import {
   type EmbedTrainConfig,
 } from '../src/embed/index.ts';
 import { FEATURE_SET_ID, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
-import { Bm25Ranker, HybridRanker, RANKERS, VectorRanker, createRanker, negativePool, reciprocalRankFusion, type Ranker, type ScoredItem } from '../src/retrieve/index.ts';
+import { evaluate } from '../src/eval/index.ts';
+import {
+  Bm25Ranker,
+  EQUAL_WEIGHTS,
+  FUSION_GRID,
+  HybridRanker,
+  RANKERS,
+  VectorRanker,
+  createRanker,
+  fusionWeightsOf,
+  negativePool,
+  reciprocalRankFusion,
+  type Ranker,
+  type ScoredItem,
+} from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { mulberry32 } from '../src/random.ts';
@@ -46,7 +62,8 @@ afterAll(() => {
   tmp?.cleanup();
 });
 
-const train = (dir: string, seed = 7) => trainEmbeddingsForDataset({ store, dataset: DS, dir, negativePool: negativePool(store, DS, 50), negativeDepth: 50, config: { ...SMALL, seed } });
+const train = (dir: string, seed = 7) =>
+  trainEmbeddingsForDataset({ store, dataset: DS, dir, negativePool: negativePool(store, DS, 50), negativeDepth: 50, lexical: new Bm25Ranker(store, DS), config: { ...SMALL, seed } });
 
 describe('hashed n-gram inputs', () => {
   it('gives CJK text character n-grams (code points), deterministic and in range', () => {
@@ -111,6 +128,41 @@ describe('reciprocal rank fusion', () => {
     expect(reciprocalRankFusion([])).toEqual([]);
   });
 
+  it('weighted: Σ w/(k + rank); a list of weight 0 adds nothing, not even its items at score 0', () => {
+    const fused = reciprocalRankFusion([list('a', 'b'), list('c', 'a')], 60, [1, 0.25]);
+    const expected: Record<string, number> = { a: 1 / 61 + 0.25 / 62, b: 1 / 62, c: 0.25 / 61 };
+    expect(fused.map((x) => x.itemId)).toEqual(['a', 'b', 'c']);
+    for (const x of fused) expect(x.score).toBeCloseTo(expected[x.itemId]!, 12);
+    expect(reciprocalRankFusion([list('a', 'b'), list('c', 'a')], 60, [1, 0]).map((x) => x.itemId)).toEqual(['a', 'b']);
+  });
+
+  it('tied scores in a list share the rank of the first of them (1224), so ties survive fusion', () => {
+    const tied: ScoredItem[] = [
+      { itemId: 'a', score: 3 },
+      { itemId: 'b', score: 2 },
+      { itemId: 'c', score: 2 },
+      { itemId: 'd', score: 1 },
+    ];
+    const fused = reciprocalRankFusion([tied], 60);
+    const expected: Record<string, number> = { a: 1 / 61, b: 1 / 62, c: 1 / 62, d: 1 / 64 };
+    for (const x of fused) expect(x.score).toBeCloseTo(expected[x.itemId]!, 12);
+    expect(fused.map((x) => x.itemId)).toEqual(['a', 'c', 'b', 'd']); // the tie broken by id, descending
+  });
+
+  it('HybridRanker refuses negative, non-finite or all-zero weights, naming the field', () => {
+    const leg: Ranker = { name: 'x', retrieve: () => [], score: () => [] };
+    for (const [weights, field] of [
+      [{ bm25: 1, vector: -0.5 }, 'weights.vector'],
+      [{ bm25: Number.NaN, vector: 1 }, 'weights.bm25'],
+      [{ bm25: 0, vector: 0 }, 'weights'],
+    ] as const) {
+      const err = caught(() => new HybridRanker(leg, leg, { weights }));
+      expect(err.code).toBe('BAD_INPUT');
+      expect(err.details.field).toBe(field);
+      expect(err.details.hint).toBeTruthy();
+    }
+  });
+
   it('HybridRanker fuses each leg’s own depth of candidates (at least k)', async () => {
     class Fixed implements Ranker {
       constructor(
@@ -155,12 +207,76 @@ describe('two-tower training and the artifact', () => {
     expect(a.card.data.train.human).toBeGreaterThan(0);
     expect(a.card.data.negatives.queries).toBeGreaterThan(0);
     expect(a.card.training.history.length).toBeGreaterThan(0);
-    expect(a.card.metrics['dev nDCG@10 (judged pairs by cosine)']).toBeGreaterThan(0);
+    expect(a.card.metrics[EARLY_STOPPING_METRIC[a.card.config.earlyStopping]]).toBeGreaterThan(0);
     for (let i = 0; i < a.itemIds.length; i++) {
       let n = 0;
       for (let j = 0; j < a.card.config.dim; j++) n += a.vectors[i * a.card.config.dim + j]! ** 2;
       expect(n).toBeCloseTo(1, 4);
     }
+  });
+
+  it('chooses the fusion weights on dev: the argmax of the dev nDCG@10 it records, which are the retrieval protocol’s', async () => {
+    const { card } = readEmbedArtifact(dir);
+    const f = card.fusion!;
+    expect(f).toBeDefined();
+    expect(f.grid.map(({ bm25, vector }) => ({ bm25, vector }))).toEqual(FUSION_GRID.map((w) => ({ ...w })));
+    // the choice is the first row with the highest recorded dev nDCG@10
+    const top = Math.max(...f.grid.map((r) => r.devNdcg10));
+    const first = f.grid.find((r) => r.devNdcg10 === top)!;
+    expect(f.weights).toEqual({ bm25: first.bm25, vector: first.vector });
+    // the recorded scores are what `eval --split dev --protocol retrieval` gives the hybrid at each weight
+    // (130 items: the HNSW search is exact here, as the tuning's exact cosine is)
+    const e = Embeddings.forDataset(store, DS);
+    const bm25 = new Bm25Ranker(store, DS);
+    const vector = new VectorRanker(e);
+    expect(f.queries).toBe(new Set(store.judgments(DS, { split: 'dev' }).map((j) => j.queryId)).size);
+    for (const r of f.grid) {
+      const ev = await evaluate({ store, dataset: DS, split: 'dev', protocol: 'retrieval', ranker: new HybridRanker(bm25, vector, { weights: r }), measures: ['nDCG@10', 'R(rel=3)@100'] });
+      expect(ev.report.metrics['nDCG@10']).toBeCloseTo(r.devNdcg10, 9);
+      expect(ev.report.metrics['R(rel=3)@100']).toBeCloseTo(r.devRecall100, 9);
+    }
+    // `--model hybrid` fuses with the card's weights
+    expect(fusionWeightsOf(vector)).toEqual(f.weights);
+    expect((createRanker('hybrid', store, DS) as HybridRanker).weights).toEqual(f.weights);
+  });
+
+  it('a hybrid with weight 0 on the vector leg ranks exactly as BM25, retrieving and re-ranking', async () => {
+    const bm25 = new Bm25Ranker(store, DS);
+    const lexicalOnly = new HybridRanker(bm25, new VectorRanker(Embeddings.forDataset(store, DS)), { weights: { bm25: 1, vector: 0 } });
+    const trecOrder = (xs: readonly ScoredItem[]) => [...xs].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).map((x) => x.itemId);
+    let ties = 0;
+    for (const q of [...store.queries(DS), { text: 'kettle 赤いやかん' }]) {
+      const got = bm25.retrieve(q.text, 100);
+      const want = got.map((x) => x.itemId);
+      expect(want.length).toBeGreaterThan(0);
+      ties += got.filter((x, i) => i > 0 && x.score === got[i - 1]!.score).length;
+      // the ranking the evaluation reads (ties broken by id, as trec_eval): the same
+      expect(trecOrder(await lexicalOnly.retrieve(q.text, 100))).toEqual(trecOrder(got));
+      // re-ranking a mixed candidate list (matching and non-matching items): BM25's order, ties by id as trec_eval
+      const candidates = [...want.slice(0, 7), itemId(3, 5), itemId(6, 9), 'ja-2'];
+      expect(trecOrder(await lexicalOnly.score(q.text, candidates))).toEqual(trecOrder(bm25.score(q.text, candidates)));
+    }
+    expect(ties).toBeGreaterThan(0); // two-word titles: BM25 ties abound, and they must stay ties
+    for (const split of ['dev', 'test'] as const) {
+      const [a, b] = await Promise.all([bm25, lexicalOnly].map((ranker) => evaluate({ store, dataset: DS, split, protocol: 'retrieval', ranker })));
+      expect(b!.report.metrics).toEqual(a!.report.metrics);
+    }
+  });
+
+  it('reads a card without fusion weights (written before them) as equal weights; refuses bad ones', () => {
+    const copy = join(tmp.path, 'no-fusion');
+    cpSync(dir, copy, { recursive: true });
+    const cardPath = join(copy, 'card.json');
+    const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { fusion?: { weights: { vector: number } } };
+    const bad = structuredClone(card);
+    delete card.fusion;
+    writeFileSync(cardPath, JSON.stringify(card));
+    expect(fusionWeightsOf(new VectorRanker(Embeddings.load(copy)))).toEqual(EQUAL_WEIGHTS);
+    bad.fusion!.weights.vector = -1;
+    writeFileSync(cardPath, JSON.stringify(bad));
+    const err = caught(() => readEmbedArtifact(copy));
+    expect(err.code).toBe('BAD_INPUT');
+    expect(err.details).toMatchObject({ file: cardPath, field: 'fusion.weights.vector' });
   });
 
   it('query vectors come from the LRU cache on repeats (hits and misses counted)', () => {
@@ -203,6 +319,25 @@ describe('two-tower training and the artifact', () => {
     expect(caught(() => Embeddings.forDataset(store, 'no-such', { dir })).code).toBe('MODEL_MISMATCH');
     expect(caught(() => readEmbedArtifact(join(tmp.path, 'nothing'))).code).toBe('FILE_NOT_FOUND');
     expect(a.card.id).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe('exact top-k (the fusion tuning’s and early stopping’s vector leg)', () => {
+  it('equals a full sort by score (ties by row), for k below, at and above the catalogue size', () => {
+    const rand = mulberry32(9);
+    const dim = 4;
+    const n = 300;
+    // coarse values: many exact ties, which must come out in row order
+    const vectors = Float32Array.from({ length: n * dim }, () => Math.round(rand() * 4) / 4);
+    for (let t = 0; t < 20; t++) {
+      const q = Float32Array.from({ length: dim }, () => Math.round(rand() * 4) / 4 - 0.5);
+      const all = Array.from({ length: n }, (_, row) => {
+        let score = 0;
+        for (let j = 0; j < dim; j++) score += q[j]! * vectors[row * dim + j]!;
+        return { row, score };
+      }).sort((a, b) => b.score - a.score || a.row - b.row);
+      for (const k of [0, 1, 10, n, n + 5]) expect(exactTopK(q, vectors, dim, k)).toEqual(all.slice(0, k));
+    }
   });
 });
 

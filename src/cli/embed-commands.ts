@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic.ts';
 import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, hasEmbedArtifact, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
 import { DistilrankError, unknownName } from '../errors.ts';
-import { negativePool } from '../retrieve/index.ts';
+import { Bm25Ranker, negativePool } from '../retrieve/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
 import { TEACHERS } from '../teacher/index.ts';
 import { fmt } from './format.ts';
@@ -76,6 +76,14 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
               `dim ${card.config.dim}, best epoch ${card.training.bestEpoch} of ${card.training.epochs}, ${card.training.seconds.toFixed(1)} s`,
           );
           console.log(`dev: ${m.join(', ')}; ${card.items} item vectors, HNSW index built in ${card.index.buildSeconds.toFixed(1)} s; artifact: ${dir}`);
+          if (card.fusion) {
+            const w = card.fusion.weights;
+            const chosen = card.fusion.grid.find((r) => r.bm25 === w.bm25 && r.vector === w.vector);
+            console.log(
+              `hybrid fusion: weights bm25 ${w.bm25}, vector ${w.vector} (dev nDCG@10 ${fmt(chosen?.devNdcg10 ?? NaN)} on ${card.fusion.queries} dev queries; ` +
+                `tried ${card.fusion.grid.map((r) => `${r.bm25}/${r.vector}: ${fmt(r.devNdcg10)}`).join(', ')})`,
+            );
+          }
         }
         if (o.export) exportVectors(store, o, dir, resolve(o.export));
       } finally {
@@ -97,6 +105,7 @@ async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir:
       ...(o.judgments ? { judgmentSet: o.judgments } : {}),
       ...(teacher ? { teacher } : {}),
       ...(o.negatives ? { negativePool: negativePool(store, o.dataset, NEGATIVE_DEPTH), negativeDepth: NEGATIVE_DEPTH } : {}),
+      lexical: new Bm25Ranker(store, o.dataset),
       config: {
         epochs,
         ...(o.seed !== undefined ? { seed: o.seed } : {}),

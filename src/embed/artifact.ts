@@ -14,6 +14,9 @@ import { dirname, join } from 'node:path';
 import usearch from 'usearch';
 import { replaceDirAtomic } from '../atomic.ts';
 import { DistilrankError } from '../errors.ts';
+// hybrid.ts directly, not the retrieval stage's index: retrieval reads the embeddings, so its index imports this stage.
+import { checkFusionWeights } from '../retrieve/hybrid.ts';
+import type { FusionCard } from './fusion.ts';
 import type { TowerWeights, TwoTowerWeights } from './model.ts';
 import type { EmbedEpoch, EmbedTrainConfig } from './train.ts';
 
@@ -49,6 +52,12 @@ export interface EmbedCard {
   training: { history: EmbedEpoch[]; bestEpoch: number; epochs: number; seconds: number; backend: string };
   /** Dev split, at the best epoch: nDCG@10 of the judged pairs ranked by cosine. */
   metrics: Record<string, number>;
+  /**
+   * The hybrid fusion's leg weights, chosen on dev when the embeddings were trained with a lexical leg
+   * (the CLI always gives BM25), with the dev scores of every weight tried. Absent (cards written
+   * before it, or trained without a lexical leg): `hybrid` fuses with equal weights.
+   */
+  fusion?: FusionCard;
   items: number;
   index: { metric: 'cos'; connectivity: number; expansionAdd: number; expansionSearch: number; buildSeconds: number };
   sha256: { weights: string; items: string; itemIds: string };
@@ -160,6 +169,7 @@ export function readEmbedArtifact(dir: string): EmbedArtifact {
   if (typeof card !== 'object' || card === null || card.format !== EMBED_FORMAT || card.formatVersion !== EMBED_FORMAT_VERSION) {
     throw mismatch(`artifact format ${String(card?.format)} v${String(card?.formatVersion)}; this distilrank reads ${EMBED_FORMAT} v${EMBED_FORMAT_VERSION}`, cardPath);
   }
+  if (card.fusion !== undefined) checkFusionWeights(card.fusion?.weights, 'fusion.weights', cardPath);
   const files = ['weights.bin', 'items.f32', 'items.json', 'index.usearch'].map((f) => join(dir, f));
   for (const f of files) if (!existsSync(f)) throw mismatch(`the artifact lacks ${f}`, f, 'the folder was partly copied: copy it whole, or retrain with distilrank embed');
   const weights = readFileSync(files[0]!);

@@ -4,10 +4,18 @@
  * negatives from a candidate retriever (BM25 in the CLI), and the artifact with its model card.
  */
 import { DistilrankError } from '../errors.ts';
+import { splitQrels } from '../eval/index.ts';
 import type { Split, Store, StoredJudgment } from '../store/index.ts';
 import { defaultEmbedDir, writeEmbedArtifact, type EmbedCard } from './artifact.ts';
+import { tuneFusion, type FusionCard, type LexicalLeg } from './fusion.ts';
 import { FOLDING } from './hashing.ts';
 import { trainEmbeddings, type EmbedEpoch, type EmbedPair, type EmbedTrainConfig, type TrainedEmbeddings } from './train.ts';
+
+/** The card's name for the dev measure early stopping read (the history's devNdcg10). */
+export const EARLY_STOPPING_METRIC = Object.freeze({
+  judged: 'dev nDCG@10 (judged pairs by cosine)',
+  retrieval: 'dev nDCG@10 (vector retrieval, exact cosine, early stopping)',
+} as const);
 
 /** Expected gain (L1 = 0 … L5 = 4) of a judgment: the soft label's expectation where there is one. */
 function expectedGain(j: StoredJudgment): number {
@@ -32,6 +40,12 @@ export interface TrainForDatasetOptions {
   /** Candidates for a query text (e.g. BM25's top 200): unjudged ones become sampled negatives. */
   negativePool?: (queryText: string) => string[];
   negativeDepth?: number;
+  /**
+   * The lexical leg of `hybrid` (BM25 in the CLI): when given, the fusion's leg weights are chosen on
+   * the dev split after training (fusion.ts) and recorded in the card; without it the card has no
+   * fusion and `hybrid` fuses with equal weights.
+   */
+  lexical?: LexicalLeg;
   config?: Partial<EmbedTrainConfig>;
   /** Artifact folder (default: models/DATASET/embed beside the store). */
   dir?: string;
@@ -68,9 +82,28 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
   const items = store.items(dataset, store.itemIds(dataset));
   opts.onStage?.('training');
   const trained = await trainEmbeddings({ items, train, dev, negatives, ...(opts.config ? { config: opts.config } : {}), ...(opts.onEpoch ? { onEpoch: opts.onEpoch } : {}) });
+  let fusion: FusionCard | undefined;
+  if (opts.lexical) {
+    opts.onStage?.('fusion weights on dev');
+    const qrels = splitQrels(store, dataset, 'dev', judgmentSet);
+    const queries = store.queries(dataset, 'dev').filter((q) => qrels.has(q.id));
+    fusion = (await tuneFusion({ model: trained.model, itemIds: trained.itemIds, vectors: trained.vectors, queries, qrels, lexical: opts.lexical })).card;
+  }
   opts.onStage?.('writing');
   const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
   const best = trained.history.find((h) => h.epoch === trained.bestEpoch);
+  const gridRow = (bm25: number, vector: number) => fusion?.grid.find((r) => r.bm25 === bm25 && r.vector === vector);
+  const retrievalMetrics: Record<string, number> = {};
+  for (const [name, row] of [
+    ['bm25', gridRow(1, 0)],
+    ['vector', gridRow(0, 1)],
+    ['hybrid, equal weights', gridRow(1, 1)],
+    ['hybrid, chosen weights', fusion ? gridRow(fusion.weights.bm25, fusion.weights.vector) : undefined],
+  ] as const) {
+    if (!row) continue;
+    retrievalMetrics[`dev nDCG@10 (retrieval, ${name})`] = row.devNdcg10;
+    retrievalMetrics[`dev R(rel=3)@100 (retrieval, ${name})`] = row.devRecall100;
+  }
   const card = writeEmbedArtifact(dir, trained.model, trained.config, trained.itemIds, trained.vectors, {
     dataset,
     judgmentSet,
@@ -84,7 +117,8 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
       negatives: { depth: opts.negativePool ? (opts.negativeDepth ?? 0) : 0, queries: negatives.size },
     },
     training: { history: trained.history, bestEpoch: trained.bestEpoch, epochs: trained.history.length, seconds: Number(trained.seconds.toFixed(2)), backend: trained.backend },
-    metrics: { 'dev nDCG@10 (judged pairs by cosine)': best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0 },
+    metrics: { [EARLY_STOPPING_METRIC[trained.config.earlyStopping]]: best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0, ...retrievalMetrics },
+    ...(fusion ? { fusion } : {}),
   });
   return { trained, card, dir };
 }

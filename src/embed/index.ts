@@ -6,7 +6,7 @@
  */
 export { DEFAULT_HASHING, itemBuckets, queryBuckets } from './hashing.ts';
 export type { HashingConfig } from './hashing.ts';
-export { encodeBuckets, encodeItems } from './model.ts';
+export { encodeBuckets, encodeItems, exactTopK } from './model.ts';
 export type { TowerWeights, TwoTowerConfig, TwoTowerWeights } from './model.ts';
 export { DEFAULT_EMBED_CONFIG, trainEmbeddings } from './train.ts';
 export type { EmbedEpoch, EmbedPair, EmbedTrainConfig, TrainEmbeddingsInput, TrainedEmbeddings } from './train.ts';
@@ -14,5 +14,7 @@ export { EMBED_FORMAT, EMBED_FORMAT_VERSION, INDEX_CONFIG, buildIndex, defaultEm
 export type { EmbedArtifact, EmbedCard, EmbedCardInput } from './artifact.ts';
 export { DEFAULT_QUERY_CACHE, Embeddings, LruCache, MAX_QUERY_CHARS, QueryEncoder } from './embeddings.ts';
 export type { CacheStats, VectorHit } from './embeddings.ts';
-export { embedPairs, trainEmbeddingsForDataset } from './dataset.ts';
+export { EARLY_STOPPING_METRIC, embedPairs, trainEmbeddingsForDataset } from './dataset.ts';
+export { argmaxFusion, tuneFusion } from './fusion.ts';
+export type { FusionCard, LexicalLeg, TuneFusionInput, TunedFusion } from './fusion.ts';
 export type { TrainForDatasetOptions } from './dataset.ts';

@@ -99,3 +99,55 @@ export function bucketIdf(buckets: number, bags: Int32Array, items: number): Flo
   for (const b of bags) df[b]! += 1;
   return Float32Array.from(df, (d) => Math.log(1 + items / (1 + d)));
 }
+
+/** Exact top-k of `vectors` (rows × dim, unit rows) by dot product with q; best first, ties by row. */
+export function exactTopK(q: Float32Array, vectors: Float32Array, dim: number, k: number): Array<{ row: number; score: number }> {
+  const n = vectors.length / dim;
+  const heapRow = new Int32Array(k);
+  const heapScore = new Float64Array(k);
+  let size = 0;
+  // min-heap on score (worst of the kept at the root)
+  const worse = (a: number, b: number) => heapScore[a]! < heapScore[b]! || (heapScore[a] === heapScore[b] && heapRow[a]! > heapRow[b]!);
+  const swap = (a: number, b: number) => {
+    const r = heapRow[a]!;
+    heapRow[a] = heapRow[b]!;
+    heapRow[b] = r;
+    const s = heapScore[a]!;
+    heapScore[a] = heapScore[b]!;
+    heapScore[b] = s;
+  };
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < size && worse(l, m)) m = l;
+      if (r < size && worse(r, m)) m = r;
+      if (m === i) return;
+      swap(i, m);
+      i = m;
+    }
+  };
+  for (let row = 0; row < n; row++) {
+    let s = 0;
+    const at = row * dim;
+    for (let j = 0; j < dim; j++) s += q[j]! * vectors[at + j]!;
+    if (size < k) {
+      heapRow[size] = row;
+      heapScore[size] = s;
+      let i = size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!worse(i, p)) break;
+        swap(i, p);
+        i = p;
+      }
+    } else if (k > 0 && s > heapScore[0]!) {
+      heapRow[0] = row;
+      heapScore[0] = s;
+      down(0);
+    }
+  }
+  const out = Array.from({ length: size }, (_, i) => ({ row: heapRow[i]!, score: heapScore[i]! }));
+  return out.sort((a, b) => b.score - a.score || a.row - b.row);
+}

@@ -33,7 +33,7 @@ export interface TrainStudentOptions {
    * The two-tower embeddings filling `twotower_cosine`: an Embeddings (or any similarity with an id),
    * 'default' for the data set's artifact (models/DATASET/embed beside the store; FILE_NOT_FOUND when
    * there is none), or none (undefined, null): then the student's feature set leaves that column out
-   * (recorded in the model card). Opt-in because the feature lowered retrieval nDCG@10 on both
+   * (recorded in the model card). Opt-in because the feature has not lifted retrieval nDCG@10 on either of the
    * benchmarked data sets (docs/design.md).
    */
   embedding?: QueryItemSimilarity | 'default' | null;
