@@ -17,7 +17,7 @@ export function runSync<T>(work: Sliced<T>): T {
 export const DEFAULT_SLICE_MS = 4;
 
 /** One turn of the event loop (pending I/O and timers run). */
-export function yieldToEventLoop(): Promise<void> {
+function yieldToEventLoop(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
@@ -34,15 +34,14 @@ export async function runSliced<T>(work: Sliced<T>, sliceMs = DEFAULT_SLICE_MS):
 }
 
 /** Every value of an iterable, pulled in slices with the event loop running between them. */
-export async function collectSliced<T>(values: Iterable<T>, sliceMs = DEFAULT_SLICE_MS): Promise<T[]> {
-  const out: T[] = [];
-  let deadline = performance.now() + sliceMs;
-  for (const v of values) {
-    out.push(v);
-    if ((out.length & 63) === 0 && performance.now() >= deadline) {
-      await yieldToEventLoop();
-      deadline = performance.now() + sliceMs;
+export function collectSliced<T>(values: Iterable<T>, sliceMs = DEFAULT_SLICE_MS): Promise<T[]> {
+  function* pull(): Sliced<T[]> {
+    const out: T[] = [];
+    for (const v of values) {
+      out.push(v);
+      if ((out.length & 63) === 0) yield;
     }
+    return out;
   }
-  return out;
+  return runSliced(pull(), sliceMs);
 }

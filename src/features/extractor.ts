@@ -11,7 +11,8 @@
 import { DistilrankError } from '../errors.ts';
 import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, cjkBigrams, foldDiacritics, hasCjk, tokenize } from '../text/index.ts';
-import { runSliced, runSync, yieldToEventLoop, type Sliced } from '../sliced.ts';
+import { runSliced, runSync, type Sliced } from '../sliced.ts';
+import { TypedList } from '../typed-list.ts';
 import { quantitiesIn, quantityKey, numbersIn } from './quantities.ts';
 import { FEATURES, FEATURE_SET_ID, featureIndex, featureNames } from './registry.ts';
 
@@ -115,38 +116,32 @@ function plainText(tokens: readonly string[]): string {
   return tokens.map(foldDiacritics).join(' ');
 }
 
-/** Growable list of rows of numbers (typed storage: millions of entries on a large catalogue). */
+/** Rows of numbers, appended one row at a time (typed storage: millions of entries on a large catalogue). */
 class Column {
-  private data = new Float64Array(1024);
-  private size = 0;
+  private readonly data = TypedList.float64();
   private readonly start: number[] = [0];
   push(v: number): void {
-    if (this.size === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.size++] = v;
+    this.data.push(v);
   }
   /** Close the current row. */
   end(): void {
-    this.start.push(this.size);
+    this.start.push(this.data.length);
   }
   get length(): number {
-    return this.size;
+    return this.data.length;
   }
   ints(): Int32Array {
-    return Int32Array.from(this.data.subarray(0, this.size));
+    return Int32Array.from(this.data.view());
   }
   doubles(): Float64Array {
-    return this.data.slice(0, this.size);
+    return this.data.view().slice();
   }
   starts(): Int32Array {
     return Int32Array.from(this.start);
   }
 }
 
-/** Items read from the store per statement when building in slices. */
+/** Items read from the store per statement (a pause point between batches). */
 const ITEM_READ_BATCH = 2048;
 
 /** What FeatureExtractor.analyse hands the constructor: per-item arrays, vocabularies, field totals. */
@@ -259,8 +254,7 @@ export class FeatureExtractor {
 
   /** Load a data set's whole catalogue from the store (STORE_NOT_FOUND when it was never ingested). */
   static fromStore(store: Store, dataset: string, opts: ExtractorOptions = {}): FeatureExtractor {
-    store.dataset(dataset);
-    return FeatureExtractor.fromItems(store.items(dataset, store.itemIds(dataset)), opts);
+    return new FeatureExtractor(runSync(FeatureExtractor.storeSteps(store, dataset)), opts);
   }
 
   /**
@@ -268,14 +262,19 @@ export class FeatureExtractor {
    * builds the extractor of its next artifact set while it keeps answering with the current one.
    */
   static async fromStoreSliced(store: Store, dataset: string, opts: ExtractorOptions = {}): Promise<FeatureExtractor> {
+    return new FeatureExtractor(await runSliced(FeatureExtractor.storeSteps(store, dataset)), opts);
+  }
+
+  /** Read the catalogue (in batches, a pause point after each) and analyse it. */
+  private static *storeSteps(store: Store, dataset: string): Sliced<Analysis> {
     store.dataset(dataset);
     const ids = store.itemIds(dataset);
     const items: StoredItem[] = [];
     for (let i = 0; i < ids.length; i += ITEM_READ_BATCH) {
       items.push(...store.items(dataset, ids.slice(i, i + ITEM_READ_BATCH)));
-      await yieldToEventLoop();
+      yield;
     }
-    return new FeatureExtractor(await runSliced(FeatureExtractor.analyse(items, undefined)), opts);
+    return yield* FeatureExtractor.analyse(items, undefined);
   }
 
   /** Build from items already in memory (what fromStore does after reading them). */

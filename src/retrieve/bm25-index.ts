@@ -15,37 +15,19 @@
  * phrase (adjacency needs positions, which this copy does not keep): such queries return null and
  * the caller asks FTS5.
  *
- * Building reads every token occurrence once (home-depot, 55k items: about half a second); it runs
+ * Building reads every token occurrence once (home-depot, 55k items: about 0.75 s); it runs
  * in slices (sliced.ts) so a service can build a new index while it answers queries.
  */
 import Database from 'better-sqlite3';
+import { findSorted } from '../features/index.ts';
 import { FTS_COLUMNS, FTS_TOKENIZER, type FieldWeights, type Store } from '../store/index.ts';
 import { runSliced, runSync, type Sliced } from '../sliced.ts';
+import { TypedList } from '../typed-list.ts';
 import { queryTerms } from './bm25.ts';
 import type { ScoredItem } from './types.ts';
 
 const K1 = 1.2;
 const B = 0.75;
-
-/** Growable typed-array column (postings are appended in index order while building). */
-class Growable<T extends Int32Array | Float64Array> {
-  length = 0;
-  constructor(
-    public data: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = this.make(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  trimmed(): T {
-    return this.data.subarray(0, this.length) as T;
-  }
-}
 
 export interface Bm25IndexStats {
   items: number;
@@ -113,8 +95,8 @@ export class Bm25Index {
     lengths.forEach((d, i) => (lengthNorm[i] = K1 * (1 - B + (B * d) / avgdl)));
 
     const termRange = new Map<string, [number, number]>();
-    const postRow = new Growable(new Int32Array(1 << 16), (k) => new Int32Array(k));
-    const postFreq = new Growable(new Float64Array(1 << 16), (k) => new Float64Array(k));
+    const postRow = TypedList.int32(1 << 16);
+    const postFreq = TypedList.float64(1 << 16);
     let term = '';
     let start = 0;
     let lastRid = -1;
@@ -144,7 +126,7 @@ export class Bm25Index {
     }
     flushPosting();
     if (term) termRange.set(term, [start, postRow.length]);
-    return new Bm25Index(itemIds, rowOf, lengthNorm, totals.rows, termRange, postRow.trimmed(), postFreq.trimmed(), new FtsQueryTokenizer());
+    return new Bm25Index(itemIds, rowOf, lengthNorm, totals.rows, termRange, postRow.view(), postFreq.view(), new FtsQueryTokenizer());
   }
 
   /** Release the query tokenizer's scratch database. */
@@ -156,14 +138,26 @@ export class Bm25Index {
     return { items: this.itemIds.length, terms: this.termRange.size, postings: this.postRow.length, answered: this.answered, deferred: this.deferred };
   }
 
-  /** The query's FTS5 phrases as single index terms, or null when one is a multi-token phrase. */
+  /**
+   * The query's FTS5 phrases as single index terms, or null when one is a multi-token phrase (the
+   * caller asks FTS5); counted either way for stats().
+   */
   private phrases(queryText: string): string[] | null {
     const out: string[] = [];
     for (const tokens of this.tokenizer.tokenize(queryTerms(queryText))) {
-      if (tokens.length > 1) return null;
+      if (tokens.length > 1) {
+        this.deferred += 1;
+        return null;
+      }
       if (tokens.length === 1) out.push(tokens[0]!);
     }
+    this.answered += 1;
     return out;
+  }
+
+  /** One phrase's share of a row's score, as fts5_aux.c computes it (parity depends on the exact expression). */
+  private termScore(idf: number, f: number, row: number): number {
+    return idf * ((f * (K1 + 1)) / (f + this.lengthNorm[row]!));
   }
 
   private idf(range: readonly [number, number] | undefined): number {
@@ -178,11 +172,7 @@ export class Bm25Index {
    */
   search(queryText: string, k: number): ScoredItem[] | null {
     const phrases = this.phrases(queryText);
-    if (!phrases) {
-      this.deferred += 1;
-      return null;
-    }
-    this.answered += 1;
+    if (!phrases) return null;
     const { scores, matched, touched } = this;
     let nTouched = 0;
     // Term at a time, in query order: each row's score is the same sum, in the same order, as FTS5's.
@@ -192,12 +182,11 @@ export class Bm25Index {
       const idf = this.idf(range);
       for (let j = range[0]; j < range[1]; j++) {
         const row = this.postRow[j]!;
-        const f = this.postFreq[j]!;
         if (!matched[row]) {
           matched[row] = 1;
           touched[nTouched++] = row;
         }
-        scores[row]! += idf * ((f * (K1 + 1)) / (f + this.lengthNorm[row]!));
+        scores[row]! += this.termScore(idf, this.postFreq[j]!, row);
       }
     }
     const top = topK(scores, touched, nTouched, k).map((row) => ({ itemId: this.itemIds[row]!, score: scores[row]! }));
@@ -212,11 +201,7 @@ export class Bm25Index {
   /** BM25 of given items (0 for items that match no term, or are not in the index); null for a phrase query. */
   score(queryText: string, itemIds: readonly string[]): ScoredItem[] | null {
     const phrases = this.phrases(queryText);
-    if (!phrases) {
-      this.deferred += 1;
-      return null;
-    }
-    this.answered += 1;
+    if (!phrases) return null;
     const ranges = phrases.map((p) => this.termRange.get(p));
     const idfs = ranges.map((r) => this.idf(r));
     return itemIds.map((itemId) => {
@@ -225,11 +210,8 @@ export class Bm25Index {
       if (row !== undefined) {
         ranges.forEach((range, i) => {
           if (!range) return;
-          const j = lowerBound(this.postRow, range[0], range[1], row);
-          if (j < range[1] && this.postRow[j] === row) {
-            const f = this.postFreq[j]!;
-            score += idfs[i]! * ((f * (K1 + 1)) / (f + this.lengthNorm[row]!));
-          }
+          const j = findSorted(this.postRow, range[0], range[1], row);
+          if (j >= 0) score += this.termScore(idfs[i]!, this.postFreq[j]!, row);
         });
       }
       return { itemId, score };
@@ -277,15 +259,6 @@ function topK(scores: Float64Array, touched: Int32Array, n: number, k: number): 
     }
   }
   return Array.from(heap.subarray(0, size)).sort((a, b) => scores[b]! - scores[a]! || a - b);
-}
-
-function lowerBound(a: Int32Array, lo: number, hi: number, x: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

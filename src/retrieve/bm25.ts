@@ -28,7 +28,7 @@ export function ftsMatchExpression(queryText: string): string | null {
 
 export interface Bm25Options {
   /** An in-memory copy of the FTS5 index (same scores, faster); phrase queries still go to FTS5. */
-  index?: Bm25Index;
+  index?: Bm25Index | undefined;
 }
 
 export class Bm25Ranker implements Ranker {

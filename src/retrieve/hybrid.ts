@@ -124,7 +124,7 @@ export class HybridRanker implements Ranker {
       bm25 > 0 ? this.bm25.retrieve(queryText, vector > 0 ? Math.max(k, this.bm25Depth) : k) : [],
       vector > 0 ? this.vector.retrieve(queryText, bm25 > 0 ? Math.max(k, this.vectorDepth) : k) : [],
     ]);
-    return reciprocalRankFusion([lexical, dense], this.rrfK, [this.weights.bm25, this.weights.vector]).slice(0, k);
+    return reciprocalRankFusion([lexical, dense], this.rrfK, [bm25, vector]).slice(0, k);
   }
 
   /** The legs' stats (the vector leg's query-embedding cache, the BM25 leg's index), for the service's metrics. */

@@ -35,7 +35,7 @@ export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
   bm25: {
     description: 'BM25 (SQLite FTS5, per-field weights)',
     usesBm25: true,
-    create: (store, dataset, opts = {}) => new Bm25Ranker(store, dataset, undefined, { ...(opts.bm25Index ? { index: opts.bm25Index } : {}) }),
+    create: (store, dataset, opts = {}) => new Bm25Ranker(store, dataset, undefined, { index: opts.bm25Index }),
   },
   vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (store, dataset) => VectorRanker.forDataset(store, dataset) },
   hybrid: {
@@ -43,7 +43,7 @@ export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
     usesBm25: true,
     create: (store, dataset, opts = {}) => {
       const vector = VectorRanker.forDataset(store, dataset);
-      return new HybridRanker(new Bm25Ranker(store, dataset, undefined, { ...(opts.bm25Index ? { index: opts.bm25Index } : {}) }), vector, { weights: fusionWeightsOf(vector) });
+      return new HybridRanker(new Bm25Ranker(store, dataset, undefined, { index: opts.bm25Index }), vector, { weights: fusionWeightsOf(vector) });
     },
   },
   random: { description: 'seeded random order: the floor to read every protocol against', create: (store, dataset) => new RandomRanker(store, dataset) },

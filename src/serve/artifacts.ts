@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadModel } from '../cli/models.ts';
 import { DistilrankError } from '../errors.ts';
-import { Bm25Index, createRanker, RANKERS, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
+import { Bm25Index, createRanker, RANKERS, type LevelPredictor, type Ranker, type RankerOptions, type ScoredItem } from '../retrieve/index.ts';
 import { Store, type StoredItem } from '../store/index.ts';
 import { applyLabelShift, DEFAULT_CANDIDATES, StudentRanker, type Explanation } from '../student/index.ts';
 
@@ -89,8 +89,9 @@ export class ArtifactSet {
       // BM25 from an in-memory copy of the FTS5 index (same scores; FTS5's slow common-term queries
       // were the service's latency tail), built in slices so a reload does not stall requests.
       if (RANKERS[spec.retriever]?.usesBm25 || RANKERS[spec.model]?.usesBm25) bm25Index = await Bm25Index.buildSliced(store, spec.dataset, dataset.fieldWeights);
-      const retriever = createRanker(spec.retriever, store, spec.dataset, bm25Index ? { bm25Index } : {});
-      const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates, ...(bm25Index ? { rankerOptions: { bm25Index } } : {}) });
+      const rankerOptions: RankerOptions = { bm25Index };
+      const retriever = createRanker(spec.retriever, store, spec.dataset, rankerOptions);
+      const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates, rankerOptions });
       closeModel = model.close;
       const student = model.ranker instanceof StudentRanker ? model.ranker : null;
       const levels = await model.levels();

@@ -8,10 +8,10 @@ import { DistilrankError } from '../errors.ts';
 import { Embeddings, type CacheStats } from '../embed/index.ts';
 import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
+import { collectSliced } from '../sliced.ts';
 import type { Store, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { StudentFeatures } from './features.ts';
-import { collectSliced } from '../sliced.ts';
 import { OnnxScorer } from './onnx.ts';
 import { applyLabelShift } from './train.ts';
 
