@@ -9,17 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ablationHeader, ablationTable } from '../src/cli/represent-commands.ts';
-import { fmt, table } from '../src/cli/format.ts';
-import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
-import { mulberry32 } from '../src/random.ts';
-import {
-  aggregateActions,
-  replaceSimulatedEvents,
-  runAblation,
-  simulateLogs,
-  storedActions,
-  type ActionEvent,
-} from '../src/represent/index.ts';
+import { fmt, table } from '../src/core/table.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { mulberry32 } from '../src/core/random.ts';
+import { aggregateActions, replaceSimulatedEvents, simulateLogs, storedActions, type ActionEvent } from '../src/enrich/represent/index.ts';
+import { runAblation } from '../src/studies/index.ts';
 import { Store } from '../src/store/index.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');

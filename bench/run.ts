@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { table, fmt } from '../src/cli/format.ts';
-import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
+import { table, fmt } from '../src/core/table.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
 import { evaluate, percentile, type EvalReport } from '../src/eval/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
@@ -35,7 +35,7 @@ try {
     const t1 = performance.now();
     const result = store.ingest(bundle);
     const t2 = performance.now();
-    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.checkpoint();
     const bytes = statSync(store.path).size;
     const secs = (t2 - t0) / 1000;
     ingestRows.push([

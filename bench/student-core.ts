@@ -4,7 +4,8 @@
  *  - onnxruntime-node (1 intra-op thread) throughput for 100k rows in one call;
  *  - latency p50/p99 of batches of 100 and 400 rows.
  */
-import { exportOnnx, initTfBackend, mulberry32, OnnxScorer, predictJs, trainMlp, type TrainingSet } from '../src/student/index.ts';
+import { mulberry32 } from '../src/core/index.ts';
+import { exportOnnx, initTfBackend, OnnxScorer, predictJs, trainMlp, type TrainingSet } from '../src/ml/index.ts';
 
 const rows = Number(process.argv[2] ?? 200_000);
 const dims = Number(process.argv[3] ?? 40);

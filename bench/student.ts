@@ -7,13 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/cli/format.ts';
-import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
+import { fmt, table } from '../src/core/table.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
 import { calibrateRanker, evaluate, evaluateLabels, percentile, type Protocol } from '../src/eval/index.ts';
 import { FeatureExtractor } from '../src/features/index.ts';
 import { Bm25Ranker, RandomRanker, type LevelPredictor, type Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
-import { DEFAULT_NEGATIVES, OnnxScorer, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
+import { DEFAULT_NEGATIVES, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
+import { OnnxScorer } from '../src/ml/index.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -15,11 +15,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/cli/format.ts';
-import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
+import { fmt, table } from '../src/core/table.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
 import { calibrateRanker, labelAgreement } from '../src/eval/index.ts';
 import { itemText, LabelCache, runLabelJob } from '../src/label/index.ts';
-import { createRanker } from '../src/retrieve/index.ts';
+import { createRanker } from '../src/models/index.ts';
 import { Store } from '../src/store/index.ts';
 import { CrossEncoderTeacher, type TeacherJudgment, type TeacherPair } from '../src/teacher/index.ts';
 import { writeTinyCrossEncoder } from '../test/tiny-cross-encoder.ts';

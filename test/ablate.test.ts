@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AblationResult } from '../src/represent/index.ts';
+import type { AblationResult } from '../src/studies/index.ts';
 import { Store } from '../src/store/index.ts';
 import { synthBundle } from './fixtures/represent/synth.ts';
 import { runCli, tempDir } from './helpers.ts';

@@ -6,11 +6,12 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetAdapter } from '../src/datasets/index.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
+import { datasetAdapter } from '../src/ingest/datasets/index.ts';
+import { discreteMapping } from '../src/core/index.ts';
 import { Bm25Index } from '../src/retrieve/bm25-index.ts';
 import { Bm25Ranker, ftsMatchExpression } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle, type FieldWeights } from '../src/store/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle, type FieldWeights } from '../src/ingest/index.ts';
 import { DATA_DIR, tempDir } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };

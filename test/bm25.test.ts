@@ -5,10 +5,11 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discreteMapping } from '../src/relevance/index.ts';
+import { discreteMapping } from '../src/core/index.ts';
 import { Bm25Ranker, MAX_QUERY_TERMS, ftsMatchExpression } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle, type FieldWeights } from '../src/store/index.ts';
-import { tempDir } from './helpers.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle, type FieldWeights } from '../src/ingest/index.ts';
+import { tempDir, withRawDb } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
 let counter = 0;
@@ -101,8 +102,10 @@ describe('BM25 oracle', () => {
   it('the vocabulary is indexed unchanged by the porter/unicode61 tokenizer', () => {
     const s = freshStore();
     s.ingest(bundle('vocab', [{ id: 'a', title: VOCAB.join(' ') }]));
-    s.db.exec("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, 'fts_vocab', 'row')");
-    const indexed = (s.db.prepare('SELECT term FROM temp.vocab ORDER BY term').all() as { term: string }[]).map((r) => r.term);
+    const indexed = withRawDb(s.path, (db) => {
+      db.exec("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, 'fts_vocab', 'row')");
+      return (db.prepare('SELECT term FROM temp.vocab ORDER BY term').all() as { term: string }[]).map((r) => r.term);
+    });
     expect(indexed).toEqual([...VOCAB].sort());
     s.close();
   });

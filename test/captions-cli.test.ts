@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CaptionCache } from '../src/captions/index.ts';
+import { CaptionCache } from '../src/enrich/captions/index.ts';
 import { startFakeVlm, startImageServer, type FakeVlm, type ImageServer } from './fake-vlm.ts';
 import { CLI, DATA_DIR, REPO_ROOT, runCliAsync, tempDir } from './helpers.ts';
 

@@ -4,8 +4,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CaptionCache, VlmCaptioner, imageUrlOf, runCaptionJob, vlmConfigFromEnv, type CaptionItem } from '../src/captions/index.ts';
-import { DistilrankError } from '../src/errors.ts';
+import { CaptionCache, VlmCaptioner, imageUrlOf, runCaptionJob, vlmConfigFromEnv, type CaptionItem } from '../src/enrich/captions/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { IMAGE_TOKENS, defaultCaption, sha256hex, startFakeVlm, startImageServer, tinyPng, type FakeVlm, type ImageServer } from './fake-vlm.ts';
 import { caught, tempDir } from './helpers.ts';
 

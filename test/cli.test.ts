@@ -8,8 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MEASURES } from '../src/eval/evaluate.ts';
-import { evaluateRun } from '../src/eval/metrics.ts';
-import { readQrels, readRun } from '../src/eval/trec.ts';
+import { evaluateRun } from '../src/metrics/measures.ts';
+import { readQrels, readRun } from '../src/metrics/trec.ts';
 import { CLI, DATA_DIR, noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
 
 const ESC = String.fromCharCode(0x1b);

@@ -4,12 +4,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRANFIELD_CODES, DATASETS, HOME_DEPOT_MEAN_1_3, QUEPID_0_3, datasetAdapter } from '../src/datasets/index.ts';
-import { DistilrankError } from '../src/errors.ts';
+import { CRANFIELD_CODES, DATASETS, HOME_DEPOT_MEAN_1_3, QUEPID_0_3, datasetAdapter } from '../src/ingest/datasets/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
-import { softLabel, type Level } from '../src/relevance/index.ts';
+import { softLabel, type Level } from '../src/core/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
 import { DATA_DIR, tempDir } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DistillStudy } from '../src/distill/index.ts';
+import type { DistillStudy } from '../src/studies/distill/index.ts';
 import { ok, runCli, tempDir, type CliResult } from './helpers.ts';
 
 const dir = tempDir('distilrank-distill-');

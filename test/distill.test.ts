@@ -5,10 +5,11 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
-import type { LevelDistribution } from '../src/relevance/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import type { LevelDistribution } from '../src/core/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact, type TeacherLabel } from '../src/student/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
 import { tempDir, SYNTH_SCALE } from './helpers.ts';

@@ -12,11 +12,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import { COMPLETION_MARKER, pythonFloatRepr, pythonJsonLines, resolveDatasetDir } from '../src/datasets/download.ts';
-import type { ResolveDatasetOptions } from '../src/datasets/download.ts';
-import { DATASET_SOURCES } from '../src/datasets/sources.ts';
-import type { DatasetSource } from '../src/datasets/sources.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { COMPLETION_MARKER, pythonFloatRepr, pythonJsonLines, resolveDatasetDir } from '../src/ingest/datasets/download.ts';
+import type { ResolveDatasetOptions } from '../src/ingest/datasets/download.ts';
+import { DATASET_SOURCES } from '../src/ingest/datasets/sources.ts';
+import type { DatasetSource } from '../src/ingest/datasets/sources.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = process.env.DISTILRANK_DATA_DIR ?? resolve(repoRoot, '..', 'shared', 'data');

@@ -25,23 +25,12 @@ import {
 } from '../src/embed/index.ts';
 import { FEATURE_SET_ID, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
 import { evaluate } from '../src/eval/index.ts';
-import {
-  Bm25Ranker,
-  EQUAL_WEIGHTS,
-  FUSION_GRID,
-  HybridRanker,
-  RANKERS,
-  VectorRanker,
-  createRanker,
-  fusionWeightsOf,
-  negativePool,
-  reciprocalRankFusion,
-  type Ranker,
-  type ScoredItem,
-} from '../src/retrieve/index.ts';
+import { Bm25Ranker, EQUAL_WEIGHTS, FUSION_GRID, HybridRanker, negativePool, reciprocalRankFusion, type Ranker, type ScoredItem } from '../src/retrieve/index.ts';
+import { VectorRanker } from '../src/embed/index.ts';
+import { RANKERS, createRanker, fusionWeightsOf } from '../src/models/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
-import { mulberry32 } from '../src/random.ts';
+import { mulberry32 } from '../src/core/random.ts';
 import { caught, runCli, tempDir } from './helpers.ts';
 import { COLOURS, PRODUCTS, itemId, synth } from './synth-catalogue.ts';
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../src/errors.ts';
+import { ERROR_CODES } from '../src/core/errors.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const DOC = join(REPO_ROOT, 'docs', 'errors.md');

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetAdapter } from '../src/datasets/index.ts';
-import { DistilrankError } from '../src/errors.ts';
+import { datasetAdapter } from '../src/ingest/datasets/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor, featureNames, featureSetId, quantitiesIn, UNITS } from '../src/features/index.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
+import { discreteMapping } from '../src/core/index.ts';
 import { ftsMatchExpression } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
 import { analyze, cjkBigrams, porterStem, tokenize } from '../src/text/index.ts';
 import { DATA_DIR, tempDir } from './helpers.ts';
 

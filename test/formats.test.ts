@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { csvRecords, parseCsv, parseJsonl, readCsvRecords, readJsonl, readTextFile, readTsvRecords, readTsvRows } from '../src/ingest/formats.ts';
 import { caught } from './helpers.ts';
 

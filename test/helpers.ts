@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
+import { DistilrankError, discreteMapping } from '../src/core/index.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The shared data sets (read-only): DISTILRANK_DATA_DIR, else ../shared/data beside the repository. */
@@ -83,3 +83,17 @@ export const SYNTH_SCALE = discreteMapping('synth-1-5', 'synthetic five-point sc
   [4, 4, '4 → L4'],
   [5, 5, '5 → L5'],
 ]);
+
+/**
+ * Run `fn` on a second, raw SQLite connection to a store file: how a test plants or inspects rows the
+ * store's API never writes (the store's own handle is private to src/store/). WAL mode lets it read
+ * and write beside the store's connection.
+ */
+export function withRawDb<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}

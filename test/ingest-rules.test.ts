@@ -2,10 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadIcecatChorus } from '../src/datasets/adapters/icecat-chorus.ts';
-import { QUEPID_0_3 } from '../src/datasets/index.ts';
-import { DistilrankError } from '../src/errors.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import { loadIcecatChorus } from '../src/ingest/datasets/adapters/icecat-chorus.ts';
+import { QUEPID_0_3 } from '../src/ingest/datasets/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
 import { DATA_DIR, runCli, tempDir } from './helpers.ts';
 
 const dirs: Array<{ cleanup: () => void }> = [];
@@ -125,7 +126,7 @@ describe('icecat-chorus attributes', () => {
 
 describe('soft labels of a mean grade on a continuous scale', () => {
   it('spread the mean over the two nearest levels, keeping its expectation', async () => {
-    const { HOME_DEPOT_MEAN_1_3 } = await import('../src/datasets/index.ts');
+    const { HOME_DEPOT_MEAN_1_3 } = await import('../src/ingest/datasets/index.ts');
     const s = store();
     s.ingest(
       bundle({

@@ -8,7 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import {
   BATCH_URL,
   LabelCache,
@@ -20,8 +20,9 @@ import {
   readBatchManifest,
   type ExportBatchResult,
 } from '../src/label/index.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
+import { discreteMapping } from '../src/core/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
 import { LlmTeacher, type LlmTeacherConfig, type TeacherPair } from '../src/teacher/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import { tempDir } from './helpers.ts';

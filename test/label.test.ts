@@ -21,9 +21,11 @@ import {
   type LabelJobOptions,
   type LabelProgress,
 } from '../src/label/index.ts';
-import { discreteMapping, type LevelDistribution } from '../src/relevance/index.ts';
-import { Store, type DatasetBundle, type StoredItem } from '../src/store/index.ts';
-import { TeacherCallError, type Teacher, type TeacherCost, type TeacherJudgment, type TeacherPair } from '../src/teacher/types.ts';
+import { discreteMapping, type LevelDistribution } from '../src/core/index.ts';
+import { Store, type StoredItem } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
+import { type Teacher, type TeacherJudgment, type TeacherPair } from '../src/teacher/types.ts';
+import { CallError, type CallCost } from '../src/jobs/index.ts';
 import { caught, tempDir } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
@@ -43,8 +45,8 @@ const sha256File = (path: string): string => createHash('sha256').update(readFil
 // ---------------------------------------------------------------------------------------------
 // Test teachers
 
-type Outcome = 'ok' | TeacherCallError | Error | { distribution: unknown };
-const COST: TeacherCost = { calls: 1, inputTokens: 100, outputTokens: 5, seconds: 0.01, usd: 0.01 };
+type Outcome = 'ok' | CallError | Error | { distribution: unknown };
+const COST: CallCost = { calls: 1, inputTokens: 100, outputTokens: 5, seconds: 0.01, usd: 0.01 };
 
 function distributionFor(pair: TeacherPair): LevelDistribution {
   const level = createHash('sha1').update(pair.queryText).update('\0').update(pair.itemText).digest()[0]! % 5;
@@ -69,7 +71,7 @@ class ScriptedTeacher implements Teacher {
     private readonly delayMs = 0,
     readonly model = 'model-a',
     readonly promptVersion = 'p1',
-    private readonly cost: TeacherCost = COST,
+    private readonly cost: CallCost = COST,
   ) {}
 
   async judge(pair: TeacherPair): Promise<TeacherJudgment> {
@@ -438,8 +440,8 @@ describe('runLabelJob', () => {
   it('waits Retry-After on a 429, and backs off on 429s without one', async () => {
     const cache = LabelCache.open(fresh());
     const teacher = new ScriptedTeacher((p, n) => {
-      if (p.itemId === 'i1' && n === 1) return new TeacherCallError('rate_limited', '429', 1234, 429);
-      if (p.itemId === 'i2' && n <= 2) return new TeacherCallError('rate_limited', '429', undefined, 429);
+      if (p.itemId === 'i1' && n === 1) return new CallError('rate_limited', '429', 1234, 429);
+      if (p.itemId === 'i2' && n <= 2) return new CallError('rate_limited', '429', undefined, 429);
       return 'ok';
     });
     const clock = fakeClock();
@@ -465,7 +467,7 @@ describe('runLabelJob', () => {
     const started: number[] = [];
     const teacher = new ScriptedTeacher((p, n) => {
       started.push(clock.now());
-      return p.itemId === 'i0' && n === 1 ? new TeacherCallError('rate_limited', '429', 5000, 429) : 'ok';
+      return p.itemId === 'i0' && n === 1 ? new CallError('rate_limited', '429', 5000, 429) : 'ok';
     });
     await job(cache, teacher, makePairs(12), { clock, concurrency: 3 });
     // After the refusal, calls start only once the pause is over.
@@ -477,7 +479,7 @@ describe('runLabelJob', () => {
   it('retries server errors and timeouts with exponential backoff, then succeeds', async () => {
     const cache = LabelCache.open(fresh());
     const teacher = new ScriptedTeacher((p, n) => {
-      if (p.itemId === 'i0' && n <= 3) return new TeacherCallError(n === 2 ? 'timeout' : 'server', 'upstream 503', undefined, 503);
+      if (p.itemId === 'i0' && n <= 3) return new CallError(n === 2 ? 'timeout' : 'server', 'upstream 503', undefined, 503);
       return 'ok';
     });
     const clock = fakeClock();
@@ -493,7 +495,7 @@ describe('runLabelJob', () => {
     expect(summary.cost.calls).toBe(6);
     // The jitter is seeded: the same run waits the same.
     const clock2 = fakeClock();
-    await job(LabelCache.open(fresh()), new ScriptedTeacher((p, n) => (p.itemId === 'i0' && n <= 3 ? new TeacherCallError('server', '503') : 'ok')), makePairs(3), { clock: clock2, concurrency: 1 });
+    await job(LabelCache.open(fresh()), new ScriptedTeacher((p, n) => (p.itemId === 'i0' && n <= 3 ? new CallError('server', '503') : 'ok')), makePairs(3), { clock: clock2, concurrency: 1 });
     expect(clock2.waits).toEqual(clock.waits);
     cache.close();
   });
@@ -502,7 +504,7 @@ describe('runLabelJob', () => {
     const cache = LabelCache.open(fresh());
     const pairs = makePairs(5);
     const teacher = new ScriptedTeacher((p) => {
-      if (p.itemId === 'i3') return new TeacherCallError('malformed', 'no JSON in the answer');
+      if (p.itemId === 'i3') return new CallError('malformed', 'no JSON in the answer');
       if (p.itemId === 'i4') return { distribution: [0.9, 0.9, 0, 0, 0] }; // not a distribution: malformed too
       return 'ok';
     });
@@ -525,7 +527,7 @@ describe('runLabelJob', () => {
   it('stops on a fatal error; calls in flight finish and are saved; a rerun completes', async () => {
     const cache = LabelCache.open(fresh());
     const pairs = makePairs(30);
-    const teacher = new ScriptedTeacher((p) => (p.itemId === 'i5' ? new TeacherCallError('fatal', '401 unauthorized', undefined, 401) : 'ok'), 2);
+    const teacher = new ScriptedTeacher((p) => (p.itemId === 'i5' ? new CallError('fatal', '401 unauthorized', undefined, 401) : 'ok'), 2);
     const summary = await job(cache, teacher, pairs, { concurrency: 3, clock: undefined });
     expect(summary.stoppedBy).toBe('fatal');
     expect(summary.error).toMatchObject({ itemId: 'i5', kind: 'fatal', message: '401 unauthorized' });
@@ -623,7 +625,7 @@ describe('runLabelJob', () => {
     const ctl = new AbortController();
     const teacher = new ScriptedTeacher(() => {
       setTimeout(() => ctl.abort(), 5);
-      return new TeacherCallError('server', '503');
+      return new CallError('server', '503');
     });
     const t0 = Date.now();
     const summary = await job(cache, teacher, makePairs(2), {
@@ -660,7 +662,7 @@ describe('runLabelJob', () => {
     cache.close();
   });
 
-  it('a teacher bug (not a TeacherCallError) is thrown after the calls in flight are saved', async () => {
+  it('a teacher bug (not a CallError) is thrown after the calls in flight are saved', async () => {
     const cache = LabelCache.open(fresh());
     const teacher = new ScriptedTeacher((p) => (p.itemId === 'i4' ? new TypeError('oops') : 'ok'), 2);
     await expect(job(cache, teacher, makePairs(20), { clock: undefined })).rejects.toThrow('oops');

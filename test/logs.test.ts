@@ -16,10 +16,10 @@ import {
   storedActions,
   storedLogEvents,
   type ActionEvent,
-} from '../src/represent/index.ts';
+} from '../src/enrich/represent/index.ts';
 import { Store } from '../src/store/index.ts';
 import { synthBundle } from './fixtures/represent/synth.ts';
-import { caught, runCli, tempDir } from './helpers.ts';
+import { caught, runCli, tempDir, withRawDb } from './helpers.ts';
 
 const ev = (queryText: string, itemId: string, action: string, time: number, extra?: Record<string, string | number>): ActionEvent => ({
   queryText,
@@ -177,13 +177,13 @@ describe('simulateLogs', () => {
       s.ingest(synthBundle('synth'));
       const before = simulateLogs(s, 'synth', { events: 1500, seed: 5 });
       // Plant: every test-split judgment flips to the opposite level.
-      const changed = s.db
-        .prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split != 'train')`)
-        .run().changes;
+      const changed = withRawDb(s.path, (db) =>
+        db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split != 'train')`).run(),
+      ).changes;
       expect(changed).toBeGreaterThan(0);
       expect(simulateLogs(s, 'synth', { events: 1500, seed: 5 }).events).toEqual(before.events);
       // Control: the same change on the training split does change the logs.
-      s.db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split = 'train')`).run();
+      withRawDb(s.path, (db) => db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split = 'train')`).run());
       expect(simulateLogs(s, 'synth', { events: 1500, seed: 5 }).events).not.toEqual(before.events);
     } finally {
       s.close();
@@ -192,12 +192,12 @@ describe('simulateLogs', () => {
   });
 
   it('replaces earlier simulated events and keeps real ones', () => {
-    store.db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)').run('synth', 'real query', 'it-2-2', 'click', 1, 5, null);
+    withRawDb(store.path, (db) => db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)').run('synth', 'real query', 'it-2-2', 'click', 1, 5, null));
     const sim = simulateLogs(store, 'synth', { events: 200, seed: 1 });
     replaceSimulatedEvents(store, 'synth', sim.events);
     replaceSimulatedEvents(store, 'synth', sim.events);
     expect(logEventCounts(store, 'synth')).toMatchObject({ events: sim.events.length + 1, simulated: sim.events.length });
-    store.db.prepare(`DELETE FROM log_events WHERE dataset = 'synth' AND query_text = 'real query'`).run();
+    withRawDb(store.path, (db) => db.prepare(`DELETE FROM log_events WHERE dataset = 'synth' AND query_text = 'real query'`).run());
   });
 });
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import {
   accuracy,
   averagePrecision,
@@ -20,8 +20,8 @@ import {
   type Qrels,
   type Run,
   type ScoredItem,
-} from '../src/eval/metrics.ts';
-import { readQrels, readRun } from '../src/eval/trec.ts';
+} from '../src/metrics/measures.ts';
+import { readQrels, readRun } from '../src/metrics/trec.ts';
 
 function thrown(f: () => unknown): DistilrankError {
   try {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import type { EvalReport } from '../src/eval/evaluate.ts';
 import { lineSvg } from '../src/eval/plot.ts';
 import {

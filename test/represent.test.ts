@@ -22,8 +22,8 @@ import {
   validateRepresentation,
   type FieldSources,
   type RepresentationConfig,
-} from '../src/represent/index.ts';
-import { discreteMapping, type LevelDistribution } from '../src/relevance/index.ts';
+} from '../src/enrich/represent/index.ts';
+import { discreteMapping, type LevelDistribution } from '../src/core/index.ts';
 import { Store, type StoredItem } from '../src/store/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
 import { caught, runCli, tempDir } from './helpers.ts';

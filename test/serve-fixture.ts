@@ -3,7 +3,7 @@
  * students trained on it with different seeds (a few epochs: seconds), built once per test file.
  */
 import { join } from 'node:path';
-import { DATASETS, resolveDatasetDir } from '../src/datasets/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
 import { Store } from '../src/store/index.ts';
 import { trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { DATA_DIR, tempDir } from './helpers.ts';

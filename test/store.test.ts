@@ -8,21 +8,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import { discreteMapping } from '../src/relevance/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { discreteMapping } from '../src/core/index.ts';
 import { ftsMatchExpression } from '../src/retrieve/index.ts';
 import { APPLICATION_ID } from '../src/store/schema.ts';
-import {
-  DEFAULT_SPLIT_SEED,
-  SCHEMA_VERSION,
-  SPLITS,
-  Store,
-  assignSplits,
-  type DatasetBundle,
-  type Split,
-  type SplitFractions,
-} from '../src/store/index.ts';
-import { caught, tempDir } from './helpers.ts';
+import { DEFAULT_SPLIT_SEED, SCHEMA_VERSION, SPLITS, Store, assignSplits, type Split, type SplitFractions } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
+import { caught, tempDir, withRawDb } from './helpers.ts';
 
 let tmp: { path: string; cleanup: () => void };
 let counter = 0;
@@ -101,17 +93,17 @@ const PROBE_QUERIES = ['red mug', 'teapot', 'kettle', 'Kühlschrank', '冷蔵庫
 
 /** Everything the store holds for one data set, read back through SQL and the store's API. */
 function dump(store: Store, name: string): unknown {
-  return {
+  return withRawDb(store.path, (db) => ({
     info: store.dataset(name),
-    items: store.db
+    items: db
       .prepare('SELECT rid, id, title, description, fields, attributes, image_url, language FROM items WHERE dataset = ? ORDER BY id')
       .all(name),
-    queries: store.db.prepare('SELECT * FROM queries WHERE dataset = ? ORDER BY id').all(name),
-    judgments: store.db.prepare('SELECT * FROM judgments WHERE dataset = ? ORDER BY judgment_set, query_id, item_id').all(name),
-    logEvents: store.db.prepare('SELECT * FROM log_events WHERE dataset = ? ORDER BY rowid').all(name),
-    datasets: store.db.prepare('SELECT * FROM datasets ORDER BY name').all(),
+    queries: db.prepare('SELECT * FROM queries WHERE dataset = ? ORDER BY id').all(name),
+    judgments: db.prepare('SELECT * FROM judgments WHERE dataset = ? ORDER BY judgment_set, query_id, item_id').all(name),
+    logEvents: db.prepare('SELECT * FROM log_events WHERE dataset = ? ORDER BY rowid').all(name),
+    datasets: db.prepare('SELECT * FROM datasets ORDER BY name').all(),
     bm25: PROBE_QUERIES.map((q) => store.bm25(name, ftsMatchExpression(q)!, { k: 50 })),
-  };
+  }));
 }
 
 function withoutRowidsAndTimes(d: unknown): unknown {

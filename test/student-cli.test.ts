@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readRun } from '../src/eval/trec.ts';
+import { readRun } from '../src/metrics/trec.ts';
 import { Store } from '../src/store/index.ts';
 import type { ModelCard } from '../src/student/index.ts';
 import { noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';

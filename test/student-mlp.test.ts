@@ -5,18 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import {
-  expectedLevels,
-  mulberry32,
-  predictJs,
-  predictTf,
-  softCrossEntropyJs,
-  trainMlp,
-  type MlpConfig,
-  type TrainedMlp,
-  type TrainingSet,
-} from '../src/student/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { mulberry32 } from '../src/core/index.ts';
+import { expectedLevels, predictJs, predictTf, softCrossEntropyJs, trainMlp, type MlpConfig, type TrainedMlp, type TrainingSet } from '../src/ml/index.ts';
 
 const RULE = [1.0, -0.8, 0.6, 0.0, 0.4, -0.3]; // feature 3 is pure noise
 

@@ -9,32 +9,16 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
+import { DistilrankError } from '../src/core/errors.ts';
 import { FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
 
 /** The students here are trained without an embedding artifact: every feature but twotower_cosine. */
 const LEXICAL = studentFeatureSet(false);
 import { Bm25Ranker } from '../src/retrieve/index.ts';
-import { Store, type DatasetBundle, type SplitFractions } from '../src/store/index.ts';
-import {
-  DEFAULT_CANDIDATES,
-  STUDENT_FORMAT,
-  STUDENT_FORMAT_VERSION,
-  StudentFeatures,
-  StudentRanker,
-  applyLabelShift,
-  DEFAULT_NEGATIVES,
-  STUDENT_MLP_CONFIG,
-  labelledPairs,
-  predictJs,
-  readStudentArtifact,
-  trainMlp,
-  trainStudent,
-  writeStudentArtifact,
-  type ModelCard,
-  type TrainedStudent,
-  type TrainingSet,
-} from '../src/student/index.ts';
+import { Store, type SplitFractions } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
+import { DEFAULT_CANDIDATES, STUDENT_FORMAT, STUDENT_FORMAT_VERSION, StudentFeatures, StudentRanker, applyLabelShift, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, labelledPairs, readStudentArtifact, trainStudent, writeStudentArtifact, type ModelCard, type TrainedStudent } from '../src/student/index.ts';
+import { predictJs, trainMlp, type TrainingSet } from '../src/ml/index.ts';
 import { caught, runCli, tempDir, SYNTH_SCALE } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------

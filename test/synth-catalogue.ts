@@ -4,8 +4,8 @@
  * judgments each, relevance by word overlap (exact item L5, same product L3, same colour L2, nothing
  * shared L1).
  */
-import { mulberry32 } from '../src/random.ts';
-import type { DatasetBundle } from '../src/store/index.ts';
+import { mulberry32 } from '../src/core/random.ts';
+import type { DatasetBundle } from '../src/ingest/index.ts';
 import { SYNTH_SCALE } from './helpers.ts';
 
 export const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
-import type { TeacherEvalReport } from '../src/teacher/index.ts';
+import type { TeacherEvalReport } from '../src/studies/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import { runCli, runCliAsync, tempDir, type CliResult } from './helpers.ts';
 

@@ -15,7 +15,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
-import { expectedLevel } from '../src/relevance/index.ts';
+import { expectedLevel } from '../src/core/index.ts';
 import { createTeacher, CrossEncoderTeacher, levelOfLabels, TEACHERS, type TeacherPair } from '../src/teacher/index.ts';
 import { caught, DATA_DIR, runCli, tempDir } from './helpers.ts';
 import { writeTinyCrossEncoder } from './tiny-cross-encoder.ts';
@@ -238,7 +238,7 @@ describe('folders the teacher refuses', () => {
     const t = new CrossEncoderTeacher({ dir: good, threads: 1 });
     await t.judge(pair('drill', 'drill'));
     await t.close();
-    await expect(t.judge(pair('drill', 'drill'))).rejects.toMatchObject({ name: 'TeacherCallError', kind: 'fatal' });
+    await expect(t.judge(pair('drill', 'drill'))).rejects.toMatchObject({ name: 'CallError', kind: 'fatal' });
   });
 
   it('the registry reads DISTILRANK_CROSS_ENCODER_DIR, and says so when it is missing', () => {

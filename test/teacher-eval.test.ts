@@ -8,12 +8,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confusionSvg, escapeXml, lineSvg } from '../src/eval/plot.ts';
-import type { Run } from '../src/eval/metrics.ts';
+import type { Run } from '../src/metrics/measures.ts';
 import { LabelCache } from '../src/label/index.ts';
-import type { LevelDistribution } from '../src/relevance/index.ts';
-import { Store, type DatasetBundle } from '../src/store/index.ts';
-import { applyCalibration, fitCalibration, meanNll } from '../src/teacher/calibrate.ts';
-import { evalRefDataset, evaluateTeacher, type TeacherEvalSystem } from '../src/teacher/evaluate.ts';
+import type { LevelDistribution } from '../src/core/index.ts';
+import { Store } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
+import { applyCalibration, fitCalibration, meanNll } from '../src/studies/teacher-eval/temperature.ts';
+import { evalRefDataset, evaluateTeacher, type TeacherEvalSystem } from '../src/studies/teacher-eval/evaluate-teacher.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/types.ts';
 import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
-import { readGgufHeader, type TeacherEvalReport } from '../src/teacher/index.ts';
+import { readGgufHeader } from '../src/teacher/index.ts';
+import { type TeacherEvalReport } from '../src/studies/index.ts';
 import { runCliAsync, tempDir, type CliResult } from './helpers.ts';
 import { oracleDistribution, writeTinyLlama, type TinyLlama } from './tiny-llama.ts';
 

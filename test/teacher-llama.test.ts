@@ -12,19 +12,9 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import {
-  createTeacher,
-  digitLevel,
-  importNodeLlamaCpp,
-  LlamaTeacher,
-  llamaTeacherConfigFromEnv,
-  PROMPT_VERSION,
-  readGgufHeader,
-  TEACHERS,
-  TeacherCallError,
-  type TeacherPair,
-} from '../src/teacher/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { createTeacher, digitLevel, importNodeLlamaCpp, LlamaTeacher, llamaTeacherConfigFromEnv, PROMPT_VERSION, readGgufHeader, TEACHERS, type TeacherPair } from '../src/teacher/index.ts';
+import { CallError } from '../src/jobs/index.ts';
 import { encodeGguf } from './gguf-writer.ts';
 import { caught, tempDir } from './helpers.ts';
 import { CHATML_TEMPLATE, oracleDistribution, tinyLlama, writeTinyLlama, type TinyLlama } from './tiny-llama.ts';
@@ -317,9 +307,9 @@ describe('the llama teacher when something goes wrong', () => {
     writeTinyLlama(path, { logits: { '5': 3 } });
     const t = teacherOn(path, { DISTILRANK_LLAMA_CONTEXT_SIZE: '256' });
     const e = await rejection(t.judge(PAIR));
-    expect(e).toBeInstanceOf(TeacherCallError);
-    expect((e as TeacherCallError).kind).toBe('malformed');
-    expect((e as TeacherCallError).message).toMatch(/DISTILRANK_LLAMA_CONTEXT_SIZE/);
+    expect(e).toBeInstanceOf(CallError);
+    expect((e as CallError).kind).toBe('malformed');
+    expect((e as CallError).message).toMatch(/DISTILRANK_LLAMA_CONTEXT_SIZE/);
     await t.close();
   });
 

@@ -1,20 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import {
-  createTeacher,
-  ITEM_CLOSE,
-  ITEM_OPEN,
-  LlmTeacher,
-  llmTeacherConfigFromEnv,
-  neutralise,
-  PROMPT_VERSION,
-  SYSTEM_PROMPTS,
-  TEACHERS,
-  TeacherCallError,
-  retryAfterMs,
-  type LlmTeacherConfig,
-  type TeacherPair,
-} from '../src/teacher/index.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { createTeacher, ITEM_CLOSE, ITEM_OPEN, LlmTeacher, llmTeacherConfigFromEnv, neutralise, PROMPT_VERSION, SYSTEM_PROMPTS, TEACHERS, type LlmTeacherConfig, type TeacherPair } from '../src/teacher/index.ts';
+import { CallError, retryAfterMs } from '../src/jobs/index.ts';
 import { block, messagesOf, startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 const KEY = 'sk-test-SECRET-0123456789';
@@ -36,14 +23,14 @@ function close(a: readonly number[], b: readonly number[]): void {
   a.forEach((x, i) => expect(x).toBeCloseTo(b[i]!, 9));
 }
 
-async function callError(p: Promise<unknown>): Promise<TeacherCallError> {
+async function callError(p: Promise<unknown>): Promise<CallError> {
   try {
     await p;
   } catch (e) {
-    if (e instanceof TeacherCallError) return e;
+    if (e instanceof CallError) return e;
     throw e;
   }
-  throw new Error('expected a TeacherCallError');
+  throw new Error('expected a CallError');
 }
 
 let fake: FakeOpenAI;

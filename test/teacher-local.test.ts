@@ -9,25 +9,12 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DistilrankError } from '../src/errors.ts';
+import type { DistilrankError } from '../src/core/errors.ts';
 import { FEATURES } from '../src/features/index.ts';
-import { Store, type DatasetBundle, type StoredItem, type StoredJudgment, type StoredQuery } from '../src/store/index.ts';
-import {
-  LOCAL_FEATURES,
-  LOCAL_FEATURE_SET_ID,
-  LOCAL_TEACHER_FORMAT_VERSION,
-  LocalFeatureExtractor,
-  LocalTeacher,
-  TEACHERS,
-  TeacherCallError,
-  createTeacher,
-  defaultLocalTeacherDir,
-  trainLocalTeacher,
-  withinOneEdit,
-  type AssocHoldout,
-  type TeacherPair,
-  type TrainedLocalTeacher,
-} from '../src/teacher/index.ts';
+import { Store, type StoredItem, type StoredJudgment, type StoredQuery } from '../src/store/index.ts';
+import { type DatasetBundle } from '../src/ingest/index.ts';
+import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LOCAL_TEACHER_FORMAT_VERSION, LocalFeatureExtractor, LocalTeacher, TEACHERS, createTeacher, defaultLocalTeacherDir, trainLocalTeacher, withinOneEdit, type AssocHoldout, type TeacherPair, type TrainedLocalTeacher } from '../src/teacher/index.ts';
+import { CallError } from '../src/jobs/index.ts';
 import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -191,8 +178,8 @@ describe('trainLocalTeacher → artifact → LocalTeacher', () => {
       () => null,
       (x: unknown) => x,
     );
-    expect(err).toBeInstanceOf(TeacherCallError);
-    expect((err as TeacherCallError).kind).toBe('fatal');
+    expect(err).toBeInstanceOf(CallError);
+    expect((err as CallError).kind).toBe('fatal');
   });
 });
 

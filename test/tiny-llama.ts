@@ -23,7 +23,7 @@
  * few hundred tokens rather than one per character), and (optionally) ChatML's <|im_start|> /
  * <|im_end|> as control tokens for a chat template. Longer pieces score higher, so merges prefer them.
  */
-import { mulberry32 } from '../src/random.ts';
+import { mulberry32 } from '../src/core/random.ts';
 import { SYSTEM_PROMPTS } from '../src/teacher/prompt.ts';
 import { bool, f32, f32s, i32s, str, strs, u32, writeGguf, type GgufTensor, type GgufValue } from './gguf-writer.ts';
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/errors.ts';
-import { sortRanking, type Qrels, type Run } from '../src/eval/metrics.ts';
-import { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from '../src/eval/trec.ts';
+import { DistilrankError } from '../src/core/errors.ts';
+import { sortRanking, type Qrels, type Run } from '../src/metrics/measures.ts';
+import { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from '../src/metrics/trec.ts';
 
 function thrown(f: () => unknown): DistilrankError {
   try {

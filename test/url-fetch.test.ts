@@ -4,7 +4,7 @@
  * allowPrivate, as the tests' own server lives there).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageFetchError, fetchImage, isBlockedAddress, type ImageFetchFailure } from '../src/net/index.ts';
+import { ImageFetchError, fetchImage, isBlockedAddress, type ImageFetchFailure } from '../src/enrich/net/index.ts';
 import { sha256hex, startImageServer, tinyPng, type ImageServer } from './fake-vlm.ts';
 
 let images: ImageServer;

@@ -5,15 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { DATASETS, datasetAdapter, resolveDatasetDir } from '../datasets/index.ts';
-import { DistilrankError } from '../errors.ts';
-import { evaluate, evaluateLabels, parseProtocol, writeRun, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { DATASETS, datasetAdapter, resolveDatasetDir } from '../ingest/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import { evaluate, evaluateLabels, parseProtocol, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
+import { writeRun } from '../metrics/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { LabelCache } from '../label/index.ts';
 import { createTeacher, type Teacher } from '../teacher/index.ts';
-import { Store, type Split, type DatasetBundle, type IngestResult } from '../store/index.ts';
-import { loadModel } from './models.ts';
-import { fmt, table } from './format.ts';
+import { Store, type Split, type IngestResult } from '../store/index.ts';
+import { type DatasetBundle } from '../ingest/index.ts';
+import { loadModel } from '../models/index.ts';
+import { fmt, table } from '../core/index.ts';
 import { createProgress } from './progress.ts';
 
 export interface GlobalOptions {

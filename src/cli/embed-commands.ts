@@ -4,13 +4,13 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../atomic.ts';
+import { writeFileAtomic } from '../core/index.ts';
 import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, hasEmbedArtifact, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
-import { DistilrankError, unknownName } from '../errors.ts';
+import { DistilrankError, unknownName } from '../core/index.ts';
 import { Bm25Ranker, negativePool } from '../retrieve/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
 import { TEACHERS } from '../teacher/index.ts';
-import { fmt } from './format.ts';
+import { fmt } from '../core/index.ts';
 import { loadTeacherLabels, note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { createProgress } from './progress.ts';
 

@@ -4,10 +4,10 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CaptionCache, imageUrlOf, runCaptionJob, VlmCaptioner, vlmConfigFromEnv, type CaptionItem } from '../captions/index.ts';
-import { DistilrankError } from '../errors.ts';
+import { CaptionCache, imageUrlOf, runCaptionJob, VlmCaptioner, vlmConfigFromEnv, type CaptionItem } from '../enrich/index.ts';
+import { DistilrankError } from '../core/index.ts';
 import { DEFAULT_CONCURRENCY } from '../jobs/index.ts';
-import { DEFAULT_IMAGE_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from '../net/index.ts';
+import { DEFAULT_IMAGE_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from '../enrich/index.ts';
 import type { Store } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { createProgress } from './progress.ts';

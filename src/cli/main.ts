@@ -8,16 +8,19 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { DATASETS, parseScale } from '../datasets/index.ts';
-import { DistilrankError, isDistilrankError, unknownName } from '../errors.ts';
-import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, parseMeasure, splitQrels, writeQrels, DEFAULT_MEASURES, type EvalReport } from '../eval/index.ts';
+import { DATASETS, parseScale } from '../ingest/index.ts';
+import { DistilrankError, isDistilrankError, unknownName } from '../core/index.ts';
+import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, splitQrels, DEFAULT_MEASURES, type EvalReport } from '../eval/index.ts';
+import { parseMeasure, writeQrels } from '../metrics/index.ts';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
-import { createRanker, RANKERS } from '../retrieve/index.ts';
+import { createRanker, RANKERS } from '../models/index.ts';
 import { DEFAULT_CANDIDATES, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
-import { checkModelName, loadModel, MODEL_NAMES } from './models.ts';
+import { checkModelName, loadModel, MODEL_NAMES } from '../models/index.ts';
 import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, runLabelJob } from '../label/index.ts';
-import { evaluateTeacher, LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
-import { checkDatasetName, parseSplit, Store, type DatasetBundle, type IngestResult, type Sourced } from '../store/index.ts';
+import { LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
+import { evaluateTeacher } from '../studies/index.ts';
+import { checkDatasetName, parseSplit, Store, type IngestResult } from '../store/index.ts';
+import { type DatasetBundle, type Sourced } from '../ingest/index.ts';
 import {
   DEFAULT_STORE,
   describeIngest,
@@ -35,13 +38,13 @@ import {
   type GlobalOptions,
 } from './common.ts';
 import { registerDistillCommands, runStudy } from './distill-commands.ts';
-import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../distill/index.ts';
+import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../studies/index.ts';
 import { registerEmbedCommands } from './embed-commands.ts';
-import { fmt, table } from './format.ts';
+import { fmt, table } from '../core/index.ts';
 import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
 import { fieldSources, registerRepresentCommands } from './represent-commands.ts';
-import { readRepresentation } from '../represent/index.ts';
+import { readRepresentation } from '../enrich/index.ts';
 import { announceAndWait, registerServeCommands } from './serve-commands.ts';
 import { startServer } from '../serve/index.ts';
 

@@ -7,35 +7,15 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../atomic.ts';
-import { CaptionCache } from '../captions/index.ts';
-import { DistilrankError } from '../errors.ts';
+import { writeFileAtomic } from '../core/index.ts';
+import { CaptionCache } from '../enrich/index.ts';
+import { DistilrankError } from '../core/index.ts';
 import { parseIsoTime } from '../ingest/index.ts';
-import {
-  ABLATION_ORDER,
-  ACTION_SOURCES,
-  DEFAULT_ABLATION_SETTINGS,
-  DEFAULT_LONG_CLICK_MS,
-  DEFAULT_REPRESENTATION,
-  DEFAULT_SIMULATED_EVENTS,
-  FIELD_SOURCE_NAMES,
-  buildItemText,
-  logEventCounts,
-  readRepresentation,
-  replaceSimulatedEvents,
-  representationId,
-  runAblation,
-  simulateLogs,
-  storedActions,
-  type AblationModel,
-  type AblationResult,
-  type AggregatedActions,
-  type FieldSource,
-  type FieldSources,
-} from '../represent/index.ts';
+import { ABLATION_ORDER, ACTION_SOURCES, DEFAULT_LONG_CLICK_MS, DEFAULT_REPRESENTATION, DEFAULT_SIMULATED_EVENTS, FIELD_SOURCE_NAMES, buildItemText, logEventCounts, readRepresentation, replaceSimulatedEvents, representationId, simulateLogs, storedActions, type AggregatedActions, type FieldSource, type FieldSources } from '../enrich/index.ts';
+import { DEFAULT_ABLATION_SETTINGS, runAblation, type AblationModel, type AblationResult } from '../studies/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
-import { fmt, table } from './format.ts';
+import { fmt, table } from '../core/index.ts';
 
 function parseTime(v: string): number {
   const t = /^\d+$/.test(v.trim()) ? Number(v) : parseIsoTime(v);

@@ -4,12 +4,12 @@
  * one); SIGTERM or Ctrl-C stops accepting, drains in-flight requests, closes the artifacts, exit 0.
  */
 import { Option, type Command } from 'commander';
-import { DistilrankError } from '../errors.ts';
-import { RANKERS } from '../retrieve/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import { RANKERS } from '../models/index.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_RATE_LIMIT, startServer, type RunningServer } from '../serve/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
-import { checkModelName, MODEL_NAMES } from './models.ts';
+import { checkModelName, MODEL_NAMES } from '../models/index.ts';
 
 function nonNegative(name: string) {
   return (v: string): number => {

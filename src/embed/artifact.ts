@@ -12,10 +12,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import usearch from 'usearch';
-import { replaceDirAtomic } from '../atomic.ts';
-import { DistilrankError } from '../errors.ts';
+import { replaceDirAtomic } from '../core/index.ts';
+import { DistilrankError } from '../core/index.ts';
 // hybrid.ts directly, not the retrieval stage's index: retrieval reads the embeddings, so its index imports this stage.
-import { checkFusionWeights } from '../retrieve/hybrid.ts';
+import { checkFusionWeights } from '../retrieve/index.ts';
 import type { FusionCard } from './fusion.ts';
 import type { TowerWeights, TwoTowerWeights } from './model.ts';
 import type { EmbedEpoch, EmbedTrainConfig } from './train.ts';

@@ -3,7 +3,7 @@
  * early stopping; the test split is never read), the teacher's soft labels for pool pairs when given,
  * negatives from a candidate retriever (BM25 in the CLI), and the artifact with its model card.
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import { splitQrels } from '../eval/index.ts';
 import type { Split, Store, StoredJudgment } from '../store/index.ts';
 import { defaultEmbedDir, writeEmbedArtifact, type EmbedCard } from './artifact.ts';

@@ -5,7 +5,7 @@
  * similarities for the student's feature (for free texts too: `adHoc` runs the item tower on them),
  * and ANN search over the saved usearch index.
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { Store, StoredItem } from '../store/index.ts';
 import { defaultEmbedDir, hasEmbedArtifact, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
 import { itemBuckets, queryBuckets } from './hashing.ts';

@@ -7,10 +7,11 @@
  * BM25 alone comes first). The grid holds both legs alone, so on dev the hybrid never loses to its best
  * leg. The card records every weight's dev nDCG@10 and R(rel=3)@100, so the choice can be read back.
  */
-import { DEFAULT_RETRIEVAL_DEPTH, evaluateRun, type Qrels, type Run } from '../eval/index.ts';
+import { DEFAULT_RETRIEVAL_DEPTH } from '../eval/index.ts';
+import { evaluateRun, type Qrels, type Run } from '../metrics/index.ts';
 // hybrid.ts directly, not the retrieval stage's index: retrieval reads the embeddings, so its index imports this stage.
-import { DEFAULT_LEG_DEPTH, FUSION_GRID, RRF_K, reciprocalRankFusion, type FusionWeights } from '../retrieve/hybrid.ts';
-import type { ScoredItem } from '../retrieve/types.ts';
+import { DEFAULT_LEG_DEPTH, FUSION_GRID, RRF_K, reciprocalRankFusion, type FusionWeights } from '../retrieve/index.ts';
+import type { ScoredItem } from '../retrieve/index.ts';
 import { queryBuckets } from './hashing.ts';
 import { encodeBuckets, exactTopK, type TwoTowerWeights } from './model.ts';
 

@@ -21,12 +21,12 @@
  * catalogue (default), or of the judged dev pairs ranked by cosine (earlyStopping: 'judged').
  */
 import * as tf from '@tensorflow/tfjs';
-import { DistilrankError } from '../errors.ts';
-import { ndcgAt } from '../eval/index.ts';
-import { mulberry32 } from '../random.ts';
+import { DistilrankError } from '../core/index.ts';
+import { ndcgAt } from '../metrics/index.ts';
+import { mulberry32 } from '../core/index.ts';
 import type { StoredItem } from '../store/index.ts';
 // mlp.ts directly, not the student's index: the student reads the embeddings, so its index imports this stage.
-import { initTfBackend } from '../student/mlp.ts';
+import { initTfBackend } from '../ml/index.ts';
 import { tokenize } from '../text/index.ts';
 import { checkHashingConfig, DEFAULT_HASHING, itemBuckets, queryBuckets, type HashingConfig } from './hashing.ts';
 import { bucketIdf, encodeBuckets, encodeItems, exactTopK, type TowerWeights, type TwoTowerWeights } from './model.ts';

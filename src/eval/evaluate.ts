@@ -7,10 +7,10 @@
  * The queries evaluated are the split's queries with at least one judgment in the judgment set; a
  * query the model returns nothing for scores 0 (trec_eval -c).
  */
-import { DistilrankError, unknownName } from '../errors.ts';
+import { DistilrankError, unknownName } from '../core/index.ts';
 import type { Ranker } from '../retrieve/index.ts';
 import type { Split, Store } from '../store/index.ts';
-import { evaluateRun, type Qrels, type Run } from './metrics.ts';
+import { evaluateRun, type Qrels, type Run } from '../metrics/index.ts';
 
 export type Protocol = 'rerank' | 'retrieval';
 

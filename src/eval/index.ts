@@ -1,12 +1,9 @@
-/** Evaluation: IR and agreement metrics, TREC files, and the two named protocols. */
-export * from './metrics.ts';
-export { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from './trec.ts';
-export { DEFAULT_MEASURES, DEFAULT_RETRIEVAL_DEPTH, PROTOCOLS, evaluate, parseProtocol, percentile, splitQrels } from './evaluate.ts';
-export type { EvalReport, Evaluation, EvaluateOptions, Protocol } from './evaluate.ts';
-export { IsotonicLevels, calibrateRanker } from './calibrate.ts';
-export { LEVEL_CLASSES, argmaxLevel, evaluateLabels, expectedLevel, labelAgreement } from './labels.ts';
-export type { LabelReport } from './labels.ts';
-export * from './plot.ts';
-export * from './report.ts';
-export { pairMetrics } from './pair-metrics.ts';
-export type { LabelledRows } from './pair-metrics.ts';
+/** Evaluation: the two named protocols (rerank, retrieval) over any Ranker, scores calibrated to levels, label agreement against human judgments, and the reports and plots. */
+/** Evaluation: the two named protocols (rerank, retrieval) over any Ranker, scores calibrated to levels, label agreement against human judgments, and the reports and plots. */
+export { DEFAULT_MEASURES, DEFAULT_RETRIEVAL_DEPTH, evaluate, parseProtocol, percentile, splitQrels } from './evaluate.ts';
+export type { EvalReport, Protocol } from './evaluate.ts';
+export { calibrateRanker } from './score-levels.ts';
+export { evaluateLabels, expectedLevel, labelAgreement } from './labels.ts';
+export { confusionSvg } from './plot.ts';
+export { writeHtmlReport, evalTableSection, confusionSection, curveSection } from './report.ts';
+export type { HtmlSection } from './report.ts';

@@ -6,7 +6,7 @@
  */
 import type { LevelPredictor } from '../retrieve/index.ts';
 import type { Split, Store } from '../store/index.ts';
-import { accuracy, cohenKappa, confusionMatrix, macroF1, rmse } from './metrics.ts';
+import { accuracy, cohenKappa, confusionMatrix, macroF1, rmse } from '../metrics/index.ts';
 
 export const LEVEL_CLASSES = [1, 2, 3, 4, 5] as const;
 

@@ -3,7 +3,7 @@
  * scaling curve: a metric against the multiple of labelled pairs). No dependencies, no scripts, no
  * external fonts; the output depends only on the input (numbers are written with fixed decimals).
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 const PALETTE = ['#2166ac', '#d6604d', '#1b7837', '#762a83', '#e08214', '#4d4d4d', '#35978f', '#c51b7d'];

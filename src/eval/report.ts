@@ -7,8 +7,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../atomic.ts';
-import { DistilrankError } from '../errors.ts';
+import { writeFileAtomic } from '../core/index.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { EvalReport } from './evaluate.ts';
 import type { LabelReport } from './labels.ts';
 import { confusionSvg, escapeXml, lineSvg, type LineSeries } from './plot.ts';

@@ -8,11 +8,11 @@
  *
  * What each column means is in ./registry.ts; term matching uses src/text `analyze` (FTS5's terms).
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, cjkBigrams, foldDiacritics, hasCjk, tokenize } from '../text/index.ts';
-import { runSliced, runSync, type Sliced } from '../sliced.ts';
-import { TypedList } from '../typed-list.ts';
+import { runSliced, runSync, type Sliced } from '../core/index.ts';
+import { TypedList } from '../core/index.ts';
 import { quantitiesIn, quantityKey, numbersIn } from './quantities.ts';
 import { FEATURES, FEATURE_SET_ID, featureIndex, featureNames } from './registry.ts';
 

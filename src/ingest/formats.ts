@@ -20,7 +20,7 @@
  * - JSON Lines: one JSON object per line; blank lines are skipped; LF or CRLF line endings.
  */
 import { readFileSync } from 'node:fs';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Text and encoding

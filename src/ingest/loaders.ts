@@ -59,7 +59,7 @@
  *   arrays and objects as JSON text; `null` is dropped.
  */
 import { extname } from 'node:path';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { Item, Judgment, LogEvent, Query, RaterGrade } from './records.ts';
 import { readCsvRecords, readJsonl, readTextFile, readTsvRows, type CsvRecords } from './formats.ts';
 

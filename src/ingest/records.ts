@@ -2,6 +2,7 @@
  * Canonical records: what every loader and data set adapter produces and the store keeps.
  * Ids are strings everywhere (source ids such as "100001" stay as written).
  */
+import type { ScaleMapping } from '../core/index.ts';
 
 /** An item of the catalogue (a product, pin, document). */
 export interface Item {
@@ -56,4 +57,32 @@ export interface LogEvent {
   time: number;
   /** Free-form extras (dwell time, board title, session id). */
   extra?: Record<string, string | number>;
+}
+
+/** Where a record was read from, so errors can name the file and line. */
+export interface Origin {
+  file: string;
+  line: number;
+}
+export type Sourced<T> = T & { origin?: Origin };
+
+/** The three text fields retrieval indexes (the store's FTS columns). */
+export type TextField = 'title' | 'description' | 'fields';
+/** BM25 weight of each text field. */
+export type FieldWeights = Record<TextField, number>;
+
+/** Everything one data set adapter or loader hands to the store. */
+export interface DatasetBundle {
+  name: string;
+  description: string;
+  /** Folder or files the records came from (shown by `distilrank datasets`). */
+  source: string;
+  mapping: ScaleMapping;
+  /** The judgment set evaluation reads unless told otherwise. */
+  defaultJudgmentSet: string;
+  fieldWeights?: Partial<FieldWeights>;
+  items: ReadonlyArray<Sourced<Item>>;
+  queries: ReadonlyArray<Sourced<Query>>;
+  judgments: ReadonlyArray<Sourced<Judgment>>;
+  logEvents?: ReadonlyArray<Sourced<LogEvent>>;
 }

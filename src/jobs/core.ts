@@ -17,9 +17,9 @@
  * rate-limited ones (refused before any work) and errors marked `unbilled` (e.g. a failed image
  * download before any model call); tokens are input + output tokens.
  */
-import { DistilrankError } from '../errors.ts';
-import { mulberry32 } from '../random.ts';
-import { TeacherCallError, ZERO_COST, addCost, type TeacherCost, type TeacherErrorKind } from '../teacher/types.ts';
+import { DistilrankError } from '../core/index.ts';
+import { mulberry32 } from '../core/index.ts';
+import { CallError, ZERO_COST, addCost, type CallCost, type CallErrorKind } from './call.ts';
 
 export interface JobBudget {
   /** Requests (see the module comment for what counts). */
@@ -65,14 +65,14 @@ export type StopReason = 'done' | 'budget' | 'fatal' | 'aborted';
 
 /** What one attempt produced: its cost, and whether it settled the task with a result or as skipped. */
 export interface AttemptResult {
-  cost: TeacherCost;
+  cost: CallCost;
   /** 'done' (default): a result was committed. 'skipped': settled without a result (e.g. a refused image). */
   outcome?: 'done' | 'skipped';
 }
 
 export interface TaskFailure<T> {
   task: T;
-  kind: TeacherErrorKind;
+  kind: CallErrorKind;
   message: string;
 }
 
@@ -90,7 +90,7 @@ export interface CoreProgress {
   perSecond: number;
   /** Seconds until the tasks left are settled at the current rate; null before any rate is known. */
   etaSeconds: number | null;
-  cost: TeacherCost;
+  cost: CallCost;
 }
 
 export interface CoreResult<T> {
@@ -101,7 +101,7 @@ export interface CoreResult<T> {
   /** Tasks not settled because the job stopped (budget, fatal, abort). */
   remaining: number;
   stoppedBy: StopReason;
-  cost: TeacherCost;
+  cost: CallCost;
   /** Requests sent, failed ones included. */
   attempts: number;
   /** The first failures (at most 100). */
@@ -138,7 +138,7 @@ export function jobSettings(o: JobSettings): JobSettings {
 export interface CoreOptions<T> extends JobSettings {
   tasks: readonly T[];
   /**
-   * One attempt at a task. Resolves after its result is committed; fails with a TeacherCallError
+   * One attempt at a task. Resolves after its result is committed; fails with a CallError
    * whose kind says what to do (any other error is a bug: the job stops and rethrows it).
    */
   attempt(task: T, attempt: number, signal: AbortSignal): Promise<AttemptResult>;
@@ -149,10 +149,10 @@ export interface CoreOptions<T> extends JobSettings {
 
 const MAX_FAILURES_KEPT = 100;
 
-/** A TeacherCallError, also one from another copy of the module (duck-typed by name and kind). */
-export function asCallError(e: unknown): TeacherCallError | null {
-  if (e instanceof TeacherCallError) return e;
-  if (e instanceof Error && e.name === 'TeacherCallError' && typeof (e as { kind?: unknown }).kind === 'string') return e as TeacherCallError;
+/** A CallError, also one from another copy of the module (duck-typed by name and kind). */
+export function asCallError(e: unknown): CallError | null {
+  if (e instanceof CallError) return e;
+  if (e instanceof Error && e.name === 'CallError' && typeof (e as { kind?: unknown }).kind === 'string') return e as CallError;
   return null;
 }
 
@@ -189,7 +189,7 @@ export async function runJobCore<T>(opts: CoreOptions<T>): Promise<CoreResult<T>
   const random = mulberry32(opts.seed ?? 1);
   const todo = opts.tasks;
 
-  let spent: TeacherCost = { ...ZERO_COST };
+  let spent: CallCost = { ...ZERO_COST };
   let successCalls = 0;
   let successTokens = 0;
   let successUsd = 0;

@@ -29,10 +29,11 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { writeFileAtomic } from '../atomic.ts';
-import { DistilrankError } from '../errors.ts';
-import type { LlmTeacher, TeacherCost, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
-import { addCost, TeacherCallError, ZERO_COST } from '../teacher/index.ts';
+import { writeFileAtomic } from '../core/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import type { LlmTeacher, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
+import type { CallCost } from '../jobs/index.ts';
+import { addCost, CallError, ZERO_COST } from '../jobs/index.ts';
 import { keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 
 /** The request URL of every line (relative, as both OpenAI and vLLM expect). */
@@ -233,7 +234,7 @@ export interface ImportBatchResult {
   /** Lines with an error, a non-200 status or an unreadable body (not cached: the next export includes them). */
   failed: number;
   /** What the imported labels cost (usage at the teacher's prices). */
-  cost: TeacherCost;
+  cost: CallCost;
   /** The first MAX_LISTED_FAILURES failures. */
   failures: BatchFailure[];
 }
@@ -373,7 +374,7 @@ export async function importBatch(opts: ImportBatchOptions): Promise<ImportBatch
     try {
       judgment = teacher.parseBatchResponse(got.body);
     } catch (e) {
-      if (!(e instanceof TeacherCallError)) throw e;
+      if (!(e instanceof CallError)) throw e;
       fail(e.message);
       continue;
     }

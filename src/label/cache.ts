@@ -25,12 +25,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { writeFileAtomic } from '../atomic.ts';
-import { openSidecarDb, type SidecarKind } from '../sidecar-db.ts';
-import type { LevelDistribution } from '../relevance/index.ts';
+import { writeFileAtomic } from '../core/index.ts';
+import { openSidecarDb, type SidecarKind } from '../core/index.ts';
+import type { LevelDistribution } from '../core/index.ts';
 // config.ts directly, not the stage index: the index also exports the ablation, which imports labelling.
-import { DEFAULT_REPRESENTATION_ID } from '../represent/config.ts';
-import type { TeacherCost, TeacherJudgment, TeacherPair } from '../teacher/types.ts';
+import { DEFAULT_REPRESENTATION_ID } from '../enrich/index.ts';
+import type { TeacherJudgment, TeacherPair } from '../teacher/index.ts';
+import type { CallCost } from '../jobs/index.ts';
 
 /** 'drl1' — marks a SQLite file as a distilrank label cache (PRAGMA application_id). */
 export const LABEL_CACHE_APPLICATION_ID = 0x64726c31;
@@ -102,7 +103,7 @@ export interface CachedLabel {
   key: LabelKey;
   distribution: LevelDistribution;
   method: string;
-  cost: TeacherCost;
+  cost: CallCost;
   attempts: number;
   createdAt: string;
 }
@@ -117,7 +118,7 @@ export interface LabelFilter {
 export interface LabelTotals {
   labels: number;
   attempts: number;
-  cost: TeacherCost;
+  cost: CallCost;
 }
 
 export interface LabelRow {
@@ -130,7 +131,7 @@ export interface LabelRow {
   promptVersion: string;
   distribution: LevelDistribution;
   method: string;
-  cost: TeacherCost;
+  cost: CallCost;
   createdAt: string;
 }
 
@@ -206,7 +207,7 @@ interface LabelDbRow {
 const KEY_WHERE = 'teacher = ? AND model = ? AND prompt_version = ? AND query_hash = ? AND item_hash = ?';
 const keyArgs = (k: LabelKey) => [k.teacher, k.model, k.promptVersion, k.queryHash, k.itemHash];
 const distOf = (r: { p1: number; p2: number; p3: number; p4: number; p5: number }): LevelDistribution => [r.p1, r.p2, r.p3, r.p4, r.p5];
-const costOf = (r: { calls: number; input_tokens: number; output_tokens: number; seconds: number; usd: number }): TeacherCost => ({
+const costOf = (r: { calls: number; input_tokens: number; output_tokens: number; seconds: number; usd: number }): CallCost => ({
   calls: r.calls,
   inputTokens: r.input_tokens,
   outputTokens: r.output_tokens,

@@ -5,8 +5,8 @@
  * through src/represent's buildItemText and carry their id into the label cache key.
  */
 // The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
-import { buildItemText } from '../represent/builder.ts';
-import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_REPRESENTATION } from '../represent/config.ts';
+import { buildItemText } from '../enrich/index.ts';
+import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_REPRESENTATION } from '../enrich/index.ts';
 import type { StoredItem } from '../store/index.ts';
 
 /** The format of the default representation's text; bump whenever itemText's output changes for some item. */

@@ -5,14 +5,14 @@
  * whitespace and case folding) the text of a dev or test query is left out, so no teacher label ever
  * touches a pair evaluation reads (labels are keyed by text, so an equal text would be the same pair).
  */
-import { normaliseQueryText, queryIdFor } from '../datasets/index.ts';
-import { DistilrankError } from '../errors.ts';
+import { normaliseQueryText, queryIdFor } from '../ingest/index.ts';
+import { DistilrankError } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Store, StoredItem } from '../store/index.ts';
-import type { TeacherPair } from '../teacher/types.ts';
+import type { TeacherPair } from '../teacher/index.ts';
 // The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
-import { buildItemText, type FieldSources } from '../represent/builder.ts';
-import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../represent/config.ts';
+import { buildItemText, type FieldSources } from '../enrich/index.ts';
+import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../enrich/index.ts';
 import { itemText } from './item-text.ts';
 
 export type PoolQueries = 'logged' | 'train';
@@ -35,7 +35,7 @@ const evalKey = (text: string): string => normaliseQueryText(text).normalize('NF
 
 /** Which query set `buildPool` uses when not told. */
 export function defaultPoolQueries(store: Store, dataset: string): PoolQueries {
-  return store.db.prepare('SELECT 1 FROM log_events WHERE dataset = ? LIMIT 1').pluck().get(dataset) !== undefined ? 'logged' : 'train';
+  return store.hasLogEvents(dataset) ? 'logged' : 'train';
 }
 
 /**
@@ -60,17 +60,14 @@ export function buildPool(store: Store, dataset: string, opts: PoolOptions): Poo
   if (mode === 'train') {
     queries = store.queries(dataset, 'train').map((q) => ({ id: q.id, text: q.text }));
   } else {
-    const hasLogs = store.db.prepare('SELECT 1 FROM log_events WHERE dataset = ? LIMIT 1').pluck().get(dataset) !== undefined;
-    if (!hasLogs) {
+    if (!store.hasLogEvents(dataset)) {
       throw new DistilrankError('BAD_OPTION', `data set "${dataset}" has no search-log events to take queries from`, {
         field: 'queries',
         hint: 'use the training split\'s queries (queries: "train"), or ingest the data set with its logs',
       });
     }
     // One query per text up to case and whitespace: its most frequent spelling (then the smallest).
-    const rows = store.db
-      .prepare('SELECT query_text AS text, count(*) AS n FROM log_events WHERE dataset = ? GROUP BY query_text')
-      .all(dataset) as Array<{ text: string; n: number }>;
+    const rows = store.logQueryTexts(dataset);
     const spellings = new Map<string, Map<string, number>>();
     for (const r of rows) {
       const text = normaliseQueryText(r.text);

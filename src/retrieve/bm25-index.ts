@@ -20,9 +20,10 @@
  */
 import Database from 'better-sqlite3';
 import { findSorted } from '../features/index.ts';
-import { FTS_COLUMNS, FTS_TOKENIZER, type FieldWeights, type Store } from '../store/index.ts';
-import { runSliced, runSync, type Sliced } from '../sliced.ts';
-import { TypedList } from '../typed-list.ts';
+import { FTS_COLUMNS, FTS_TOKENIZER, type Store } from '../store/index.ts';
+import { type FieldWeights } from '../ingest/index.ts';
+import { runSliced, runSync, type Sliced } from '../core/index.ts';
+import { TypedList } from '../core/index.ts';
 import { queryTerms } from './bm25.ts';
 import type { ScoredItem } from './types.ts';
 

@@ -4,7 +4,8 @@
  * capped, because FTS5 scores every matching row and very common terms make queries slow. Given an
  * in-memory Bm25Index (the service builds one), queries are answered from it with the same scores.
  */
-import type { FieldWeights, Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import type { FieldWeights } from '../ingest/index.ts';
 import { CJK_QUERY_STOPWORDS, ENGLISH_STOPWORDS, searchTokens } from '../text/index.ts';
 import type { Bm25Index, Bm25IndexStats } from './bm25-index.ts';
 import type { Ranker, ScoredItem } from './types.ts';

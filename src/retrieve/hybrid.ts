@@ -9,7 +9,7 @@
  * then ranks exactly as the other leg). Each leg retrieves its own depth (200 by default) before
  * fusion. Ties break by item id, as trec_eval does.
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { Ranker, ScoredItem } from './types.ts';
 
 export const RRF_K = 60;

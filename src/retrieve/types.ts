@@ -1,8 +1,6 @@
-/** An item with a model's score for one query; higher is better. */
-export interface ScoredItem {
-  itemId: string;
-  score: number;
-}
+import type { ScoredItem } from '../metrics/index.ts';
+
+export type { ScoredItem };
 
 /**
  * A ranking model, as the evaluation protocols and the service use it. `retrieve` ranks the whole

@@ -8,7 +8,7 @@
  * per client IP limits request rates; bodies are size-limited.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ArtifactHolder, ArtifactSet, DEFAULT_RETRIEVER, type ArtifactSpec } from './artifacts.ts';
 import { ApiError, ERROR_SCHEMA, toErrorResponse } from './errors.ts';

@@ -10,9 +10,10 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadModel } from '../cli/models.ts';
-import { DistilrankError } from '../errors.ts';
-import { Bm25Index, createRanker, RANKERS, type LevelPredictor, type Ranker, type RankerOptions, type ScoredItem } from '../retrieve/index.ts';
+import { loadModel } from '../models/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import { Bm25Index, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
+import { createRanker, RANKERS, type RankerOptions } from '../models/index.ts';
 import { Store, type StoredItem } from '../store/index.ts';
 import { applyLabelShift, DEFAULT_CANDIDATES, StudentRanker, type Explanation } from '../student/index.ts';
 

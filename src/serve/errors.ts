@@ -4,7 +4,7 @@
  * name, artifact mismatch …) keep their DistilrankError code. Nothing else (no stack, no internals)
  * ever reaches a response.
  */
-import { ERROR_CODES, isDistilrankError, type ErrorCode } from '../errors.ts';
+import { ERROR_CODES, isDistilrankError, type ErrorCode } from '../core/index.ts';
 
 export const API_ERRORS = {
   BAD_REQUEST: { status: 400, description: 'the body, query string or a field fails the route schema' },

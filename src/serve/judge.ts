@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { LabelCache, itemText, labelKey } from '../label/index.ts';
-import type { LevelDistribution } from '../relevance/index.ts';
+import type { LevelDistribution } from '../core/index.ts';
 import type { Store } from '../store/index.ts';
-import { addCost, createTeacher, ZERO_COST, type Teacher, type TeacherCost } from '../teacher/index.ts';
+import { createTeacher, type Teacher } from '../teacher/index.ts';
+import { addCost, ZERO_COST, type CallCost } from '../jobs/index.ts';
 import { ApiError } from './errors.ts';
 
 export interface JudgeBudget {
@@ -52,11 +53,11 @@ const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex').
 export class JudgeService {
   private teacher: Teacher | null = null;
   private cache: LabelCache | null = null;
-  private spent: TeacherCost = { ...ZERO_COST };
+  private spent: CallCost = { ...ZERO_COST };
 
   constructor(private readonly options: JudgeOptions) {}
 
-  get spending(): TeacherCost {
+  get spending(): CallCost {
     return { ...this.spent };
   }
 

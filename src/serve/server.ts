@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import { buildApp, type AppOptions, type ServeApp } from './app.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';

@@ -1,6 +1,7 @@
 /** The embedded store: SQLite file, schema versioning, transactional ingest, FTS5/BM25, splits. */
-export { Store, DEFAULT_FIELD_WEIGHTS, checkDatasetName } from './store.ts';
-export type { DatasetBundle, DatasetInfo, FieldWeights, IngestOptions, IngestResult, Origin, Sourced, StoredItem, StoredJudgment, StoredQuery } from './store.ts';
+/** The embedded store: SQLite file, schema versioning, transactional ingest, FTS5/BM25, splits. */
+export { Store, checkDatasetName } from './store.ts';
+export type { IngestResult, StoredItem, StoredJudgment, StoredQuery } from './store.ts';
 export { SCHEMA_VERSION, FTS_COLUMNS, FTS_TOKENIZER } from './schema.ts';
-export { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, SPLITS, assignSplits, parseSplit } from './splits.ts';
+export { DEFAULT_SPLIT_SEED, SPLITS, assignSplits, parseSplit } from './splits.ts';
 export type { Split, SplitFractions } from './splits.ts';

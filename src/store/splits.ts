@@ -4,7 +4,7 @@
  * machine and independent of file order. Pairs of one query never straddle splits.
  */
 import { createHash } from 'node:crypto';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 
 export type Split = 'train' | 'dev' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'dev', 'test'];

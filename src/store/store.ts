@@ -8,38 +8,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DistilrankError, type ErrorDetails } from '../errors.ts';
-import type { Item, Judgment, LogEvent, Query, RaterGrade } from '../ingest/index.ts';
-import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../relevance/index.ts';
+import { DistilrankError, type ErrorDetails } from '../core/index.ts';
+import type { DatasetBundle, FieldWeights, Origin, RaterGrade } from '../ingest/index.ts';
+import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../core/index.ts';
 import { foldText, indexText } from '../text/index.ts';
-import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName, type FtsColumn } from './schema.ts';
+import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
 
-/** Where a record was read from, so errors can name the file and line. */
-export interface Origin {
-  file: string;
-  line: number;
-}
-export type Sourced<T> = T & { origin?: Origin };
-
-export type FieldWeights = Record<FtsColumn, number>;
 export const DEFAULT_FIELD_WEIGHTS: Readonly<FieldWeights> = Object.freeze({ title: 2, description: 1, fields: 1 });
-
-/** Everything one data set adapter or loader hands to the store. */
-export interface DatasetBundle {
-  name: string;
-  description: string;
-  /** Folder or files the records came from (shown by `distilrank datasets`). */
-  source: string;
-  mapping: ScaleMapping;
-  /** The judgment set evaluation reads unless told otherwise. */
-  defaultJudgmentSet: string;
-  fieldWeights?: Partial<FieldWeights>;
-  items: ReadonlyArray<Sourced<Item>>;
-  queries: ReadonlyArray<Sourced<Query>>;
-  judgments: ReadonlyArray<Sourced<Judgment>>;
-  logEvents?: ReadonlyArray<Sourced<LogEvent>>;
-}
 
 export interface IngestOptions {
   splitSeed?: string;
@@ -107,13 +83,24 @@ export interface StoredItem {
 
 const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** A search-log event as stored (time in epoch ms; position and extra null when absent). */
+export interface StoredLogEvent {
+  queryText: string;
+  itemId: string;
+  action: string;
+  position: number | null;
+  time: number;
+  extra: Record<string, string | number> | null;
+}
+
 export class Store {
   readonly path: string;
-  readonly db: Database.Database;
+  /** Private: every read and write of the store's tables goes through a typed method here. */
+  readonly #db: Database.Database;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
-    this.db = db;
+    this.#db = db;
   }
 
   /**
@@ -147,7 +134,7 @@ export class Store {
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 
   /** Ingest one data set, replacing any earlier version of it. All or nothing. */
@@ -170,16 +157,16 @@ export class Store {
       logEvents: bundle.logEvents?.length ?? 0,
       splits: splitCounts,
     };
-    const previous = this.db.prepare('SELECT content_hash FROM datasets WHERE name = ?').get(bundle.name) as
+    const previous = this.#db.prepare('SELECT content_hash FROM datasets WHERE name = ?').get(bundle.name) as
       | { content_hash: string }
       | undefined;
     if (previous?.content_hash === contentHash) return { ...result, unchanged: true };
 
     const fts = ftsTableName(bundle.name);
     const total = bundle.items.length + bundle.queries.length + plan.judgments.length + result.logEvents;
-    const write = this.db.transaction(() => {
+    const write = this.#db.transaction(() => {
       this.deleteDataset(bundle.name);
-      this.db
+      this.#db
         .prepare(
           `INSERT INTO datasets (name, description, scale, default_judgment_set, field_weights, split_seed,
              split_fractions, content_hash, source, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
@@ -201,14 +188,14 @@ export class Store {
           bundle.source,
           new Date().toISOString(),
         );
-      this.db.exec(
+      this.#db.exec(
         `CREATE VIRTUAL TABLE ${fts} USING fts5(${FTS_COLUMNS.join(', ')}, content='', tokenize='${FTS_TOKENIZER}')`,
       );
-      const insItem = this.db.prepare(
+      const insItem = this.#db.prepare(
         `INSERT INTO items (dataset, id, title, description, fields, attributes, image_url, language)
          VALUES (?,?,?,?,?,?,?,?)`,
       );
-      const insFts = this.db.prepare(`INSERT INTO ${fts} (rowid, ${FTS_COLUMNS.join(', ')}) VALUES (?,?,?,?)`);
+      const insFts = this.#db.prepare(`INSERT INTO ${fts} (rowid, ${FTS_COLUMNS.join(', ')}) VALUES (?,?,?,?)`);
       let done = 0;
       const tick = () => {
         done += 1;
@@ -232,12 +219,12 @@ export class Store {
         insFts.run(info.lastInsertRowid, ix(it.title), ix(it.description ?? ''), ix(fieldsText));
         tick();
       }
-      const insQuery = this.db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');
+      const insQuery = this.#db.prepare('INSERT INTO queries (dataset, id, text, language, split) VALUES (?,?,?,?,?)');
       for (const q of bundle.queries) {
         insQuery.run(bundle.name, q.id, q.text, q.language ?? null, splits.get(q.id)!);
         tick();
       }
-      const insJudgment = this.db.prepare(
+      const insJudgment = this.#db.prepare(
         `INSERT INTO judgments (dataset, judgment_set, query_id, item_id, native_grade, level, soft, raters)
          VALUES (?,?,?,?,?,?,?,?)`,
       );
@@ -254,7 +241,7 @@ export class Store {
         );
         tick();
       }
-      const insEvent = this.db.prepare(
+      const insEvent = this.#db.prepare(
         'INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)',
       );
       for (const e of bundle.logEvents ?? []) {
@@ -266,28 +253,108 @@ export class Store {
     return result;
   }
 
-  /** Remove a data set and its FTS table (inside the caller's transaction when there is one). */
+  /** Remove a data set and its FTS table, in one transaction (nested in the caller's when there is one). */
   deleteDataset(name: string): void {
-    for (const table of ['log_events', 'judgments', 'queries', 'items', 'datasets']) {
-      this.db.prepare(`DELETE FROM ${table} WHERE ${table === 'datasets' ? 'name' : 'dataset'} = ?`).run(name);
+    const fts = ftsTableName(name);
+    this.#db.transaction(() => {
+      for (const table of ['log_events', 'judgments', 'queries', 'items', 'datasets']) {
+        this.#db.prepare(`DELETE FROM ${table} WHERE ${table === 'datasets' ? 'name' : 'dataset'} = ?`).run(name);
+      }
+      this.#db.exec(`DROP TABLE IF EXISTS ${fts}`);
+    })();
+  }
+
+  /** A consistent copy of the whole store at `path` (SQLite VACUUM INTO), for studies that rewrite a data set. */
+  copyTo(path: string): void {
+    this.#db.prepare('VACUUM INTO ?').run(path);
+  }
+
+  /** Fold the write-ahead log into the database file (benchmarks measure the file's size after it). */
+  checkpoint(): void {
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /**
+   * Replace the text of stored items (title, description, fields; attributes cleared) and rebuild the
+   * data set's FTS rows from them, in one transaction. Ids not in the data set are skipped; items not
+   * listed lose their FTS row (the field ablation indexes exactly the projection it evaluates).
+   */
+  rewriteItems(dataset: string, items: readonly StoredItem[]): void {
+    const fts = ftsTableName(dataset);
+    const upd = this.#db.prepare('UPDATE items SET title = ?, description = ?, fields = ?, attributes = NULL WHERE dataset = ? AND id = ? RETURNING rid');
+    const ins = this.#db.prepare(`INSERT INTO ${fts} (rowid, ${FTS_COLUMNS.join(', ')}) VALUES (?,?,?,?)`);
+    this.#db.transaction(() => {
+      this.#db.prepare(`INSERT INTO ${fts} (${fts}) VALUES ('delete-all')`).run();
+      for (const it of items) {
+        const fieldsJson = Object.keys(it.fields).length ? JSON.stringify(it.fields) : null;
+        const row = upd.get(it.title, it.description, fieldsJson, dataset, it.id) as { rid: number } | undefined;
+        if (!row) continue;
+        ins.run(row.rid, foldText(it.title), foldText(it.description ?? ''), foldText(Object.values(it.fields).join('\n')));
+      }
+    })();
+  }
+
+  // Search-log events
+
+  /** Whether the data set has any search-log event. */
+  hasLogEvents(dataset: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM log_events WHERE dataset = ? LIMIT 1').pluck().get(dataset) !== undefined;
+  }
+
+  /** The data set's log events with time < `before`, oldest first (a cursor: nothing is held in memory). */
+  *logEvents(dataset: string, before = Number.MAX_SAFE_INTEGER): Generator<StoredLogEvent> {
+    const stmt = this.#db.prepare('SELECT query_text, item_id, action, position, time, extra FROM log_events WHERE dataset = ? AND time < ? ORDER BY time, rowid');
+    for (const raw of stmt.iterate(dataset, before)) {
+      const r = raw as { query_text: string; item_id: string; action: string; position: number | null; time: number; extra: string | null };
+      yield { queryText: r.query_text, itemId: r.item_id, action: r.action, position: r.position, time: r.time, extra: r.extra ? (JSON.parse(r.extra) as Record<string, string | number>) : null };
     }
-    this.db.exec(`DROP TABLE IF EXISTS ${ftsTableName(name)}`);
+  }
+
+  /** How often each distinct logged query text occurs. */
+  logQueryTexts(dataset: string): Array<{ text: string; n: number }> {
+    return this.#db.prepare('SELECT query_text AS text, count(*) AS n FROM log_events WHERE dataset = ? GROUP BY query_text').all(dataset) as Array<{ text: string; n: number }>;
+  }
+
+  /** Number of a data set's log events, how many of them are simulated, and the latest time. */
+  logEventCounts(dataset: string): { events: number; simulated: number; maxTime: number | null } {
+    const r = this.#db
+      .prepare(
+        `SELECT count(*) AS n, coalesce(sum(CASE WHEN json_extract(extra, '$.simulated') = 'true' THEN 1 ELSE 0 END), 0) AS s, max(time) AS t
+         FROM log_events WHERE dataset = ?`,
+      )
+      .get(dataset) as { n: number; s: number; t: number | null };
+    return { events: r.n, simulated: r.s, maxTime: r.t };
+  }
+
+  /**
+   * Replace the data set's simulated events (extra.simulated = 'true') with `events`, in one
+   * transaction; real events are kept. Returns how many simulated events were removed.
+   */
+  replaceSimulatedLogEvents(dataset: string, events: readonly StoredLogEvent[]): number {
+    this.dataset(dataset);
+    let removed = 0;
+    this.#db.transaction(() => {
+      removed = this.#db.prepare(`DELETE FROM log_events WHERE dataset = ? AND json_extract(extra, '$.simulated') = 'true'`).run(dataset).changes;
+      const ins = this.#db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)');
+      for (const e of events) ins.run(dataset, e.queryText, e.itemId, e.action, e.position, e.time, e.extra ? JSON.stringify(e.extra) : null);
+    })();
+    return removed;
   }
 
   datasetNames(): string[] {
-    return (this.db.prepare('SELECT name FROM datasets ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+    return (this.#db.prepare('SELECT name FROM datasets ORDER BY name').all() as { name: string }[]).map((r) => r.name);
   }
 
   /** A data set's metadata; STORE_NOT_FOUND when it was never ingested. */
   dataset(name: string): DatasetInfo {
-    const row = this.db.prepare('SELECT * FROM datasets WHERE name = ?').get(name) as Record<string, string> | undefined;
+    const row = this.#db.prepare('SELECT * FROM datasets WHERE name = ?').get(name) as Record<string, string> | undefined;
     if (!row) {
       const have = this.datasetNames();
       throw new DistilrankError('STORE_NOT_FOUND', `data set "${name}" is not in the store ${this.path}`, {
         hint: `run \`distilrank ingest --dataset ${name}\`${have.length ? ` (the store holds: ${have.join(', ')})` : ''}`,
       });
     }
-    const count = (sql: string) => (this.db.prepare(sql).get(name) as { n: number }).n;
+    const count = (sql: string) => (this.#db.prepare(sql).get(name) as { n: number }).n;
     return {
       name: row.name!,
       description: row.description!,
@@ -302,14 +369,14 @@ export class Store {
       queries: count('SELECT count(*) AS n FROM queries WHERE dataset = ?'),
       judgments: count('SELECT count(*) AS n FROM judgments WHERE dataset = ?'),
       judgmentSets: (
-        this.db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]
+        this.#db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]
       ).map((r) => r.s),
     };
   }
 
   queries(dataset: string, split?: Split): StoredQuery[] {
     const sql = `SELECT id, text, language, split FROM queries WHERE dataset = ?${split ? ' AND split = ?' : ''} ORDER BY id`;
-    return this.db.prepare(sql).all(...(split ? [dataset, split] : [dataset])) as StoredQuery[];
+    return this.#db.prepare(sql).all(...(split ? [dataset, split] : [dataset])) as StoredQuery[];
   }
 
   /** Judgments of one judgment set (the data set's default unless given), optionally of one split. */
@@ -320,7 +387,7 @@ export class Store {
   /** judgments() one at a time (a service reads them in slices while it keeps answering). */
   *iterateJudgments(dataset: string, opts: { split?: Split; judgmentSet?: string } = {}): Generator<StoredJudgment> {
     const set = opts.judgmentSet ?? this.dataset(dataset).defaultJudgmentSet;
-    const rows = this.db
+    const rows = this.#db
       .prepare(
         `SELECT j.query_id, j.item_id, j.judgment_set, j.native_grade, j.level, j.soft, j.raters
          FROM judgments j JOIN queries q ON q.dataset = j.dataset AND q.id = j.query_id
@@ -351,7 +418,7 @@ export class Store {
   }
 
   items(dataset: string, ids: readonly string[]): StoredItem[] {
-    const rows = this.db
+    const rows = this.#db
       .prepare(
         `SELECT i.id, i.title, i.description, i.fields, i.attributes, i.image_url, i.language
          FROM json_each(?) AS w CROSS JOIN items i ON i.dataset = ? AND i.id = w.value ORDER BY w.key`,
@@ -370,11 +437,11 @@ export class Store {
 
   /** Every item id of a data set, in id order. */
   itemIds(dataset: string): string[] {
-    return this.db.prepare('SELECT id FROM items WHERE dataset = ? ORDER BY id').pluck().all(dataset) as string[];
+    return this.#db.prepare('SELECT id FROM items WHERE dataset = ? ORDER BY id').pluck().all(dataset) as string[];
   }
 
   itemCount(dataset: string): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM items WHERE dataset = ?').get(dataset) as { n: number }).n;
+    return (this.#db.prepare('SELECT count(*) AS n FROM items WHERE dataset = ?').get(dataset) as { n: number }).n;
   }
 
   /**
@@ -382,7 +449,7 @@ export class Store {
    * per column, which BM25's IDF and average document length are computed from.
    */
   ftsTotals(dataset: string): { rows: number; columnTokens: number[] } {
-    const blob = this.db.prepare(`SELECT block FROM ${ftsTableName(dataset)}_data WHERE id = 1`).pluck().get() as Buffer | undefined;
+    const blob = this.#db.prepare(`SELECT block FROM ${ftsTableName(dataset)}_data WHERE id = 1`).pluck().get() as Buffer | undefined;
     if (!blob) return { rows: 0, columnTokens: FTS_COLUMNS.map(() => 0) };
     const v = readVarints(blob);
     return { rows: v[0]!, columnTokens: FTS_COLUMNS.map((_, c) => v[c + 1] ?? 0) };
@@ -390,7 +457,7 @@ export class Store {
 
   /** Every row of a data set's FTS5 index: rowid, item id and tokens per column (FTS5's docsize record). */
   *ftsRows(dataset: string): Generator<{ rid: number; itemId: string; columnTokens: number[] }> {
-    const rows = this.db
+    const rows = this.#db
       .prepare(`SELECT d.id AS rid, i.id AS itemId, d.sz AS sz FROM ${ftsTableName(dataset)}_docsize d JOIN items i ON i.rid = d.id ORDER BY d.id`)
       .iterate() as IterableIterator<{ rid: number; itemId: string; sz: Buffer }>;
     for (const r of rows) yield { rid: r.rid, itemId: r.itemId, columnTokens: readVarints(r.sz) };
@@ -402,9 +469,9 @@ export class Store {
    */
   *ftsInstances(dataset: string): Generator<[term: string, rid: number, column: number]> {
     const vocab = `vocab_${ftsTableName(dataset)}`;
-    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${vocab} USING fts5vocab(main, '${ftsTableName(dataset)}', 'instance')`);
+    this.#db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.${vocab} USING fts5vocab(main, '${ftsTableName(dataset)}', 'instance')`);
     const column = new Map<string, number>(FTS_COLUMNS.map((c, i) => [c, i]));
-    const rows = this.db.prepare(`SELECT term, doc, col FROM temp.${vocab}`).raw().iterate() as IterableIterator<[string, number, string]>;
+    const rows = this.#db.prepare(`SELECT term, doc, col FROM temp.${vocab}`).raw().iterate() as IterableIterator<[string, number, string]>;
     for (const [term, rid, col] of rows) yield [term, rid, column.get(col)!];
   }
 
@@ -418,7 +485,7 @@ export class Store {
     const fts = ftsTableName(dataset);
     const weightArgs = FTS_COLUMNS.map((c) => Number(w[c])).join(', ');
     if (opts.restrictTo) {
-      return this.db
+      return this.#db
         .prepare(
           `SELECT i.id AS itemId, -bm25(${fts}, ${weightArgs}) AS score
            FROM ${fts} f JOIN items i ON i.rid = f.rowid
@@ -426,7 +493,7 @@ export class Store {
         )
         .all(match, dataset, JSON.stringify(opts.restrictTo)) as Array<{ itemId: string; score: number }>;
     }
-    return this.db
+    return this.#db
       .prepare(
         `SELECT i.id AS itemId, s.score FROM (
            SELECT rowid, -bm25(${fts}, ${weightArgs}) AS score FROM ${fts} WHERE ${fts} MATCH ? ORDER BY score DESC LIMIT ?

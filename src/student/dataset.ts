@@ -9,12 +9,12 @@
  * catalogue it re-ranks at serving time. Unjudged is not the same as irrelevant, hence the weight.
  */
 import { createHash } from 'node:crypto';
-import { DistilrankError } from '../errors.ts';
-import { oneHot } from '../relevance/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import { oneHot } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Split, Store } from '../store/index.ts';
 import type { RowSource } from './features.ts';
-import type { TrainingSet } from './mlp.ts';
+import type { TrainingSet } from '../ml/index.ts';
 
 export interface PairTable {
   queryIds: string[];

@@ -4,7 +4,7 @@
  * model card's feature set id says which set the model reads.
  */
 import { FEATURES, FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet, type FeatureQuery, type FeatureSpec, type QueryItemSimilarity } from '../features/index.ts';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
 
 /** What training rows and the ranker need from a feature source. */

@@ -4,15 +4,15 @@
  * by default; `retriever` swaps in vector or hybrid candidates).
  * `explain` says which features pushed a pair's score up or down.
  */
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 import { Embeddings, type CacheStats } from '../embed/index.ts';
 import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
-import { collectSliced } from '../sliced.ts';
+import { collectSliced } from '../core/index.ts';
 import type { Store, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { StudentFeatures } from './features.ts';
-import { OnnxScorer } from './onnx.ts';
+import { OnnxScorer } from '../ml/index.ts';
 import { applyLabelShift } from './train.ts';
 
 export const DEFAULT_CANDIDATES = 200;

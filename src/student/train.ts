@@ -3,16 +3,16 @@
  * the MLP on their soft labels with early stopping on dev, ONNX export, a parity check of the ONNX
  * model against the reference forward pass, and the model card.
  */
-import { DistilrankError } from '../errors.ts';
-import { pairMetrics } from '../eval/pair-metrics.ts';
+import { DistilrankError } from '../core/index.ts';
+import { pairMetrics } from '../metrics/index.ts';
 import { Embeddings } from '../embed/index.ts';
 import type { QueryItemSimilarity } from '../features/index.ts';
 import type { Store } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
 import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable, type TeacherLabel } from './dataset.ts';
 import { StudentFeatures } from './features.ts';
-import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from './mlp.ts';
-import { exportOnnx, OnnxScorer } from './onnx.ts';
+import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from '../ml/index.ts';
+import { exportOnnx, OnnxScorer } from '../ml/index.ts';
 
 export interface TrainStudentOptions {
   store: Store;

@@ -27,10 +27,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DistilrankError } from '../errors.ts';
-import { LEVEL_NAMES, LEVELS, type Level, type LevelDistribution } from '../relevance/index.ts';
-import type { Env } from './llm.ts';
-import { TeacherCallError, type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { DistilrankError } from '../core/index.ts';
+import { LEVEL_NAMES, LEVELS, type Level, type LevelDistribution } from '../core/index.ts';
+import type { Env } from '../jobs/index.ts';
+import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { CallError } from '../jobs/index.ts';
 
 /** Bumped whenever the way pairs are encoded or logits are read changes (part of promptVersion). */
 export const CROSS_ENCODER_SCHEME = 'xenc1';
@@ -326,7 +327,7 @@ export class CrossEncoderTeacher implements Teacher {
 
   judge(pair: TeacherPair, signal?: AbortSignal): Promise<TeacherJudgment> {
     signal?.throwIfAborted();
-    if (this.closed) return Promise.reject(new TeacherCallError('fatal', 'the cross-encoder teacher is closed'));
+    if (this.closed) return Promise.reject(new CallError('fatal', 'the cross-encoder teacher is closed'));
     return new Promise<TeacherJudgment>((resolve, reject) => {
       this.queue.push({ pair, resolve, reject });
       if (!this.running) {
@@ -353,7 +354,7 @@ export class CrossEncoderTeacher implements Teacher {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.maxBatch);
         if (this.closed) {
-          for (const w of batch) w.reject(new TeacherCallError('fatal', 'the cross-encoder teacher was closed'));
+          for (const w of batch) w.reject(new CallError('fatal', 'the cross-encoder teacher was closed'));
           continue;
         }
         try {
@@ -451,7 +452,7 @@ export class CrossEncoderTeacher implements Teacher {
     const { levels } = this.folder;
     return encoded.map((e, r) => {
       const row = Array.from({ length: 5 }, (_, k) => Number(logits[r * 5 + k]));
-      if (!row.every(Number.isFinite)) throw new TeacherCallError('malformed', `the cross-encoder gave non-finite logits for "${pairs[r]!.queryId}" / "${pairs[r]!.itemId}"`);
+      if (!row.every(Number.isFinite)) throw new CallError('malformed', `the cross-encoder gave non-finite logits for "${pairs[r]!.queryId}" / "${pairs[r]!.itemId}"`);
       const top = Math.max(...row);
       const exp = row.map((x) => Math.exp(x - top));
       const z = exp.reduce((a, b) => a + b, 0);

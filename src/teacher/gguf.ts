@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { DistilrankError } from '../errors.ts';
+import { DistilrankError } from '../core/index.ts';
 
 export interface GgufHeader {
   version: number;

@@ -27,12 +27,13 @@
 import { basename } from 'node:path';
 import type * as NodeLlamaCppModule from 'node-llama-cpp';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { DistilrankError } from '../errors.ts';
-import type { Level, LevelDistribution } from '../relevance/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import type { Level, LevelDistribution } from '../core/index.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
-import type { Env } from './llm.ts';
+import type { Env } from '../jobs/index.ts';
 import { buildMessages, DEFAULT_MAX_ITEM_CHARS, PROMPT_VERSION } from './prompt.ts';
-import { TeacherCallError, type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { CallError } from '../jobs/index.ts';
 
 /** The node-llama-cpp module, as the dynamic import returns it. */
 export type NodeLlamaCpp = typeof NodeLlamaCppModule;
@@ -212,7 +213,7 @@ export class LlamaTeacher implements Teacher {
 
   /** Load node-llama-cpp, the model and its context (once; judge() calls it). */
   load(): Promise<Loaded> {
-    if (this.closed) return Promise.reject(new TeacherCallError('fatal', 'the llama teacher is closed'));
+    if (this.closed) return Promise.reject(new CallError('fatal', 'the llama teacher is closed'));
     this.loading ??= this.loadOnce();
     return this.loading;
   }
@@ -302,7 +303,7 @@ export class LlamaTeacher implements Teacher {
     try {
       const tokens = this.promptTokens(loaded, pair);
       if (tokens.length >= loaded.contextSize) {
-        throw new TeacherCallError(
+        throw new CallError(
           'malformed',
           `the prompt has ${tokens.length} tokens, more than the context of ${loaded.contextSize}: raise DISTILRANK_LLAMA_CONTEXT_SIZE or lower DISTILRANK_LLAMA_MAX_ITEM_CHARS`,
         );
@@ -316,7 +317,7 @@ export class LlamaTeacher implements Teacher {
         total += p;
       }
       if (!(total > 0) || !Number.isFinite(total)) {
-        throw new TeacherCallError('malformed', 'the model gives the digits 1–5 no probability after this prompt');
+        throw new CallError('malformed', 'the model gives the digits 1–5 no probability after this prompt');
       }
       return {
         distribution: mass.map((m) => m / total) as LevelDistribution,
@@ -349,12 +350,12 @@ export class LlamaTeacher implements Teacher {
     } catch (e) {
       // The sequence's state is unknown now: forget it, so the next prompt is evaluated in full.
       await sequence.clearHistory().catch(() => undefined);
-      throw new TeacherCallError('fatal', `llama.cpp failed to evaluate the prompt: ${errorText(e)}`);
+      throw new CallError('fatal', `llama.cpp failed to evaluate the prompt: ${errorText(e)}`);
     }
   }
 
   private acquire(signal?: AbortSignal): Promise<LlamaContextSequence> {
-    if (this.closed) return Promise.reject(new TeacherCallError('fatal', 'the llama teacher is closed'));
+    if (this.closed) return Promise.reject(new CallError('fatal', 'the llama teacher is closed'));
     const s = this.free.pop();
     if (s) return Promise.resolve(s);
     return new Promise<LlamaContextSequence>((resolve, reject) => {
@@ -384,7 +385,7 @@ export class LlamaTeacher implements Teacher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(new TeacherCallError('fatal', 'the llama teacher was closed'));
+    for (const w of this.waiters.splice(0)) w.reject(new CallError('fatal', 'the llama teacher was closed'));
     const loading = this.loading;
     if (!loading) return;
     const loaded = await loading.catch(() => undefined);

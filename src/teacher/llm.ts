@@ -15,23 +15,17 @@
  *   400) it uses samples, and remembers that for the rest of this teacher's life.
  *
  * The teacher never retries (the labelling job owns retries: the client runs with maxRetries 0);
- * every failure is a TeacherCallError whose kind says what the job should do.
+ * every failure is a CallError whose kind says what the job should do.
  */
 import OpenAI from 'openai';
-import { DistilrankError } from '../errors.ts';
-import type { Level, LevelDistribution } from '../relevance/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import type { Level, LevelDistribution } from '../core/index.ts';
 import { buildMessages, DEFAULT_MAX_ITEM_CHARS, PROMPT_VERSION, type AnswerFormat } from './prompt.ts';
-import { TeacherCallError, type Teacher, type TeacherCost, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { CallError, endpointCallError, redactUrl, type CallCost, type Env, type LlmPricing } from '../jobs/index.ts';
+import type { Teacher, TeacherJudgment, TeacherPair } from './types.ts';
 
 export type LlmMode = 'logprobs' | 'samples' | 'auto';
 export const LLM_MODES: readonly LlmMode[] = ['logprobs', 'samples', 'auto'];
-
-export interface LlmPricing {
-  /** USD per 1M input (prompt) tokens; 0 for a self-hosted model. */
-  inputPerMTok: number;
-  /** USD per 1M output (completion) tokens; 0 for a self-hosted model. */
-  outputPerMTok: number;
-}
 
 export interface LlmTeacherConfig {
   /** The endpoint's base URL, up to and including /v1 (e.g. http://127.0.0.1:8000/v1). */
@@ -97,9 +91,8 @@ export const LEVEL_SCHEMA = Object.freeze({
 });
 
 // ---------------------------------------------------------------------------------------------
-// Configuration
 
-export type Env = Readonly<Record<string, string | undefined>>;
+// Configuration
 
 /** The environment variables the llm teacher reads, with what each holds. */
 export const LLM_ENV = Object.freeze({
@@ -361,23 +354,6 @@ export function distributionFromSampleContents(contents: readonly unknown[]): Le
   return valid === 0 ? null : (counts.map((c) => c / valid) as LevelDistribution);
 }
 
-/** Milliseconds to wait from Retry-After (seconds or an HTTP date) or retry-after-ms; undefined when absent. */
-export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '') {
-    const n = Number(ms);
-    if (Number.isFinite(n) && n >= 0) return Math.round(n);
-  }
-  const ra = headers.get('retry-after');
-  if (ra === null || ra.trim() === '') return undefined;
-  const seconds = Number(ra);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const date = Date.parse(ra);
-  if (!Number.isNaN(date)) return Math.max(0, date - now);
-  return undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The teacher
 
@@ -472,12 +448,12 @@ export class LlmTeacher implements Teacher {
   /**
    * The judgment in one chat-completion body answering batchRequestBody, read as judge() reads it;
    * cost: one call, the body's usage at the configured prices, 0 seconds (a batch has no per-request
-   * time). Throws TeacherCallError when the body cannot be read (no logprobs, no level, fewer than
+   * time). Throws CallError when the body cannot be read (no logprobs, no level, fewer than
    * k samples because the endpoint ignored n).
    */
   parseBatchResponse(body: unknown): TeacherJudgment {
     const mode = this.batchMode();
-    if (!isRecord(body)) throw new TeacherCallError('malformed', 'the response body is not a JSON object');
+    if (!isRecord(body)) throw new CallError('malformed', 'the response body is not a JSON object');
     const meter: Meter = { calls: 1, inputTokens: 0, outputTokens: 0 };
     if (isRecord(body.usage)) {
       const u = body.usage;
@@ -485,21 +461,21 @@ export class LlmTeacher implements Teacher {
       if (typeof u.completion_tokens === 'number' && Number.isFinite(u.completion_tokens)) meter.outputTokens += u.completion_tokens;
     }
     const choices = body.choices;
-    if (!Array.isArray(choices) || choices.length === 0) throw new TeacherCallError('malformed', 'the response has no choices');
+    if (!Array.isArray(choices) || choices.length === 0) throw new CallError('malformed', 'the response has no choices');
     if (mode === 'logprobs') {
       const dist = distributionFromLogprobs(choices[0]);
       if (dist === 'absent') {
-        throw new TeacherCallError('fatal', `the response has no logprobs for model "${this.model}": use the samples mode with this endpoint`);
+        throw new CallError('fatal', `the response has no logprobs for model "${this.model}": use the samples mode with this endpoint`);
       }
-      if (dist === null) throw new TeacherCallError('malformed', 'none of the top tokens of the answer is a level 1–5');
+      if (dist === null) throw new CallError('malformed', 'none of the top tokens of the answer is a level 1–5');
       return { distribution: dist, method: 'logprobs', cost: this.cost(meter, 0) };
     }
     const k = this.config.samples;
     if (choices.length < k) {
-      throw new TeacherCallError('malformed', `the response has ${choices.length} of ${k} samples: the endpoint ignored n (label such endpoints without a batch)`);
+      throw new CallError('malformed', `the response has ${choices.length} of ${k} samples: the endpoint ignored n (label such endpoints without a batch)`);
     }
     const dist = distributionFromSampleContents(choices.slice(0, k).map((c) => (isRecord(c) && isRecord(c.message) ? c.message.content : undefined)));
-    if (dist === null) throw new TeacherCallError('malformed', `none of the ${k} samples was a JSON object {"level": 1–5}`);
+    if (dist === null) throw new CallError('malformed', `none of the ${k} samples was a JSON object {"level": 1–5}`);
     return { distribution: dist, method: 'samples', cost: this.cost(meter, 0) };
   }
 
@@ -524,7 +500,7 @@ export class LlmTeacher implements Teacher {
     return finish(await this.judgeSamples(pair, meter, signal), 'samples');
   }
 
-  private cost(m: Meter, seconds: number): TeacherCost {
+  private cost(m: Meter, seconds: number): CallCost {
     const { inputPerMTok, outputPerMTok } = this.config.pricing;
     return {
       calls: m.calls,
@@ -549,19 +525,19 @@ export class LlmTeacher implements Teacher {
       }), meter, signal);
     } catch (e) {
       // Some endpoints refuse the logprobs parameters outright.
-      if (auto && e instanceof TeacherCallError && e.status === 400) return 'absent';
+      if (auto && e instanceof CallError && e.status === 400) return 'absent';
       throw e;
     }
     const dist = distributionFromLogprobs(result.choices[0]);
     if (dist === 'absent') {
       if (auto) return 'absent';
-      throw new TeacherCallError(
+      throw new CallError(
         'fatal',
         `${this.endpoint} returned no logprobs for model "${this.model}": set the llm teacher's mode to samples (or auto)`,
       );
     }
     if (dist === null) {
-      throw new TeacherCallError('malformed', `${this.endpoint}: none of the top tokens of the answer is a level 1–5`);
+      throw new CallError('malformed', `${this.endpoint}: none of the top tokens of the answer is a level 1–5`);
     }
     return dist;
   }
@@ -583,7 +559,7 @@ export class LlmTeacher implements Teacher {
         if (r.choices.length < k) this.nSupported = false; // the endpoint ignores n: top up with single calls
       } catch (e) {
         // llama.cpp's server refuses n > 1 with a 400; retry with single calls once to find out.
-        if (!(e instanceof TeacherCallError && e.status === 400)) throw e;
+        if (!(e instanceof CallError && e.status === 400)) throw e;
         nRefused = true;
       }
     }
@@ -603,7 +579,7 @@ export class LlmTeacher implements Teacher {
       valid += 1;
     }
     if (valid === 0) {
-      throw new TeacherCallError('malformed', `${this.endpoint}: none of the ${k} samples was a JSON object {"level": 1–5}`);
+      throw new CallError('malformed', `${this.endpoint}: none of the ${k} samples was a JSON object {"level": 1–5}`);
     }
     return counts.map((c) => c / valid) as LevelDistribution;
   }
@@ -617,7 +593,7 @@ export class LlmTeacher implements Teacher {
     };
   }
 
-  /** One HTTP call, counted in `meter`, with its own deadline; every failure becomes a TeacherCallError. */
+  /** One HTTP call, counted in `meter`, with its own deadline; every failure becomes a CallError. */
   private async call(params: Record<string, unknown>, meter: Meter, signal?: AbortSignal): Promise<CallResult> {
     signal?.throwIfAborted();
     const deadline = new AbortController();
@@ -641,7 +617,7 @@ export class LlmTeacher implements Teacher {
       clearTimeout(timer);
     }
     if (!isRecord(raw)) {
-      throw new TeacherCallError('malformed', `${this.endpoint} answered with something that is not a JSON object`);
+      throw new CallError('malformed', `${this.endpoint} answered with something that is not a JSON object`);
     }
     const usage = raw.usage;
     if (isRecord(usage)) {
@@ -650,12 +626,12 @@ export class LlmTeacher implements Teacher {
     }
     const choices = raw.choices;
     if (!Array.isArray(choices) || choices.length === 0) {
-      throw new TeacherCallError('malformed', `${this.endpoint} answered without choices`);
+      throw new CallError('malformed', `${this.endpoint} answered without choices`);
     }
     return { body: raw, choices };
   }
 
-  private mapError(e: unknown, timedOut: boolean): TeacherCallError {
+  private mapError(e: unknown, timedOut: boolean): CallError {
     return endpointCallError(e, timedOut, {
       endpoint: this.endpoint,
       timeoutMs: this.config.timeoutMs,
@@ -671,83 +647,6 @@ export class LlmTeacher implements Teacher {
     let out = text;
     if (key !== undefined && key.length > 0) out = out.split(key).join('***');
     return out.length > 300 ? `${out.slice(0, 300)}…` : out;
-  }
-}
-
-/** What endpointCallError needs to know to word its messages. */
-export interface EndpointErrorContext {
-  /** The endpoint as shown in messages (no credentials). */
-  endpoint: string;
-  timeoutMs: number;
-  model: string;
-  /** The variable holding the API key (named in the 401/403 hint). */
-  keyVariable: string;
-  /** Removes secrets from text that may end up in a message. */
-  redact: (text: string) => string;
-}
-
-/**
- * An error of the openai client (or of reading its answer) as a TeacherCallError whose kind tells a
- * job what to do: 429 → rate_limited (with Retry-After), 408/timeouts → timeout, 409/5xx/connection
- * → server, other 4xx → fatal, unreadable bodies → malformed. Shared by every OpenAI-compatible caller.
- */
-export function endpointCallError(e: unknown, timedOut: boolean, ctx: EndpointErrorContext): TeacherCallError {
-  if (e instanceof TeacherCallError) return e;
-  if (timedOut || e instanceof OpenAI.APIConnectionTimeoutError) {
-    return new TeacherCallError('timeout', `${ctx.endpoint} did not answer within ${ctx.timeoutMs} ms`);
-  }
-  if (e instanceof OpenAI.APIConnectionError) {
-    return new TeacherCallError('server', `${ctx.endpoint} could not be reached: ${ctx.redact(errorText(e))}`);
-  }
-  if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
-    const status = e.status;
-    const detail = ctx.redact(serverMessage(e));
-    const what = `${ctx.endpoint} answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
-    if (status === 429) return new TeacherCallError('rate_limited', what, retryAfterMs(e.headers), status);
-    if (status === 408) return new TeacherCallError('timeout', what, undefined, status);
-    if (status === 409 || status >= 500) return new TeacherCallError('server', what, undefined, status);
-    const hint =
-      status === 401 || status === 403
-        ? ` (check ${ctx.keyVariable})`
-        : status === 404
-          ? ` (check the base URL and that the endpoint serves model "${ctx.model}")`
-          : '';
-    return new TeacherCallError('fatal', `${what}${hint}`, undefined, status);
-  }
-  if (e instanceof SyntaxError) {
-    return new TeacherCallError('malformed', `${ctx.endpoint} answered with a body that is not valid JSON`);
-  }
-  if (e instanceof Error && e.name === 'AbortError') {
-    return new TeacherCallError('timeout', `${ctx.endpoint} did not answer within ${ctx.timeoutMs} ms`);
-  }
-  if (e instanceof Error) return new TeacherCallError('malformed', `${ctx.endpoint}: ${ctx.redact(e.message)}`);
-  return new TeacherCallError('malformed', `${ctx.endpoint}: ${ctx.redact(String(e))}`);
-}
-
-function serverMessage(e: InstanceType<typeof OpenAI.APIError>): string {
-  const body = e.error;
-  if (isRecord(body)) {
-    if (typeof body.message === 'string') return body.message;
-    if (isRecord(body.error) && typeof body.error.message === 'string') return body.error.message;
-  }
-  if (typeof body === 'string') return body;
-  return '';
-}
-
-function errorText(e: Error): string {
-  const cause = (e as { cause?: unknown }).cause;
-  return cause instanceof Error ? `${e.message} (${cause.message})` : e.message;
-}
-
-/** The base URL without any user:password part. */
-export function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    url.username = '';
-    url.password = '';
-    return url.toString().replace(/\/+$/, '');
-  } catch {
-    return u;
   }
 }
 

@@ -18,15 +18,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { replaceDirAtomic } from '../atomic.ts';
-import { DistilrankError } from '../errors.ts';
-import { pairMetrics } from '../eval/pair-metrics.ts';
+import { replaceDirAtomic } from '../core/index.ts';
+import { DistilrankError } from '../core/index.ts';
+import { pairMetrics } from '../metrics/index.ts';
 import { FEATURES, FEATURE_SET_ID } from '../features/index.ts';
-import { oneHot, type LevelDistribution } from '../relevance/index.ts';
+import { oneHot, type LevelDistribution } from '../core/index.ts';
 import type { Split, Store } from '../store/index.ts';
-import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp, type TrainingSet } from '../student/index.ts';
+import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp, type TrainingSet } from '../ml/index.ts';
 import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, type AssocHoldout } from './local-features.ts';
-import { TeacherCallError, type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
+import { CallError } from '../jobs/index.ts';
 
 export const LOCAL_TEACHER_FORMAT = 'distilrank-local-teacher';
 export const LOCAL_TEACHER_FORMAT_VERSION = 1;
@@ -415,7 +416,7 @@ export class LocalTeacher implements Teacher {
   private judgeSync(pairs: readonly TeacherPair[]): TeacherJudgment[] {
     for (const p of pairs) {
       if (!this.extractor.has(p.itemId)) {
-        throw new TeacherCallError('fatal', `unknown item "${p.itemId}": not in the ${this.dataset} catalogue the local teacher reads`);
+        throw new CallError('fatal', `unknown item "${p.itemId}": not in the ${this.dataset} catalogue the local teacher reads`);
       }
     }
     const t0 = performance.now();

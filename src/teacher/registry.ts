@@ -7,8 +7,9 @@
  * transformers.js (./cross-encoder.ts), configured by DISTILRANK_CROSS_ENCODER_DIR. `llama` runs a
  * local GGUF model through node-llama-cpp (./llama.ts), configured by DISTILRANK_LLAMA_MODEL.
  */
-import { DistilrankError, unknownName } from '../errors.ts';
-import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type Env, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
+import { DistilrankError, unknownName } from '../core/index.ts';
+import { createLlmTeacher, llmTeacherConfigFromEnv, LLM_ENV, type LlmTeacherOverrides, type ResolvedLlmTeacherConfig } from './llm.ts';
+import { type Env } from '../jobs/index.ts';
 import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
 import { createCrossEncoderTeacher, crossEncoderConfigFromEnv, type CrossEncoderTeacherConfig } from './cross-encoder.ts';
 import { createLlamaTeacher, llamaTeacherConfigFromEnv } from './llama.ts';
