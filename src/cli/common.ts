@@ -3,14 +3,13 @@
  * first use), option parsers, evaluating a model, the result table. Stage commands live in their own
  * files and register themselves through a `register…Commands(program, g)` function (see main.ts).
  */
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DATASETS, datasetAdapter, resolveDatasetDir } from '../ingest/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { evaluate, evaluateLabels, parseProtocol, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { writeRun } from '../metrics/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
-import { LabelCache } from '../label/index.ts';
+import { LabelCache, readTeacherLabels } from '../label/index.ts';
 import { createTeacher, type Teacher } from '../teacher/index.ts';
 import { Store, type Split, type IngestResult } from '../store/index.ts';
 import { type DatasetBundle } from '../ingest/index.ts';
@@ -182,35 +181,9 @@ export async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateM
   }
 }
 
-/**
- * A teacher's labels for a data set's pool from the label cache, as distillation rows. With `limit`,
- * a seeded sample (stable across runs), so scaling curves add labels rather than reshuffle them.
- */
-export function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined) {
-  const teacher = createTeacher(teacherName, { store, dataset });
-  const path = resolve(cachePath ?? LabelCache.defaultPath(store.path));
-  const cache = LabelCache.open(path, { create: true });
-  try {
-    const texts = new Map(store.queries(dataset).map((q) => [q.id, q.text]));
-    let labels = cache
-      .labelsFor(dataset, teacher.name, teacher.model, teacher.promptVersion)
-      .map((r) => ({ queryId: r.queryId, queryText: r.queryText ?? texts.get(r.queryId) ?? '', itemId: r.itemId, distribution: r.distribution }))
-      .filter((r) => r.queryText !== '');
-    if (!labels.length) {
-      throw new DistilrankError('BAD_INPUT', `the label cache has no labels of teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}) for ${dataset}`, {
-        file: path,
-        hint: `label the pool first: distilrank label --dataset ${dataset} --teacher ${teacherName}`,
-      });
-    }
-    if (limit !== undefined && labels.length > limit) {
-      const key = (l: { queryId: string; itemId: string }) => createHash('sha1').update(`distilrank-teacher-sample\0${l.queryId}\0${l.itemId}`).digest('hex');
-      labels = labels.map((l) => ({ l, k: key(l) })).sort((a, b) => (a.k < b.k ? -1 : 1)).slice(0, limit).map((x) => x.l);
-    }
-    return { labels, weight, name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion };
-  } finally {
-    cache.close();
-    void teacher.close?.();
-  }
+/** A teacher's labels for training (its newest label set, or `labelSet`), as `train` and `embed` read them. */
+export function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined, labelSet?: string) {
+  return readTeacherLabels({ store, dataset, teacher: teacherName, weight, ...(limit !== undefined ? { limit } : {}), ...(cachePath !== undefined ? { cachePath } : {}), ...(labelSet !== undefined ? { labelSet } : {}) });
 }
 
 /** The store, a teacher for one of its data sets, and the label cache: what `label` and `teacher eval` work with. */

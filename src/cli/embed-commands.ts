@@ -23,6 +23,7 @@ interface EmbedOptions {
   teacher: string;
   teacherWeight: number;
   teacherPairs?: number;
+  labelSet?: string;
   cache?: string;
   judgments?: string;
   epochs?: number;
@@ -45,6 +46,7 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
     .option('--teacher <name>', `with human+teacher: the teacher whose labels to use (${Object.keys(TEACHERS).join(', ')})`, 'llm')
     .option('--teacher-weight <x>', 'with human+teacher: loss weight of a teacher-labelled pair (a human pair weighs 1)', (v) => Number(v), 1)
     .option('--teacher-pairs <n>', 'with human+teacher: use at most this many teacher labels (a seeded sample)', positiveInt('teacher-pairs'))
+    .option('--label-set <id>', "with human+teacher: the teacher's label set to read (default: its most recently written one)")
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
     .option('--judgments <set>', "judgment set (default: the data set's default)")
     .option('--epochs <n>', `maximum epochs (early stopping on dev nDCG@10 decides; default ${DEFAULT_EMBED_CONFIG.epochs})`, positiveInt('epochs'))
@@ -93,7 +95,7 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
 }
 
 async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir: string): Promise<EmbedCard> {
-  const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache) : undefined;
+  const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
   if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
   const epochs = o.epochs ?? DEFAULT_EMBED_CONFIG.epochs;
   const bar = createProgress('train embeddings (epochs)', g().quiet);

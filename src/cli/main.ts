@@ -218,6 +218,7 @@ export function buildProgram(): Command {
     .option('--teacher <name>', `with human+teacher: the teacher whose labels to use (${Object.keys(TEACHERS).join(', ')})`, 'llm')
     .option('--teacher-weight <x>', 'with human+teacher: loss weight of a teacher-labelled pair (a human pair weighs 1)', (v) => Number(v), 1)
     .option('--teacher-pairs <n>', 'with human+teacher: use at most this many teacher labels (a seeded sample)', positiveInt('teacher-pairs'))
+    .option('--label-set <id>', "with human+teacher: the teacher's label set to read (default: its most recently written one)")
     .option('--judgments <set>', "judgment set (default: the data set's default)")
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/student-LABELS)')
     .option('--epochs <n>', 'maximum epochs (early stopping on dev decides)', positiveInt('epochs'))
@@ -228,7 +229,7 @@ export function buildProgram(): Command {
       '--embedding',
       "add the two-tower cosine feature (twotower_cosine) from the data set's embeddings (`distilrank embed` writes them beside the store); eval and serve then load the student with those embeddings",
     )
-    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string; embedding?: boolean }) => {
+    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; labelSet?: string; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string; embedding?: boolean }) => {
       if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
       if (o.negatives !== undefined && !(Number.isInteger(o.negatives) && o.negatives >= 0)) {
         throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got ${o.negatives}`, { field: 'negatives', hint: 'e.g. --negatives 20' });
@@ -237,7 +238,7 @@ export function buildProgram(): Command {
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
-        const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache) : undefined;
+        const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
         if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
         const bar = createProgress('train student (epochs)', g().quiet);
         const t0 = performance.now();
@@ -371,6 +372,8 @@ export function buildProgram(): Command {
             `${summary.failed} failed, ${summary.remaining} remaining; stopped: ${summary.stoppedBy}`,
         );
         console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens} input + ${c.outputTokens} output tokens, $${c.usd.toFixed(4)}, ${c.seconds.toFixed(1)} s of calls`);
+        const set = cache.labelSets(o.dataset).find((s) => s.teacher === teacher.name && s.model === teacher.model && s.promptVersion === teacher.promptVersion);
+        if (set) console.log(`label set ${set.id}: ${set.pairs} labelled pairs of ${o.dataset} (train reads it with --labels human+teacher --teacher ${teacher.name})`);
         if (summary.stoppedBy === 'fatal') {
           throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${summary.error?.message ?? 'unknown error'}`, {
             field: 'teacher',

@@ -3,11 +3,6 @@
  * file writes, work in slices, growable typed arrays, the paid-work SQLite sidecar opener and table
  * formatting. Nothing here imports another folder of src/.
  */
-/**
- * Shared leaves every layer may use: the error catalogue, the relevance scale, the seeded PRNG, atomic
- * file writes, work in slices, growable typed arrays, the paid-work SQLite sidecar opener and table
- * formatting. Nothing here imports another folder of src/.
- */
 export { isDistilrankError, unknownName, ERROR_CODES, DistilrankError } from './errors.ts';
 export type { ErrorCode, ErrorDetails } from './errors.ts';
 export { defaultGain, isLevel, discreteMapping, linearMapping, softLabel, oneHot, expectedLevel, LEVELS, LEVEL_NAMES } from './relevance-scale.ts';

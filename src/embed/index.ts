@@ -4,12 +4,6 @@
  * an HNSW index, query vectors online behind an LRU cache. Retrieval (`vector`, `hybrid`) and the
  * student's `twotower_cosine` feature read it.
  */
-/**
- * Relevance-tuned embeddings: a two-tower model on hashed word and character n-grams (no pretrained
- * weights), trained on human and teacher labels; item vectors offline in a versioned artifact with
- * an HNSW index, query vectors online behind an LRU cache. Retrieval (`vector`, `hybrid`) and the
- * student's `twotower_cosine` feature read it.
- */
 export { DEFAULT_HASHING, itemBuckets, queryBuckets } from './hashing.ts';
 export { exactTopK } from './model.ts';
 export { DEFAULT_EMBED_CONFIG } from './train.ts';

@@ -204,6 +204,47 @@ interface LabelDbRow {
   created_at: string;
 }
 
+/**
+ * Label sets: which teacher configurations have labelled a data set. A set is (teacher, model,
+ * prompt version, representation) under one data set, with a short stable id; training reads a set's
+ * labels by id, without constructing the teacher (for `local` that would build its whole feature index).
+ * The table is additive: an older cache gains it, filled from its refs, the first time it is opened
+ * for writing (representation '' = labelled before sets were recorded).
+ */
+const LABEL_SETS_SQL = `
+CREATE TABLE IF NOT EXISTS label_sets (
+  dataset        TEXT NOT NULL,
+  teacher        TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  prompt_version TEXT NOT NULL,
+  representation TEXT NOT NULL,
+  id             TEXT NOT NULL,
+  first_at       TEXT NOT NULL,
+  last_at        TEXT NOT NULL,
+  PRIMARY KEY (dataset, teacher, model, prompt_version, representation)
+) WITHOUT ROWID;
+`;
+
+/** The id of a label set: the teacher's name and 10 hex digits of SHA-256 over what determined its labels. */
+export function labelSetId(teacher: string, model: string, promptVersion: string, representation: string): string {
+  return `${teacher}-${createHash('sha256').update(['distilrank-label-set', teacher, model, promptVersion, representation].join('\0')).digest('hex').slice(0, 10)}`;
+}
+
+/** One teacher configuration's labels of one data set. */
+export interface LabelSet {
+  id: string;
+  dataset: string;
+  teacher: string;
+  model: string;
+  promptVersion: string;
+  /** The item text representation id ('' when the labels predate label sets, or came from a batch manifest without it). */
+  representation: string;
+  /** Labelled pairs of the data set under (teacher, model, prompt version). */
+  pairs: number;
+  firstAt: string;
+  lastAt: string;
+}
+
 const KEY_WHERE = 'teacher = ? AND model = ? AND prompt_version = ? AND query_hash = ? AND item_hash = ?';
 const keyArgs = (k: LabelKey) => [k.teacher, k.model, k.promptVersion, k.queryHash, k.itemHash];
 const distOf = (r: { p1: number; p2: number; p3: number; p4: number; p5: number }): LevelDistribution => [r.p1, r.p2, r.p3, r.p4, r.p5];
@@ -243,7 +284,7 @@ export class LabelCache {
   readonly db: Database.Database;
   private readonly getStmt: Database.Statement;
   private readonly hasStmt: Database.Statement;
-  private readonly stmts: { insert: Database.Statement; ref: Database.Statement } | null;
+  private readonly stmts: { insert: Database.Statement; ref: Database.Statement; set: Database.Statement } | null;
 
   private constructor(path: string, db: Database.Database, readonly_: boolean) {
     this.path = path;
@@ -262,7 +303,13 @@ export class LabelCache {
             `INSERT OR REPLACE INTO label_refs (dataset, teacher, model, prompt_version, query_id, item_id, query_hash, item_hash)
              VALUES (?,?,?,?,?,?,?,?)`,
           ),
+          set: (db.exec(LABEL_SETS_SQL),
+          db.prepare(
+            `INSERT INTO label_sets (dataset, teacher, model, prompt_version, representation, id, first_at, last_at) VALUES (?,?,?,?,?,?,?,?)
+             ON CONFLICT (dataset, teacher, model, prompt_version, representation) DO UPDATE SET last_at = excluded.last_at`,
+          )),
         };
+    if (!readonly_) this.backfillLabelSets();
   }
 
   /** `labels.sqlite` in the store's folder. */
@@ -281,6 +328,48 @@ export class LabelCache {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Record the label set of refs written before label sets existed (once per cache; cheap after). */
+  private backfillLabelSets(): void {
+    const missing = this.db
+      .prepare(
+        `SELECT r.dataset, r.teacher, r.model, r.prompt_version, min(l.created_at) AS first_at, max(l.created_at) AS last_at
+         FROM label_refs r JOIN labels l ON l.teacher = r.teacher AND l.model = r.model AND l.prompt_version = r.prompt_version
+           AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
+         WHERE NOT EXISTS (SELECT 1 FROM label_sets s WHERE s.dataset = r.dataset AND s.teacher = r.teacher AND s.model = r.model AND s.prompt_version = r.prompt_version)
+         GROUP BY r.dataset, r.teacher, r.model, r.prompt_version`,
+      )
+      .all() as Array<{ dataset: string; teacher: string; model: string; prompt_version: string; first_at: string; last_at: string }>;
+    const set = this.writable().set;
+    for (const m of missing) set.run(m.dataset, m.teacher, m.model, m.prompt_version, '', labelSetId(m.teacher, m.model, m.prompt_version, ''), m.first_at, m.last_at);
+  }
+
+  /** The label sets of a data set, most recently written first. */
+  labelSets(dataset: string): LabelSet[] {
+    const hasTable = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'label_sets'").get() !== undefined;
+    // A read-only cache from before label sets: its sets are its refs' teacher configurations.
+    const source = hasTable
+      ? `SELECT dataset, teacher, model, prompt_version, representation, id, first_at, last_at FROM label_sets WHERE dataset = ?`
+      : `SELECT r.dataset, r.teacher, r.model, r.prompt_version, '' AS representation, NULL AS id, min(l.created_at) AS first_at, max(l.created_at) AS last_at
+         FROM label_refs r JOIN labels l ON l.teacher = r.teacher AND l.model = r.model AND l.prompt_version = r.prompt_version
+           AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
+         WHERE r.dataset = ? GROUP BY r.dataset, r.teacher, r.model, r.prompt_version`;
+    const rows = this.db.prepare(`${source} ORDER BY last_at DESC, id`).all(dataset) as Array<{
+      dataset: string; teacher: string; model: string; prompt_version: string; representation: string; id: string | null; first_at: string; last_at: string;
+    }>;
+    const pairs = this.db.prepare('SELECT count(*) FROM label_refs WHERE dataset = ? AND teacher = ? AND model = ? AND prompt_version = ?').pluck();
+    return rows.map((r) => ({
+      id: r.id ?? labelSetId(r.teacher, r.model, r.prompt_version, r.representation),
+      dataset: r.dataset,
+      teacher: r.teacher,
+      model: r.model,
+      promptVersion: r.prompt_version,
+      representation: r.representation,
+      pairs: pairs.get(r.dataset, r.teacher, r.model, r.prompt_version) as number,
+      firstAt: r.first_at,
+      lastAt: r.last_at,
+    }));
   }
 
   private writable() {
@@ -333,7 +422,10 @@ export class LabelCache {
           ref?.itemId ?? null,
           ref?.queryText ?? null,
         ).changes > 0;
-      if (ref) s.ref.run(ref.dataset, key.teacher, key.model, key.promptVersion, ref.queryId, ref.itemId, key.queryHash, key.itemHash);
+      if (ref) {
+        s.ref.run(ref.dataset, key.teacher, key.model, key.promptVersion, ref.queryId, ref.itemId, key.queryHash, key.itemHash);
+        this.recordSet(ref.dataset, key);
+      }
     })();
     return inserted;
   }
@@ -345,8 +437,15 @@ export class LabelCache {
     this.db.transaction(() => {
       for (const { key, ref } of entries) {
         s.ref.run(ref.dataset, key.teacher, key.model, key.promptVersion, ref.queryId, ref.itemId, key.queryHash, key.itemHash);
+        this.recordSet(ref.dataset, key);
       }
     })();
+  }
+
+  private recordSet(dataset: string, key: LabelKey): void {
+    const representation = key.representation ?? '';
+    const now = new Date().toISOString();
+    this.writable().set.run(dataset, key.teacher, key.model, key.promptVersion, representation, labelSetId(key.teacher, key.model, key.promptVersion, representation), now, now);
   }
 
   /** Number of labels (data set: labels first paid for under it). */

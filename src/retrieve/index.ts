@@ -3,12 +3,6 @@
  * fusion of two legs, a seeded random floor — and the Ranker contract every model meets. The registry
  * of models by name lives in src/models.
  */
-
-/**
- * Retrieval: ranking models over the catalogue — BM25 (FTS5 and its in-memory copy), reciprocal rank
- * fusion of two legs, a seeded random floor — and the Ranker contract every model meets. The registry
- * of models by name lives in src/models.
- */
 export { Bm25Ranker, ftsMatchExpression, MAX_QUERY_TERMS } from './bm25.ts';
 export { Bm25Index } from './bm25-index.ts';
 export { RandomRanker } from './random-ranker.ts';

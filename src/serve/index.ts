@@ -3,11 +3,6 @@
  * student). `buildApp` is the app factory (tests inject into it), `startServer` listens and handles
  * shutdown; the CLI command `distilrank serve` and the demo use startServer.
  */
-/**
- * The serve stage: the HTTP service over an immutable, reloadable artifact set (store, retriever,
- * student). `buildApp` is the app factory (tests inject into it), `startServer` listens and handles
- * shutdown; the CLI command `distilrank serve` and the demo use startServer.
- */
 export { buildApp, DEFAULT_BODY_LIMIT } from './app.ts';
 export type { AppOptions, ServeApp } from './app.ts';
 export { API_ERRORS } from './errors.ts';

@@ -2,6 +2,7 @@
  * The store's SQL schema. Bump SCHEMA_VERSION whenever a table changes: a store written by another
  * version is refused on open (STORE_VERSION), never silently read or migrated in place.
  */
+import { DistilrankError } from '../core/index.ts';
 
 /** 'drk1' — marks a SQLite file as a distilrank store (PRAGMA application_id). */
 export const APPLICATION_ID = 0x64726b31;
@@ -81,6 +82,20 @@ export const INGEST_VERSION = 4;
 /** Porter stemming over unicode61 (diacritics folded): good for English catalogues, harmless elsewhere. */
 export const FTS_TOKENIZER = 'porter unicode61 remove_diacritics 2';
 
+/** What a data set may be called: it becomes part of SQL identifiers (its FTS table), so nothing else passes. */
+const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function checkDatasetName(name: string): void {
+  if (!DATASET_NAME.test(name)) {
+    throw new DistilrankError('BAD_OPTION', `invalid data set name "${name}"`, {
+      field: 'dataset',
+      hint: 'use lower-case letters, digits and dashes, starting with a letter or digit (e.g. my-catalog)',
+    });
+  }
+}
+
+/** The data set's FTS5 table: the only SQL identifier built from a data set name, and only from a checked one. */
 export function ftsTableName(dataset: string): string {
+  checkDatasetName(dataset);
   return `fts_${dataset.replace(/-/g, '_')}`;
 }

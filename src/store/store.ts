@@ -12,7 +12,7 @@ import { DistilrankError, type ErrorDetails } from '../core/index.ts';
 import type { DatasetBundle, FieldWeights, Origin, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../core/index.ts';
 import { foldText, indexText } from '../text/index.ts';
-import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, ftsTableName } from './schema.ts';
+import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, checkDatasetName, ftsTableName } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
 
 export const DEFAULT_FIELD_WEIGHTS: Readonly<FieldWeights> = Object.freeze({ title: 2, description: 1, fields: 1 });
@@ -81,7 +81,6 @@ export interface StoredItem {
   language: string | null;
 }
 
-const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** A search-log event as stored (time in epoch ms; position and extra null when absent). */
 export interface StoredLogEvent {
@@ -345,8 +344,8 @@ export class Store {
     return (this.#db.prepare('SELECT name FROM datasets ORDER BY name').all() as { name: string }[]).map((r) => r.name);
   }
 
-  /** A data set's metadata; STORE_NOT_FOUND when it was never ingested. */
-  dataset(name: string): DatasetInfo {
+  /** A handle on one data set, with its metadata; STORE_NOT_FOUND when it was never ingested. */
+  dataset(name: string): Dataset {
     const row = this.#db.prepare('SELECT * FROM datasets WHERE name = ?').get(name) as Record<string, string> | undefined;
     if (!row) {
       const have = this.datasetNames();
@@ -355,7 +354,7 @@ export class Store {
       });
     }
     const count = (sql: string) => (this.#db.prepare(sql).get(name) as { n: number }).n;
-    return {
+    return new Dataset(this, {
       name: row.name!,
       description: row.description!,
       scale: JSON.parse(row.scale!) as DatasetInfo['scale'],
@@ -371,7 +370,7 @@ export class Store {
       judgmentSets: (
         this.#db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]
       ).map((r) => r.s),
-    };
+    });
   }
 
   queries(dataset: string, split?: Split): StoredQuery[] {
@@ -569,15 +568,6 @@ interface PlannedJudgment {
   raters: RaterGrade[] | null;
 }
 
-/** Throws BAD_OPTION unless `name` can name a data set (it also names the data set's FTS table). */
-export function checkDatasetName(name: string): void {
-  if (!DATASET_NAME.test(name)) {
-    throw new DistilrankError('BAD_OPTION', `invalid data set name "${name}"`, {
-      field: 'dataset',
-      hint: 'use lower-case letters, digits and dashes, starting with a letter or digit (e.g. my-catalog)',
-    });
-  }
-}
 
 /** Check ids, references and grades before anything is written; errors name file and line. */
 function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipped: number } {
@@ -715,4 +705,76 @@ function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fract
     for (const r of list) h.update(JSON.stringify(strip(r))).update('\n');
   }
   return h.digest('hex');
+}
+
+/**
+ * One data set of a store, bound once: the store found it (so its name is checked and it exists)
+ * when the handle was made, and every read goes through the store's typed methods under that name.
+ * It carries the data set's metadata as of that moment (DatasetInfo); JSON shows only those fields.
+ */
+export class Dataset implements DatasetInfo {
+  readonly #store: Store;
+  readonly name: string;
+  readonly description: string;
+  readonly scale: DatasetInfo['scale'];
+  readonly defaultJudgmentSet: string;
+  readonly fieldWeights: FieldWeights;
+  readonly splitSeed: string;
+  readonly splitFractions: SplitFractions;
+  readonly source: string;
+  readonly ingestedAt: string;
+  readonly items: number;
+  readonly queries: number;
+  readonly judgments: number;
+  readonly judgmentSets: string[];
+
+  constructor(store: Store, info: DatasetInfo) {
+    this.#store = store;
+    this.name = info.name;
+    this.description = info.description;
+    this.scale = info.scale;
+    this.defaultJudgmentSet = info.defaultJudgmentSet;
+    this.fieldWeights = info.fieldWeights;
+    this.splitSeed = info.splitSeed;
+    this.splitFractions = info.splitFractions;
+    this.source = info.source;
+    this.ingestedAt = info.ingestedAt;
+    this.items = info.items;
+    this.queries = info.queries;
+    this.judgments = info.judgments;
+    this.judgmentSets = info.judgmentSets;
+  }
+
+  /** The store the data set lives in (for its path, and for what spans data sets). */
+  get store(): Store {
+    return this.#store;
+  }
+
+  storedQueries(split?: Split): StoredQuery[] {
+    return this.#store.queries(this.name, split);
+  }
+
+  storedJudgments(opts: { split?: Split; judgmentSet?: string } = {}): StoredJudgment[] {
+    return this.#store.judgments(this.name, opts);
+  }
+
+  storedItems(ids: readonly string[]): StoredItem[] {
+    return this.#store.items(this.name, ids);
+  }
+
+  itemIds(): string[] {
+    return this.#store.itemIds(this.name);
+  }
+
+  hasLogEvents(): boolean {
+    return this.#store.hasLogEvents(this.name);
+  }
+
+  logEvents(before?: number): Generator<StoredLogEvent> {
+    return this.#store.logEvents(this.name, before);
+  }
+
+  bm25(match: string, opts: { k?: number; restrictTo?: readonly string[]; weights?: FieldWeights } = {}): Array<{ itemId: string; score: number }> {
+    return this.#store.bm25(this.name, match, { weights: this.fieldWeights, ...opts });
+  }
 }

@@ -1,5 +1,4 @@
 /** The teacher stage: LLM (endpoint or local GGUF) and local judges of (query, item) pairs, by name. */
-/** The teacher stage: LLM (endpoint or local GGUF) and local judges of (query, item) pairs, by name. */
 export type { Teacher, TeacherJudgment, TeacherPair } from './types.ts';
 export { createLlmTeacher, LlmTeacher, llmTeacherConfigFromEnv, resolveLlmTeacherConfig } from './llm.ts';
 export type { LlmTeacherConfig } from './llm.ts';

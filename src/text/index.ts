@@ -1,5 +1,4 @@
 /** Text utilities shared by every stage that reads item or query text. */
-/** Text utilities shared by every stage that reads item or query text. */
 export { ENGLISH_STOPWORDS, foldText, tokenize } from './tokenize.ts';
 export { porterStem } from './stem.ts';
 export { analyze, analyzeToken, searchTerms, cjkBigrams, foldDiacritics, hasCjk } from './analyze.ts';

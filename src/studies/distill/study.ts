@@ -13,10 +13,9 @@
  * enough for the largest multiple. Each multiple takes a prefix of one seeded order of the labels, so
  * a larger multiple adds labels rather than reshuffling them.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { calibrateRanker, evaluate, evaluateLabels, percentile } from '../../eval/index.ts';
-import { buildPool, itemText, runLabelJob, type LabelBudget, type LabelCache, type LabelJobSummary, type LabelProgress } from '../../label/index.ts';
+import { buildPool, itemText, runLabelJob, seededPairOrder, type LabelBudget, type LabelCache, type LabelJobSummary, type LabelProgress } from '../../label/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker } from '../../retrieve/index.ts';
 import type { Store } from '../../store/index.ts';
 import { DEFAULT_NEGATIVES, readStudentArtifact, StudentRanker, trainStudent, writeStudentArtifact, type NegativeSampling } from '../../student/index.ts';
@@ -131,13 +130,6 @@ async function timeScoring(pools: ReadonlyArray<{ text: string; ids: string[] }>
   };
 }
 
-/** A fixed pseudo-random order of (query, item) pairs (stable across runs and machines). */
-const seededOrder = <T extends { queryId: string; itemId: string }>(labels: readonly T[]): T[] =>
-  labels
-    .map((l) => ({ l, h: createHash('sha1').update(`distilrank-teacher-sample\0${l.queryId}\0${l.itemId}`).digest('hex') }))
-    .sort((a, b) => (a.h < b.h ? -1 : 1))
-    .map((x) => x.l);
-
 export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillStudy> {
   const { store, dataset, teacher, cache } = o;
   const multiples = [...(o.multiples ?? DEFAULT_MULTIPLES)].sort((a, b) => a - b);
@@ -188,7 +180,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     const k = POOL_DEPTH;
     const wanted = Math.round(multiples[multiples.length - 1]! * humanPairs);
     const full = buildPool(store, dataset, { k, queries: 'train' });
-    const pool = seededOrder(full).slice(0, wanted);
+    const pool = seededPairOrder(full).slice(0, wanted);
     stage(`teacher ${teacher.name} labels the pool: ${pool.length} of the ${full.length} pairs of the top ${k} BM25 candidates of ${trainQueries} training queries`);
     t0 = performance.now();
     const poolJob = await runLabelJob({ cache, teacher, pairs: pool, dataset, ...job, ...(o.onProgress ? { onProgress: (p: LabelProgress) => o.onProgress!('pool', p) } : {}) });
@@ -196,7 +188,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     if (poolJob.stoppedBy !== 'done') notes.push(`the pool's labelling job stopped early (${poolJob.stoppedBy}): ${poolJob.remaining} of ${pool.length} pairs are unlabelled`);
     const texts = new Map(store.queries(dataset).map((q) => [q.id, q.text] as const));
     const inPool = new Set(pool.map((p) => `${p.queryId}\0${p.itemId}`));
-    const labels = seededOrder(
+    const labels = seededPairOrder(
       cache
         .labelsFor(dataset, teacher.name, teacher.model, teacher.promptVersion)
         .filter((r) => texts.has(r.queryId) && inPool.has(`${r.queryId}\0${r.itemId}`))
