@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { percentile } from '../src/eval/index.ts';
 import { Bm25Index, Bm25Ranker, type Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';

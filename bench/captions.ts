@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CaptionCache, VlmCaptioner, runCaptionJob, type CaptionItem, type CaptionJobSummary } from '../src/enrich/captions/index.ts';
-import { fmt, table } from '../src/core/table.ts';
+import { fmt, table } from '../src/core/index.ts';
 import { startFakeVlm, startImageServer } from '../test/fake-vlm.ts';
 
 const n = Number(process.env.DISTILRANK_BENCH_ITEMS ?? 1000);

@@ -9,15 +9,15 @@
  * DISTILRANK_LLM_* set, `distilrank label --teacher llm` feeds the same pipeline.
  * Run: `npm run bench:distill [data sets…]` (default icecat-chorus home-depot). Env:
  * DISTILRANK_BENCH_MULTIPLES (default 1,2,5,10), DISTILRANK_BENCH_NEGATIVES (default 20), DISTILRANK_CPU_USD_PER_HOUR
- * (default 0.04), DISTILRANK_BENCH_REPORT (an HTML report path). The study itself is src/distill.
+ * (default 0.04), DISTILRANK_BENCH_REPORT (an HTML report path). The study itself is src/studies/distill.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { studyReport } from '../src/cli/distill-commands.ts';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
-import { formatStudy, type DistillStudy } from '../src/studies/distill/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
+import { formatStudy, type DistillStudy } from '../src/studies/index.ts';
 import { runDistillStudy } from '../src/studies/index.ts';
 import { percentile } from '../src/eval/index.ts';
 import { LabelCache, itemText } from '../src/label/index.ts';

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { DEFAULT_EMBED_CONFIG, trainEmbeddingsForDataset, type EmbedTrainConfig } from '../src/embed/index.ts';
 import { Bm25Ranker, negativePool } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DATASETS } from '../src/ingest/datasets/index.ts';
+import { DATASETS } from '../src/ingest/index.ts';
 import { FEATURES, FeatureExtractor } from '../src/features/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';

@@ -21,12 +21,12 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { LabelCache, buildPool, runLabelJob, type LabelBudget, type LabelJobSummary } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
-import { createLlmTeacher } from '../src/teacher/llm.ts';
-import type { Teacher, TeacherPair } from '../src/teacher/types.ts';
+import { createLlmTeacher } from '../src/teacher/index.ts';
+import type { Teacher, TeacherPair } from '../src/teacher/index.ts';
 
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');

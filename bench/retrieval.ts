@@ -15,11 +15,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { DEFAULT_EMBED_CONFIG, Embeddings, QueryEncoder, readEmbedArtifact, trainEmbeddingsForDataset } from '../src/embed/index.ts';
 import { evaluate, percentile } from '../src/eval/index.ts';
-import { mulberry32 } from '../src/core/random.ts';
+import { mulberry32 } from '../src/core/index.ts';
 import { Bm25Ranker, EQUAL_WEIGHTS, HybridRanker, negativePool, type Ranker } from '../src/retrieve/index.ts';
 import { VectorRanker } from '../src/embed/index.ts';
 import { fusionWeightsOf } from '../src/models/index.ts';

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { table, fmt } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { table, fmt } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { evaluate, percentile, type EvalReport } from '../src/eval/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';

@@ -19,7 +19,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 // @ts-expect-error autocannon ships no type declarations
 import autocannon from 'autocannon';
-import { fmt, table } from '../src/core/table.ts';
+import { fmt, table } from '../src/core/index.ts';
 import { Store } from '../src/store/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { calibrateRanker, evaluate, evaluateLabels, percentile, type Protocol } from '../src/eval/index.ts';
 import { FeatureExtractor } from '../src/features/index.ts';
 import { Bm25Ranker, RandomRanker, type LevelPredictor, type Ranker } from '../src/retrieve/index.ts';

@@ -20,8 +20,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/table.ts';
-import { DATASETS, resolveDatasetDir } from '../src/ingest/datasets/index.ts';
+import { fmt, table } from '../src/core/index.ts';
+import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { buildPool, LabelCache, runLabelJob } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
 import { createLlamaTeacher, llamaTeacherConfigFromEnv } from '../src/teacher/index.ts';

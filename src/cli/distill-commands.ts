@@ -1,6 +1,6 @@
 /**
  * `distilrank distill`: the distillation study on one data set — the scaling curve and the ROI table
- * (src/distill), printed, written as JSON and as an HTML report with plots. `demo` runs the same
+ * (src/studies/distill), printed, written as JSON and as an HTML report with plots. `demo` runs the same
  * study through runStudy().
  */
 import { cpSync, existsSync } from 'node:fs';

@@ -5,7 +5,7 @@
  *   items.f32      the catalogue's item vectors (items × dim, float32), computed offline
  *   items.json     the item ids, in the row order of items.f32 (usearch keys are row numbers)
  *   index.usearch  the HNSW index over items.f32 (cosine)
- * Written to a temp folder and renamed (src/atomic.ts). The id is a hash of weights and vectors:
+ * Written to a temp folder and renamed (src/core/atomic.ts). The id is a hash of weights and vectors:
  * a student that reads the embedding similarity records it and refuses any other artifact.
  */
 import { createHash } from 'node:crypto';

@@ -297,7 +297,7 @@ export class FeatureExtractor {
 
   /**
    * The per-item pass over a catalogue (tokens, terms, n-grams, numbers, brands): the expensive part
-   * of a build, written as a generator so it can run in slices (src/sliced.ts). With `base`, terms and
+   * of a build, written as a generator so it can run in slices (src/core/sliced.ts). With `base`, terms and
    * grams are numbered after the base's (an ad-hoc extractor).
    */
   private static *analyse(items: readonly StoredItem[], base: FeatureExtractor | undefined): Sliced<Analysis> {

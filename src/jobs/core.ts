@@ -1,5 +1,5 @@
 /**
- * The paid-call job core shared by labelling (src/label/job.ts) and captioning (src/captions/job.ts):
+ * The paid-call job core shared by labelling (src/label/label-job.ts) and captioning (src/enrich/captions/caption-job.ts):
  * bounded concurrency, retries with backoff, a global pause on 429 honouring Retry-After, a budget
  * on calls / tokens / money, a graceful stop, and progress with rate, cost and ETA.
  *

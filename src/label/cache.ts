@@ -3,7 +3,7 @@
  * `labels.sqlite` beside the store), so re-ingesting or deleting a data set never touches paid labels.
  *
  * A label is keyed by what determined it: (teacher, model, prompt version, SHA-256 of the query text,
- * the item's text representation (src/represent) and SHA-256 of the item text). The representation id
+ * the item's text representation (src/enrich/represent) and SHA-256 of the item text). The representation id
  * is folded into the item hash column so the file format is unchanged: the default representation
  * (which reproduces the pre-representation item text byte for byte) hashes the text alone, exactly as
  * labels were keyed before, so existing caches stay valid for it; any other representation hashes

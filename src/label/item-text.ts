@@ -1,8 +1,8 @@
 /**
- * The item's text for the teacher under the default representation (src/represent): kept as the
+ * The item's text for the teacher under the default representation (src/enrich/represent): kept as the
  * labelling stage's entry point. The default representation reproduces item-text format 1 byte for
  * byte, so labels cached before representations existed stay valid. Other representations go
- * through src/represent's buildItemText and carry their id into the label cache key.
+ * through src/enrich/represent's buildItemText and carry their id into the label cache key.
  */
 // The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
 import { buildItemText } from '../enrich/index.ts';

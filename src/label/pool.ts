@@ -24,7 +24,7 @@ export interface PoolOptions {
   queries?: PoolQueries;
   /** Characters of item text per item (see itemText; ignored with `representation`). */
   itemTextBudget?: number;
-  /** Build item texts with this representation (src/represent) instead of the default; its id joins each pair's label key. */
+  /** Build item texts with this representation (src/enrich/represent) instead of the default; its id joins each pair's label key. */
   representation?: { config: RepresentationConfig; sources?: FieldSources };
 }
 

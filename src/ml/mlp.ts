@@ -124,7 +124,7 @@ export function initTfBackend(): Promise<{ backend: string; notes: string[] }> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// seeded randomness (mulberry32 lives in src/random.ts)
+// seeded randomness (mulberry32 lives in src/core/random.ts)
 
 /** Derive a sub-seed from a seed and a purpose/index (so layers and epochs get independent streams). */
 function subSeed(seed: number, ...parts: number[]): number {

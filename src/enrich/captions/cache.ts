@@ -56,7 +56,7 @@ CREATE TABLE caption_refs (
 ) WITHOUT ROWID;
 `;
 
-/** Where a caption comes from: the model and prompt (see src/captions/vlm.ts) and the image. */
+/** Where a caption comes from: the model and prompt (see ./vlm.ts) and the image. */
 export interface CaptionKey {
   model: string;
   promptVersion: string;

@@ -1,6 +1,6 @@
 /**
  * The captions job: for each item with an image URL, download the image under the URL rules of
- * src/net, ask the VLM for a caption, and commit it to the caption cache the moment it arrives. The
+ * src/enrich/net, ask the VLM for a caption, and commit it to the caption cache the moment it arrives. The
  * shared job core (src/jobs) gives it the labelling job's discipline: bounded concurrency, retries
  * with backoff (429 honouring Retry-After, 5xx, timeouts), a budget, progress, a graceful stop.
  *

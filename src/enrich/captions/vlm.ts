@@ -5,7 +5,7 @@
  *
  * How the image travels (`imageMode`):
  * - `data` (default): distilrank has already downloaded the image itself under the URL rules of
- *   src/net (public addresses only, size and time limits, image/* only) and sends the bytes as a
+ *   src/enrich/net (public addresses only, size and time limits, image/* only) and sends the bytes as a
  *   data: URL. The endpoint never fetches anything, so a self-hosted VLM inside a private network
  *   cannot be turned into an SSRF proxy by a catalogue URL.
  * - `url`: the image URL is sent as is, for hosted APIs that prefer to fetch images themselves

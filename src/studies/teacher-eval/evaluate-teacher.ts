@@ -2,7 +2,7 @@
  * The teacher-vs-human agreement report (`teacher eval`): the teacher judges the human-judged pairs of
  * a calibration split (dev) and an evaluation split (test), through the label cache, so each pair is
  * paid for once and every later run reads the cache; its distributions are calibrated to the human
- * scale on the calibration split (temperature + per-level bias, ./calibrate.ts) and compared with the
+ * scale on the calibration split (temperature + per-level bias, ./temperature.ts) and compared with the
  * human levels of the evaluation split, raw and calibrated; optionally, systems are ranked by nDCG
  * with human qrels and with teacher qrels, and the two orderings compared (Kendall's τ-b), which is
  * what a teacher used as an offline judge must get right.
