@@ -10,7 +10,8 @@ import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
 import type { LevelDistribution } from '../src/core/index.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { StudentRanker, trainStudent, writeStudentArtifact, type TeacherLabel } from '../src/student/index.ts';
+import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
+import { type TeacherLabel } from '../src/label/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
 import { tempDir, SYNTH_SCALE } from './helpers.ts';
 

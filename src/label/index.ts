@@ -7,6 +7,5 @@ export type { JobClock, LabelBudget, LabelJobOptions, LabelJobSummary, LabelProg
 export { BATCH_URL, exportBatch, importBatch, manifestPathFor, readBatchManifest } from './batch.ts';
 export type { ExportBatchResult } from './batch.ts';
 export { labelSetId } from './cache.ts';
-export type { LabelSet } from './cache.ts';
-export { labelsOfSet, readTeacherLabels, seededPairOrder } from './teacher-labels.ts';
-export type { ReadTeacherLabelsOptions, TeacherLabel, TrainingLabels } from './teacher-labels.ts';
+export { readTeacherLabels, seededPairOrder } from './teacher-labels.ts';
+export type { TeacherLabel } from './teacher-labels.ts';

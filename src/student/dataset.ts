@@ -9,6 +9,7 @@
  * catalogue it re-ranks at serving time. Unjudged is not the same as irrelevant, hence the weight.
  */
 import { createHash } from 'node:crypto';
+import type { TeacherLabel } from '../label/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { oneHot } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
@@ -106,12 +107,6 @@ function sample(pool: readonly string[], k: number, seed: string): string[] {
 }
 
 /** A teacher's soft label for one pool pair (from the label cache). */
-export interface TeacherLabel {
-  queryId: string;
-  queryText: string;
-  itemId: string;
-  distribution: readonly number[];
-}
 
 /**
  * Training rows from teacher labels: the teacher's distribution is the target, weighted by `weight`.

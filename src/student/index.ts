@@ -10,5 +10,5 @@ export type { ModelCard } from './artifact.ts';
 export { DEFAULT_CANDIDATES, StudentRanker } from './ranker.ts';
 export type { Explanation } from './ranker.ts';
 export { DEFAULT_NEGATIVES, labelledPairs } from './dataset.ts';
-export type { NegativeSampling, TeacherLabel } from './dataset.ts';
+export type { NegativeSampling } from './dataset.ts';
 export { StudentFeatures } from './features.ts';
