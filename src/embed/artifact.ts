@@ -14,7 +14,6 @@ import { dirname, join } from 'node:path';
 import usearch from 'usearch';
 import { replaceDirAtomic } from '../core/index.ts';
 import { DistilrankError } from '../core/index.ts';
-// hybrid.ts directly, not the retrieval stage's index: retrieval reads the embeddings, so its index imports this stage.
 import { checkFusionWeights } from '../retrieve/index.ts';
 import type { FusionCard } from './fusion.ts';
 import type { TowerWeights, TwoTowerWeights } from './model.ts';

@@ -9,7 +9,6 @@
  */
 import { DEFAULT_RETRIEVAL_DEPTH } from '../eval/index.ts';
 import { evaluateRun, type Qrels, type Run } from '../metrics/index.ts';
-// hybrid.ts directly, not the retrieval stage's index: retrieval reads the embeddings, so its index imports this stage.
 import { DEFAULT_LEG_DEPTH, FUSION_GRID, RRF_K, reciprocalRankFusion, type FusionWeights } from '../retrieve/index.ts';
 import type { ScoredItem } from '../retrieve/index.ts';
 import { queryBuckets } from './hashing.ts';

@@ -25,7 +25,6 @@ import { DistilrankError } from '../core/index.ts';
 import { ndcgAt } from '../metrics/index.ts';
 import { mulberry32 } from '../core/index.ts';
 import type { StoredItem } from '../store/index.ts';
-// mlp.ts directly, not the student's index: the student reads the embeddings, so its index imports this stage.
 import { initTfBackend } from '../ml/index.ts';
 import { tokenize } from '../text/index.ts';
 import { checkHashingConfig, DEFAULT_HASHING, itemBuckets, queryBuckets, type HashingConfig } from './hashing.ts';

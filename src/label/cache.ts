@@ -28,7 +28,6 @@ import type Database from 'better-sqlite3';
 import { writeFileAtomic } from '../core/index.ts';
 import { openSidecarDb, type SidecarKind } from '../core/index.ts';
 import type { LevelDistribution } from '../core/index.ts';
-// config.ts directly, not the stage index: the index also exports the ablation, which imports labelling.
 import { DEFAULT_REPRESENTATION_ID } from '../enrich/index.ts';
 import type { TeacherJudgment, TeacherPair } from '../teacher/index.ts';
 import type { CallCost } from '../jobs/index.ts';

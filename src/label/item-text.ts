@@ -4,7 +4,6 @@
  * byte, so labels cached before representations existed stay valid. Other representations go
  * through src/enrich/represent's buildItemText and carry their id into the label cache key.
  */
-// The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
 import { buildItemText } from '../enrich/index.ts';
 import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_REPRESENTATION } from '../enrich/index.ts';
 import type { StoredItem } from '../store/index.ts';

@@ -10,7 +10,6 @@ import { DistilrankError } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Store, StoredItem } from '../store/index.ts';
 import type { TeacherPair } from '../teacher/index.ts';
-// The modules directly, not the stage index: the index also exports the ablation, which imports labelling.
 import { buildItemText, type FieldSources } from '../enrich/index.ts';
 import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../enrich/index.ts';
 import { itemText } from './item-text.ts';

@@ -2,8 +2,8 @@
  * The one registry of everything that can rank or be served, by name: the retrievers (bm25, vector,
  * hybrid, random) plus `student` (the default artifact of the data set), `student-distilled` and
  * `student:PATH` (an artifact folder). A student name may end in `@RETRIEVER` (`student@hybrid`): the
- * student then re-ranks that retriever's candidates instead of BM25's. eval, serve and the CLI read
- * models only through here.
+ * student then re-ranks that retriever's candidates instead of BM25's. serve and the CLI load models
+ * by name only through here.
  */
 import { resolve } from 'node:path';
 import { unknownName } from '../core/index.ts';
