@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HASHING, defaultEmbedDir, trainEmbeddingsForDataset } from '../../src/embed/index.ts';
 import { RANKERS, loadModel } from '../../src/models/index.ts';
-import { Bm25Ranker, HybridRanker, negativePool, type Ranker } from '../../src/retrieve/index.ts';
+import { Bm25Ranker, negativePool, type HybridRanker, type Ranker } from '../../src/retrieve/index.ts';
 import { Store } from '../../src/store/index.ts';
 import { defaultStudentDir, trainStudent, writeStudentArtifact } from '../../src/student/index.ts';
 import { tempDir } from '../helpers.ts';
