@@ -12,6 +12,6 @@ export { writeFileAtomic, replaceDirAtomic } from './atomic.ts';
 export { runSync, runSliced, collectSliced } from './sliced.ts';
 export type { Sliced } from './sliced.ts';
 export { TypedList } from './typed-list.ts';
-export { openSidecarDb } from './sidecar-db.ts';
+export { checkSqliteHeader, openSidecarDb } from './sidecar-db.ts';
 export type { SidecarKind } from './sidecar-db.ts';
 export { table, fmt } from './table.ts';

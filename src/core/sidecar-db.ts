@@ -4,7 +4,7 @@
  * file (application_id) at the right schema version (user_version), anything else refused untouched —
  * and tuned the same way (WAL, so each commit survives a killed process).
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DistilrankError } from './errors.ts';
@@ -38,6 +38,7 @@ export function openSidecarDb(path: string, kind: SidecarKind, opts: OpenSidecar
     throw new DistilrankError('FILE_NOT_FOUND', `no ${kind.name} at ${path}`, { file: path, hint: kind.missingHint });
   }
   if (!exists) mkdirSync(dirname(path), { recursive: true });
+  else checkSqliteHeader(path, kind.name, kind.applicationId, kind.foreignHint);
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly, fileMustExist: exists });
@@ -56,6 +57,33 @@ export function openSidecarDb(path: string, kind: SidecarKind, opts: OpenSidecar
   }
   db.pragma('busy_timeout = 5000');
   return db;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/**
+ * Refuse an existing file that is not an SQLite database, or one stamped by another application,
+ * from its 100-byte header, before any connection opens it: SQLite would take a short garbage file
+ * for an empty database (and a writer would build a new one over it), and even a refused read-only
+ * open of a WAL file leaves -wal and -shm files beside it. application_id 0 (unstamped) passes, for
+ * the caller's own checks.
+ */
+export function checkSqliteHeader(path: string, what: string, applicationId: number, hint: string): void {
+  const header = Buffer.alloc(100);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    throw new DistilrankError('STORE_VERSION', `not a distilrank ${what} (not an SQLite database)`, { file: path, hint });
+  }
+  const stamped = header.readUInt32BE(68);
+  if (stamped !== 0 && stamped !== applicationId) {
+    throw new DistilrankError('STORE_VERSION', `a SQLite file, but not a distilrank ${what}`, { file: path, hint });
+  }
 }
 
 function checkOrInit(db: Database.Database, path: string, kind: SidecarKind): void {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DistilrankError, type ErrorDetails } from '../core/index.ts';
+import { DistilrankError, checkSqliteHeader, type ErrorDetails } from '../core/index.ts';
 import type { DatasetBundle, FieldWeights, Origin, RaterGrade } from '../ingest/index.ts';
 import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../core/index.ts';
 import { foldText, indexText } from '../text/index.ts';
@@ -115,6 +115,7 @@ export class Store {
       });
     }
     if (!exists) mkdirSync(dirname(path), { recursive: true });
+    else checkSqliteHeader(path, 'store', APPLICATION_ID, 'pass --store with a new file name, or move the file away');
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly: Boolean(opts.readonly) && exists, fileMustExist: exists });

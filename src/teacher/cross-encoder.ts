@@ -326,7 +326,8 @@ export class CrossEncoderTeacher implements Teacher {
   }
 
   judge(pair: TeacherPair, signal?: AbortSignal): Promise<TeacherJudgment> {
-    signal?.throwIfAborted();
+    // Reject, never throw: callers map pairs to promises and handle failures on them.
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.closed) return Promise.reject(new CallError('fatal', 'the cross-encoder teacher is closed'));
     return new Promise<TeacherJudgment>((resolve, reject) => {
       this.queue.push({ pair, resolve, reject });

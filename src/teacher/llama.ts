@@ -301,6 +301,8 @@ export class LlamaTeacher implements Teacher {
     const sequence = await this.acquire(signal);
     const started = performance.now();
     try {
+      // An abort that came while the model loaded, or before a sequence was free, still counts.
+      signal?.throwIfAborted();
       const tokens = this.promptTokens(loaded, pair);
       if (tokens.length >= loaded.contextSize) {
         throw new CallError(
@@ -356,6 +358,7 @@ export class LlamaTeacher implements Teacher {
 
   private acquire(signal?: AbortSignal): Promise<LlamaContextSequence> {
     if (this.closed) return Promise.reject(new CallError('fatal', 'the llama teacher is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const s = this.free.pop();
     if (s) return Promise.resolve(s);
     return new Promise<LlamaContextSequence>((resolve, reject) => {

@@ -161,12 +161,6 @@ const LLAMA: TeacherSubject = {
       expectDistributionOf(await first);
       return second;
     },
-    rightAfterCall: {
-      reason:
-        'LlamaTeacher.acquire() adds its abort listener without checking signal.aborted, and nothing checks the signal ' +
-        'once a sequence is taken: an abort during loading or before the wait starts is lost and the judgment runs to ' +
-        'the end; fix in src/teacher/llama.ts: check signal.aborted in acquire() and after it',
-    },
   },
   failures: () => [
     {
@@ -223,14 +217,6 @@ const XENC: TeacherSubject = {
   pairs: () => PAIRS,
   work: () => xencTeacher!.stats.pairs,
   midCallAbort: { unsupported: 'the signal is checked only before the pair joins a batch; a queued pair is judged' },
-  deviations: {
-    throwsSynchronously: {
-      reason:
-        'CrossEncoderTeacher.judge() is not async: signal.throwIfAborted() throws out of the call, so ' +
-        '`teacher.judge(p, s).catch(…)` or `pairs.map((p) => teacher.judge(p, s))` throws instead of rejecting; ' +
-        'fix in src/teacher/cross-encoder.ts: return Promise.reject(signal.reason) (or make judge async)',
-    },
-  },
   failures: () => [
     {
       what: 'a closed teacher',
