@@ -11,7 +11,7 @@ import { writeRun } from '../metrics/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { LabelCache, readTeacherLabels } from '../label/index.ts';
 import { createTeacher, type Teacher } from '../teacher/index.ts';
-import { Store, type Split, type IngestResult } from '../store/index.ts';
+import { Store, type Dataset, type Split, type IngestResult } from '../store/index.ts';
 import { type DatasetBundle } from '../ingest/index.ts';
 import { loadModel } from '../models/index.ts';
 import { fmt, table } from '../core/index.ts';
@@ -125,7 +125,6 @@ export function reportTable(reports: readonly EvalReport[], measures: readonly s
 }
 
 export interface EvaluateModelOptions {
-  dataset: string;
   model: string;
   split: Split;
   protocols: Protocol[];
@@ -139,8 +138,8 @@ export interface EvaluateModelOptions {
 }
 
 /** Evaluate one model under the given protocols; label metrics join the rerank report. */
-export async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateModelOptions): Promise<EvalReport[]> {
-  const model = await loadModel(o.model, store, o.dataset, {
+export async function evaluateModel(g: GlobalOptions, dataset: Dataset, o: EvaluateModelOptions): Promise<EvalReport[]> {
+  const model = await loadModel(o.model, dataset, {
     ...(o.candidates ? { candidates: o.candidates } : {}),
     ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}),
   });
@@ -150,8 +149,7 @@ export async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateM
     for (const protocol of o.protocols) {
       const bar = createProgress(`eval ${o.model} ${protocol}`, g.quiet);
       const ev = await evaluate({
-        store,
-        dataset: o.dataset,
+        dataset,
         split: o.split,
         protocol,
         ranker: model.ranker,
@@ -164,7 +162,7 @@ export async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateM
       if (isStudent && protocol === 'retrieval') ev.report.candidates = o.candidates ?? DEFAULT_CANDIDATES;
       if (protocol === 'rerank' && (o.labels || isStudent)) {
         const predictor = await model.levels();
-        const lab = await evaluateLabels({ store, dataset: o.dataset, split: o.split, predictor, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+        const lab = await evaluateLabels({ dataset, split: o.split, predictor, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
         Object.assign(ev.report.metrics, lab.metrics);
         ev.report.levels = { from: predictor.name, pairs: lab.pairs, confusion: lab.confusion };
       }
@@ -183,15 +181,21 @@ export async function evaluateModel(g: GlobalOptions, store: Store, o: EvaluateM
 
 /** A teacher's labels for training (its newest label set, or `labelSet`), as `train` and `embed` read them. */
 export function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined, labelSet?: string) {
-  return readTeacherLabels({ store, dataset, teacher: teacherName, weight, ...(limit !== undefined ? { limit } : {}), ...(cachePath !== undefined ? { cachePath } : {}), ...(labelSet !== undefined ? { labelSet } : {}) });
+  return readTeacherLabels({ dataset: store.dataset(dataset), teacher: teacherName, weight, ...(limit !== undefined ? { limit } : {}), ...(cachePath !== undefined ? { cachePath } : {}), ...(labelSet !== undefined ? { labelSet } : {}) });
 }
 
 /** The store, a teacher for one of its data sets, and the label cache: what `label` and `teacher eval` work with. */
-export async function openTeacherJob(g: GlobalOptions, dataset: string, teacherName: string, cachePath: string | undefined): Promise<{ store: Store; teacher: Teacher; cache: LabelCache }> {
-  const store = await storeWithDataset(g, dataset);
+export async function openTeacherJob(
+  g: GlobalOptions,
+  name: string,
+  teacherName: string,
+  cachePath: string | undefined,
+): Promise<{ store: Store; dataset: Dataset; teacher: Teacher; cache: LabelCache }> {
+  const store = await storeWithDataset(g, name);
   try {
-    const teacher = createTeacher(teacherName, { store, dataset });
-    return { store, teacher, cache: LabelCache.open(resolve(cachePath ?? LabelCache.defaultPath(store.path)), { create: true }) };
+    const dataset = store.dataset(name);
+    const teacher = createTeacher(teacherName, { dataset });
+    return { store, dataset, teacher, cache: LabelCache.open(resolve(cachePath ?? LabelCache.defaultPath(store.path)), { create: true }) };
   } catch (e) {
     store.close();
     throw e;

@@ -12,7 +12,7 @@ import { DEFAULT_CPU_USD_PER_HOUR, DEFAULT_MULTIPLES, formatStudy, runDistillStu
 import { DistilrankError } from '../core/index.ts';
 import { writeHtmlReport } from '../eval/index.ts';
 import { DEFAULT_CONCURRENCY, LabelCache, type LabelBudget } from '../label/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { DEFAULT_NEGATIVES, defaultStudentDir } from '../student/index.ts';
 import { createTeacher, defaultLocalTeacherDir, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
@@ -59,23 +59,23 @@ function positiveNumber(name: string) {
  * default `student`, the best distilled one the default `student-distilled`), labels in the default
  * cache, the local teacher trained first when it has no artifact yet.
  */
-export async function runStudy(g: GlobalOptions, store: Store, dataset: string, o: StudyCliOptions): Promise<DistillStudy> {
+export async function runStudy(g: GlobalOptions, dataset: Dataset, o: StudyCliOptions): Promise<DistillStudy> {
+  const { store } = dataset;
   const factory = Object.hasOwn(TEACHERS, o.teacher) ? TEACHERS[o.teacher] : undefined;
-  if (o.teacher === 'local' && !existsSync(defaultLocalTeacherDir(store.path, dataset))) {
+  if (o.teacher === 'local' && !existsSync(defaultLocalTeacherDir(store.path, dataset.name))) {
     note(g, 'training the local teacher first (not an LLM: an ensemble over expensive features, trained on the human train labels)');
-    await trainLocalTeacher({ store, dataset, onStage: (s) => note(g, `teacher train: ${s}`) });
+    await trainLocalTeacher({ dataset, onStage: (s) => note(g, `teacher train: ${s}`) });
   }
-  const teacher: Teacher = createTeacher(o.teacher, { store, dataset });
+  const teacher: Teacher = createTeacher(o.teacher, { dataset });
   const cache = LabelCache.open(resolve(o.cache ?? LabelCache.defaultPath(store.path)), { create: true });
   const bars = new Map<string, ReturnType<typeof createProgress>>();
   try {
     const study = await runDistillStudy({
-      store,
       dataset,
       teacher,
       teacherIsPriced: factory?.isLLM ?? false,
       cache,
-      outDir: dirname(defaultStudentDir(store.path, dataset, 'human')),
+      outDir: dirname(defaultStudentDir(store.path, dataset.name, 'human')),
       multiples: o.multiples,
       ...(o.teacherWeight !== undefined ? { teacherWeight: o.teacherWeight } : {}),
       ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
@@ -96,7 +96,7 @@ export async function runStudy(g: GlobalOptions, store: Store, dataset: string, 
     });
     for (const b of bars.values()) b.stop();
     // The best distilled student becomes the data set's default `student-distilled`.
-    const target = defaultStudentDir(store.path, dataset, 'human+teacher');
+    const target = defaultStudentDir(store.path, dataset.name, 'human+teacher');
     replaceDirAtomic(target, (tmp) => cpSync(study.best.artifact, tmp, { recursive: true }));
     return study;
   } finally {
@@ -133,7 +133,7 @@ export function registerDistillCommands(program: Command, g: () => GlobalOptions
     .action(async (o: { dataset: string; teacher: string; multiples: number[]; teacherWeight: number; negatives: number; concurrency: number; maxCalls?: number; maxUsd?: number; cache?: string; cpuUsdPerHour: number; report?: string; json?: string }) => {
       const store = await storeWithDataset(g(), o.dataset);
       try {
-        const study = await runStudy(g(), store, o.dataset, {
+        const study = await runStudy(g(), store.dataset(o.dataset), {
           teacher: o.teacher,
           multiples: o.multiples,
           teacherWeight: o.teacherWeight,

@@ -100,14 +100,14 @@ async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir:
   const epochs = o.epochs ?? DEFAULT_EMBED_CONFIG.epochs;
   const bar = createProgress('train embeddings (epochs)', g().quiet);
   try {
+    const dataset = store.dataset(o.dataset);
     const { card } = await trainEmbeddingsForDataset({
-      store,
-      dataset: o.dataset,
+      dataset,
       dir,
       ...(o.judgments ? { judgmentSet: o.judgments } : {}),
       ...(teacher ? { teacher } : {}),
-      ...(o.negatives ? { negativePool: negativePool(store, o.dataset, NEGATIVE_DEPTH), negativeDepth: NEGATIVE_DEPTH } : {}),
-      lexical: new Bm25Ranker(store, o.dataset),
+      ...(o.negatives ? { negativePool: negativePool(dataset, NEGATIVE_DEPTH), negativeDepth: NEGATIVE_DEPTH } : {}),
+      lexical: new Bm25Ranker(dataset),
       config: {
         epochs,
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -140,8 +140,9 @@ export function npyBytes(data: Float32Array, rows: number, cols: number): Uint8A
 }
 
 function exportVectors(store: Store, o: EmbedOptions, dir: string, file: string): void {
-  const e = Embeddings.forDataset(store, o.dataset, { dir, cacheSize: 0 });
-  const queries = o.queries === undefined ? [] : store.queries(o.dataset, o.queries === 'all' ? undefined : parseSplit(o.queries));
+  const dataset = store.dataset(o.dataset);
+  const e = Embeddings.forDataset(dataset, { dir, cacheSize: 0 });
+  const queries = o.queries === undefined ? [] : dataset.storedQueries(o.queries === 'all' ? undefined : parseSplit(o.queries));
   const qvec = new Float32Array(queries.length * e.dim);
   queries.forEach((q, i) => qvec.set(e.queries.encode(q.text), i * e.dim));
   const round = (v: Float32Array) => Array.from(v, (x) => Number(x.toPrecision(7)));

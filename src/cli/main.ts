@@ -185,9 +185,9 @@ export function buildProgram(): Command {
         });
       }
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
-        const reports = await evaluateModel(g(), store, {
-          dataset: o.dataset,
+        const reports = await evaluateModel(g(), dataset, {
           model: o.model,
           split,
           protocols,
@@ -236,6 +236,7 @@ export function buildProgram(): Command {
       }
       if (!(o.teacherWeight > 0)) throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, { field: 'teacher-weight', hint: 'e.g. --teacher-weight 0.5' });
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
         const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
         const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
@@ -243,8 +244,7 @@ export function buildProgram(): Command {
         const bar = createProgress('train student (epochs)', g().quiet);
         const t0 = performance.now();
         const trained = await trainStudent({
-          store,
-          dataset: o.dataset,
+          dataset,
           labels: o.labels as 'human' | 'human+teacher',
           ...(teacher ? { teacher } : {}),
           ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
@@ -282,8 +282,9 @@ export function buildProgram(): Command {
         throw new DistilrankError('BAD_OPTION', `only a student can explain its scores, not "${o.model}"`, { field: 'model', hint: 'use --model student or --model student:PATH' });
       }
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
-        const model = await loadModel(o.model, store, o.dataset);
+        const model = await loadModel(o.model, dataset);
         try {
           const ex = await (model.ranker as StudentRanker).explain(o.query, o.item);
           if (o.json) return console.log(JSON.stringify(ex));
@@ -321,13 +322,13 @@ export function buildProgram(): Command {
       if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
         throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
       }
-      const { store, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
+      const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
       try {
         const representation = o.representation ? readRepresentation(resolve(o.representation)) : undefined;
-        const pairs = buildPool(store, o.dataset, {
+        const pairs = buildPool(dataset, {
           k: o.k,
           ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}),
-          ...(representation ? { representation: { config: representation, sources: fieldSources(g(), store, o.dataset, representation.fields.map((f) => f.source)) } } : {}),
+          ...(representation ? { representation: { config: representation, sources: fieldSources(g(), dataset, representation.fields.map((f) => f.source)) } } : {}),
         });
         note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
         if (o.exportBatch || o.importBatch) {
@@ -397,11 +398,11 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/teacher-local)')
     .action(async (o: { dataset: string; judgments?: string; out?: string }) => {
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
         const t0 = performance.now();
         const trained = await trainLocalTeacher({
-          store,
-          dataset: o.dataset,
+          dataset,
           ...(o.judgments ? { judgmentSet: o.judgments } : {}),
           ...(o.out ? { dir: resolve(o.out) } : {}),
           onStage: (stage) => note(g(), `teacher train: ${stage}`),
@@ -426,18 +427,18 @@ export function buildProgram(): Command {
     .option('--svg <file>', 'write the calibrated confusion matrix as SVG')
     .option('--json', 'print the report as JSON')
     .action(async (o: { dataset: string; teacher: string; judgments?: string; concurrency: number; maxCalls?: number; cache?: string; svg?: string; json?: boolean }) => {
-      const { store, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
+      const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
       try {
         // Rankings of the systems we have, to compare human and teacher qrels (Kendall τ).
         const systems = [];
         for (const name of ['random', 'bm25']) {
-          const ranker = createRanker(name, store, o.dataset);
-          systems.push({ name, run: (await evaluate({ store, dataset: o.dataset, split: 'test', protocol: 'rerank', ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
+          const ranker = createRanker(name, dataset);
+          systems.push({ name, run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
         }
         for (const name of ['student', 'student-distilled']) {
           try {
-            const m = await loadModel(name, store, o.dataset);
-            systems.push({ name, run: (await evaluate({ store, dataset: o.dataset, split: 'test', protocol: 'rerank', ranker: m.ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
+            const m = await loadModel(name, dataset);
+            systems.push({ name, run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker: m.ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
             await m.close();
           } catch (e) {
             if (!isDistilrankError(e) || e.code !== 'FILE_NOT_FOUND') throw e;
@@ -445,8 +446,7 @@ export function buildProgram(): Command {
         }
         const bar = createProgress(`teacher eval ${o.teacher}`, g().quiet);
         const report = await evaluateTeacher({
-          store,
-          dataset: o.dataset,
+          dataset,
           teacher,
           cache,
           concurrency: o.concurrency,
@@ -503,8 +503,9 @@ export function buildProgram(): Command {
     .action(async (o: { dataset: string; out: string; split: string; judgments?: string }) => {
       const split = parseSplit(o.split);
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
-        const qrels = splitQrels(store, o.dataset, split, o.judgments);
+        const qrels = splitQrels(dataset, split, o.judgments);
         writeQrels(o.out, qrels);
         let n = 0;
         for (const m of qrels.values()) n += m.size;
@@ -530,10 +531,11 @@ export function buildProgram(): Command {
       try {
         console.log(`distilrank demo — ${o.dataset}`);
         console.log(`1. ingest: ${describeIngest(await ingestBuiltin(g(), store, o.dataset), (performance.now() - t0) / 1000)}`);
-        const info = store.dataset(o.dataset);
+        const dataset = store.dataset(o.dataset);
+        const info = dataset;
         console.log(`   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`);
         const t1 = performance.now();
-        const trained = await trainStudent({ store, dataset: o.dataset, labels: 'human', onStage: (stage) => note(g(), `train: ${stage}`) });
+        const trained = await trainStudent({ dataset, labels: 'human', onStage: (stage) => note(g(), `train: ${stage}`) });
         const dir = defaultStudentDir(store.path, o.dataset, 'human');
         writeStudentArtifact(dir, trained.onnx, trained.card);
         const t2 = performance.now();
@@ -545,7 +547,7 @@ export function buildProgram(): Command {
         console.log(`   baselines: random (${RANKERS.random!.description}); bm25 (${RANKERS.bm25!.description}), calibrated to levels on train for κ`);
         const reports: EvalReport[] = [];
         for (const model of ['random', 'bm25', 'student']) {
-          reports.push(...(await evaluateModel(g(), store, { dataset: o.dataset, model, split: 'test', protocols: ['rerank', 'retrieval'], labels: true })));
+          reports.push(...(await evaluateModel(g(), dataset, { model, split: 'test', protocols: ['rerank', 'retrieval'], labels: true })));
         }
         console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
         console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`);
@@ -553,7 +555,7 @@ export function buildProgram(): Command {
         const studentRerank = reports.find((r) => r.model.startsWith('student') && r.protocol === 'rerank');
         const t4 = performance.now();
         console.log(`4. teacher (${o.teacher}${TEACHERS[o.teacher]?.isLLM ? '' : ': NOT an LLM, an ensemble over expensive features trained on the human labels'}) labels BM25 candidates of the training queries; the student distils them`);
-        const study = await runStudy(g(), store, o.dataset, { teacher: o.teacher, multiples: o.multiples, humanStudent: { dir, trainSeconds: (t2 - t1) / 1000 } });
+        const study = await runStudy(g(), store.dataset(o.dataset), { teacher: o.teacher, multiples: o.multiples, humanStudent: { dir, trainSeconds: (t2 - t1) / 1000 } });
         console.log(formatStudy(study));
         console.log(`   in ${((performance.now() - t4) / 1000).toFixed(1)} s; the best distilled student is now \`--model student-distilled\``);
         const htmlPath = resolve(dirname(store.path), 'demo-report.html');

@@ -11,9 +11,9 @@ import { writeFileAtomic } from '../core/index.ts';
 import { CaptionCache } from '../enrich/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { parseIsoTime } from '../ingest/index.ts';
-import { ABLATION_ORDER, ACTION_SOURCES, DEFAULT_LONG_CLICK_MS, DEFAULT_REPRESENTATION, DEFAULT_SIMULATED_EVENTS, FIELD_SOURCE_NAMES, buildItemText, logEventCounts, readRepresentation, replaceSimulatedEvents, representationId, simulateLogs, storedActions, type AggregatedActions, type FieldSource, type FieldSources } from '../enrich/index.ts';
+import { ABLATION_ORDER, ACTION_SOURCES, DEFAULT_LONG_CLICK_MS, DEFAULT_REPRESENTATION, DEFAULT_SIMULATED_EVENTS, FIELD_SOURCE_NAMES, buildItemText, readRepresentation, representationId, simulateLogs, storedActions, type AggregatedActions, type FieldSource, type FieldSources } from '../enrich/index.ts';
 import { DEFAULT_ABLATION_SETTINGS, runAblation, type AblationModel, type AblationResult } from '../studies/index.ts';
-import { parseSplit, type Store } from '../store/index.ts';
+import { parseSplit, type Dataset } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { fmt, table } from '../core/index.ts';
 
@@ -40,13 +40,13 @@ interface ActionOptions {
 }
 
 /** The data set's logged actions before the cut-off (default: after the last event), evaluation queries excluded; undefined without logs. */
-function loadActions(g: GlobalOptions, store: Store, dataset: string, o: ActionOptions): AggregatedActions | undefined {
+function loadActions(g: GlobalOptions, dataset: Dataset, o: ActionOptions): AggregatedActions | undefined {
   if (o.actions === false) return undefined;
-  const counts = logEventCounts(store, dataset);
+  const counts = dataset.logEventCounts();
   if (!counts.events) return undefined;
   const cutoff = o.cutoff !== undefined ? parseTime(o.cutoff) : counts.maxTime! + 1;
   const t0 = performance.now();
-  const actions = storedActions(store, dataset, { cutoff, ...(o.windowDays ? { windowMs: o.windowDays * 86_400_000 } : {}), longClickMs: DEFAULT_LONG_CLICK_MS });
+  const actions = storedActions(dataset, { cutoff, ...(o.windowDays ? { windowMs: o.windowDays * 86_400_000 } : {}), longClickMs: DEFAULT_LONG_CLICK_MS });
   const s = actions.stats;
   note(
     g,
@@ -61,15 +61,15 @@ function loadActions(g: GlobalOptions, store: Store, dataset: string, o: ActionO
  * (when it lists an action field) and captions from the caption cache beside the store (when it
  * lists `caption` and `enrich captions` has run).
  */
-export function fieldSources(g: GlobalOptions, store: Store, dataset: string, fields: readonly FieldSource[], o: ActionOptions = {}): FieldSources & { actions?: AggregatedActions } {
+export function fieldSources(g: GlobalOptions, dataset: Dataset, fields: readonly FieldSource[], o: ActionOptions = {}): FieldSources & { actions?: AggregatedActions } {
   const sources: FieldSources & { actions?: AggregatedActions } = {};
-  const actions = fields.some((f) => ACTION_SOURCES.includes(f)) ? loadActions(g, store, dataset, o) : undefined;
+  const actions = fields.some((f) => ACTION_SOURCES.includes(f)) ? loadActions(g, dataset, o) : undefined;
   if (actions) sources.actions = actions;
-  const captionsPath = CaptionCache.defaultPath(store.path);
+  const captionsPath = CaptionCache.defaultPath(dataset.store.path);
   if (fields.includes('caption') && existsSync(captionsPath)) {
     const cache = CaptionCache.open(captionsPath, { readonly: true });
     try {
-      sources.captions = cache.captionSource(dataset);
+      sources.captions = cache.captionSource(dataset.name);
     } finally {
       cache.close();
     }
@@ -118,8 +118,9 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .action(async (o: { dataset: string; representation?: string; item?: string[]; limit: number; json?: boolean } & ActionOptions) => {
       const config = o.representation ? readRepresentation(resolve(o.representation)) : DEFAULT_REPRESENTATION;
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
-        const sources = fieldSources(g(), store, o.dataset, config.fields.map((f) => f.source), o);
+        const sources = fieldSources(g(), dataset, config.fields.map((f) => f.source), o);
         const actions = sources.actions;
         const ids = o.item ?? store.itemIds(o.dataset).slice(0, o.limit);
         const items = store.items(o.dataset, ids);
@@ -149,10 +150,11 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .action(async (o: { dataset: string; events: number; seed: number; json?: boolean }) => {
       if (!Number.isFinite(o.seed)) throw new DistilrankError('BAD_OPTION', '--seed must be a number', { field: 'seed' });
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
         const t0 = performance.now();
-        const sim = simulateLogs(store, o.dataset, { events: o.events, seed: o.seed });
-        const removed = replaceSimulatedEvents(store, o.dataset, sim.events);
+        const sim = simulateLogs(dataset, { events: o.events, seed: o.seed });
+        const removed = dataset.replaceSimulatedLogEvents(sim.events);
         const byAction: Record<string, number> = {};
         for (const e of sim.events) byAction[e.action] = (byAction[e.action] ?? 0) + 1;
         const summary = {
@@ -207,12 +209,12 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
         if (m !== 'bm25' && m !== 'teacher' && m !== 'student') throw new DistilrankError('BAD_OPTION', `--models: unknown model "${m}"`, { field: 'models', hint: 'a comma-separated list of bm25, teacher, student' });
       }
       const store = await storeWithDataset(g(), o.dataset);
+      const dataset = store.dataset(o.dataset);
       try {
-        const sources = fieldSources(g(), store, o.dataset, order, o);
+        const sources = fieldSources(g(), dataset, order, o);
         const actions = sources.actions;
         const result = await runAblation({
-          store,
-          dataset: o.dataset,
+          dataset,
           order,
           ...(from ? { from } : {}),
           sources,

@@ -5,7 +5,7 @@
  */
 import { DistilrankError } from '../core/index.ts';
 import { splitQrels } from '../eval/index.ts';
-import type { Split, Store, StoredJudgment } from '../store/index.ts';
+import type { Split, Dataset, StoredJudgment } from '../store/index.ts';
 import { defaultEmbedDir, writeEmbedArtifact, type EmbedCard } from './artifact.ts';
 import { tuneFusion, type FusionCard, type LexicalLeg } from './fusion.ts';
 import { FOLDING } from './hashing.ts';
@@ -23,17 +23,16 @@ function expectedGain(j: StoredJudgment): number {
   return j.level - 1;
 }
 
-export function embedPairs(store: Store, dataset: string, split: Split, judgmentSet?: string): EmbedPair[] {
-  const texts = new Map(store.queries(dataset, split).map((q) => [q.id, q.text]));
-  return store
-    .judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })
+export function embedPairs(dataset: Dataset, split: Split, judgmentSet?: string): EmbedPair[] {
+  const texts = new Map(dataset.storedQueries(split).map((q) => [q.id, q.text]));
+  return dataset
+    .storedJudgments({ split, ...(judgmentSet ? { judgmentSet } : {}) })
     .filter((j) => texts.has(j.queryId))
     .map((j) => ({ queryId: j.queryId, queryText: texts.get(j.queryId)!, itemId: j.itemId, gain: expectedGain(j), weight: 1 }));
 }
 
 export interface TrainForDatasetOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   judgmentSet?: string;
   /** Teacher soft labels for pool pairs (train-split or logged queries only), at a loss weight. */
   teacher?: { labels: ReadonlyArray<{ queryId: string; queryText: string; itemId: string; distribution: readonly number[] }>; weight: number; name: string; model: string; promptVersion: string };
@@ -54,12 +53,12 @@ export interface TrainForDatasetOptions {
 }
 
 export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): Promise<{ trained: TrainedEmbeddings; card: EmbedCard; dir: string }> {
-  const { store, dataset } = opts;
-  const info = store.dataset(dataset);
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const { dataset } = opts;
+  const { store } = dataset;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   opts.onStage?.('pairs');
-  const human = embedPairs(store, dataset, 'train', judgmentSet);
-  const dev = embedPairs(store, dataset, 'dev', judgmentSet);
+  const human = embedPairs(dataset, 'train', judgmentSet);
+  const dev = embedPairs(dataset, 'dev', judgmentSet);
   if (!human.length && !opts.teacher?.labels.length) {
     throw new DistilrankError('BAD_INPUT', `the train split of ${dataset} has no judged pairs to train embeddings on`, { hint: 'ingest judgments for this data set (or label its pool with a teacher)' });
   }
@@ -79,18 +78,18 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
     }
   }
   opts.onStage?.('loading items');
-  const items = store.items(dataset, store.itemIds(dataset));
+  const items = dataset.storedItems(dataset.itemIds());
   opts.onStage?.('training');
   const trained = await trainEmbeddings({ items, train, dev, negatives, ...(opts.config ? { config: opts.config } : {}), ...(opts.onEpoch ? { onEpoch: opts.onEpoch } : {}) });
   let fusion: FusionCard | undefined;
   if (opts.lexical) {
     opts.onStage?.('fusion weights on dev');
-    const qrels = splitQrels(store, dataset, 'dev', judgmentSet);
-    const queries = store.queries(dataset, 'dev').filter((q) => qrels.has(q.id));
+    const qrels = splitQrels(dataset, 'dev', judgmentSet);
+    const queries = dataset.storedQueries('dev').filter((q) => qrels.has(q.id));
     fusion = (await tuneFusion({ model: trained.model, itemIds: trained.itemIds, vectors: trained.vectors, queries, qrels, lexical: opts.lexical })).card;
   }
   opts.onStage?.('writing');
-  const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
+  const dir = opts.dir ?? defaultEmbedDir(store.path, dataset.name);
   const best = trained.history.find((h) => h.epoch === trained.bestEpoch);
   const gridRow = (bm25: number, vector: number) => fusion?.grid.find((r) => r.bm25 === bm25 && r.vector === vector);
   const retrievalMetrics: Record<string, number> = {};
@@ -105,12 +104,12 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
     retrievalMetrics[`dev R(rel=3)@100 (retrieval, ${name})`] = row.devRecall100;
   }
   const card = writeEmbedArtifact(dir, trained.model, trained.config, trained.itemIds, trained.vectors, {
-    dataset,
+    dataset: dataset.name,
     judgmentSet,
     labels: teacher.length ? 'human+teacher' : 'human',
     inputs: `hashed word unigrams + bigrams and character ${trained.config.hashing.charMin}–${trained.config.hashing.charMax}-grams (code points) into ${trained.config.hashing.buckets} buckets; ${FOLDING}`,
     data: {
-      splitSeed: info.splitSeed,
+      splitSeed: dataset.splitSeed,
       train: { human: human.length, teacher: teacher.length, queries: new Set(train.map((p) => p.queryId)).size },
       dev: { pairs: dev.length, queries: new Set(dev.map((p) => p.queryId)).size },
       teacher: opts.teacher ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight } : null,

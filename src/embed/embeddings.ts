@@ -6,7 +6,7 @@
  * and ANN search over the saved usearch index.
  */
 import { DistilrankError } from '../core/index.ts';
-import type { Store, StoredItem } from '../store/index.ts';
+import type { Dataset, StoredItem } from '../store/index.ts';
 import { defaultEmbedDir, hasEmbedArtifact, readEmbedArtifact, type EmbedArtifact, type EmbedCard, type UsearchIndex } from './artifact.ts';
 import { itemBuckets, queryBuckets } from './hashing.ts';
 import { dot, encodeBuckets, encodeItems, type TwoTowerWeights } from './model.ts';
@@ -146,8 +146,8 @@ export class Embeddings {
    * item of the catalogue (a re-ingested catalogue needs new item vectors). FILE_NOT_FOUND (field
    * `embedding`, hint: run distilrank embed) when there is none.
    */
-  static forDataset(store: Store, dataset: string, opts: { dir?: string; cacheSize?: number } = {}): Embeddings {
-    const dir = opts.dir ?? defaultEmbedDir(store.path, dataset);
+  static forDataset(dataset: Dataset, opts: { dir?: string; cacheSize?: number } = {}): Embeddings {
+    const dir = opts.dir ?? defaultEmbedDir(dataset.store.path, dataset.name);
     if (!hasEmbedArtifact(dir)) {
       throw new DistilrankError('FILE_NOT_FOUND', `${dataset} has no two-tower embeddings yet (no embedding artifact in this folder)`, {
         file: dir,
@@ -156,10 +156,10 @@ export class Embeddings {
       });
     }
     const e = Embeddings.load(dir, opts);
-    if (e.card.dataset !== dataset) {
+    if (e.card.dataset !== dataset.name) {
       throw new DistilrankError('MODEL_MISMATCH', `the embeddings were trained on ${e.card.dataset}, not ${dataset}`, { file: dir, field: 'dataset', hint: `distilrank embed --dataset ${dataset}` });
     }
-    const n = store.itemCount(dataset);
+    const n = dataset.items;
     if (n !== e.itemIds.length) {
       throw new DistilrankError('MODEL_MISMATCH', `the embedding artifact holds ${e.itemIds.length} item vectors; ${dataset} has ${n} items now`, {
         file: dir,

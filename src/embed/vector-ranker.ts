@@ -3,7 +3,7 @@
  * artifact's usearch HNSW index (cosine); `score` is the exact cosine of given candidates.
  */
 import { Embeddings, type CacheStats } from './embeddings.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import type { Ranker, ScoredItem } from '../retrieve/index.ts';
 
 export class VectorRanker implements Ranker {
@@ -12,8 +12,8 @@ export class VectorRanker implements Ranker {
   constructor(readonly embeddings: Embeddings) {}
 
   /** The data set's default embedding artifact (FILE_NOT_FOUND with a hint when there is none). */
-  static forDataset(store: Store, dataset: string): VectorRanker {
-    return new VectorRanker(Embeddings.forDataset(store, dataset));
+  static forDataset(dataset: Dataset): VectorRanker {
+    return new VectorRanker(Embeddings.forDataset(dataset));
   }
 
   retrieve(queryText: string, k: number): ScoredItem[] {

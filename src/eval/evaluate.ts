@@ -9,7 +9,7 @@
  */
 import { DistilrankError, unknownName } from '../core/index.ts';
 import type { Ranker } from '../retrieve/index.ts';
-import type { Split, Store } from '../store/index.ts';
+import type { Dataset, Split } from '../store/index.ts';
 import { evaluateRun, type Qrels, type Run } from '../metrics/index.ts';
 
 export type Protocol = 'rerank' | 'retrieval';
@@ -41,8 +41,7 @@ export function parseProtocol(name: string): Protocol {
 }
 
 export interface EvaluateOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   split: Split;
   protocol: Protocol;
   ranker: Ranker;
@@ -78,9 +77,9 @@ export interface Evaluation {
 }
 
 /** The split's qrels (gain = level index), query id → item id → gain. */
-export function splitQrels(store: Store, dataset: string, split: Split, judgmentSet?: string): Qrels {
+export function splitQrels(dataset: Dataset, split: Split, judgmentSet?: string): Qrels {
   const qrels: Qrels = new Map();
-  for (const j of store.judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })) {
+  for (const j of dataset.storedJudgments({ split, ...(judgmentSet ? { judgmentSet } : {}) })) {
     let m = qrels.get(j.queryId);
     if (!m) qrels.set(j.queryId, (m = new Map()));
     m.set(j.itemId, j.gain);
@@ -89,15 +88,14 @@ export function splitQrels(store: Store, dataset: string, split: Split, judgment
 }
 
 export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
-  const info = opts.store.dataset(opts.dataset);
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
-  if (!info.judgmentSets.includes(judgmentSet)) throw unknownName('judgment set', judgmentSet, info.judgmentSets);
+  const judgmentSet = opts.judgmentSet ?? opts.dataset.defaultJudgmentSet;
+  if (!opts.dataset.judgmentSets.includes(judgmentSet)) throw unknownName('judgment set', judgmentSet, opts.dataset.judgmentSets);
   const depth = opts.depth ?? DEFAULT_RETRIEVAL_DEPTH;
   if (!Number.isInteger(depth) || depth < 1) {
     throw new DistilrankError('BAD_OPTION', `depth must be a positive integer, got ${depth}`, { field: 'depth' });
   }
-  const qrels = splitQrels(opts.store, opts.dataset, opts.split, judgmentSet);
-  const queries = opts.store.queries(opts.dataset, opts.split).filter((q) => qrels.has(q.id));
+  const qrels = splitQrels(opts.dataset, opts.split, judgmentSet);
+  const queries = opts.dataset.storedQueries(opts.split).filter((q) => qrels.has(q.id));
   const run: Run = new Map();
   const times: number[] = [];
   for (const [i, q] of queries.entries()) {
@@ -113,7 +111,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
   const result = evaluateRun(run, qrels, [...(opts.measures ?? DEFAULT_MEASURES)], { queries: queries.map((q) => q.id) });
   return {
     report: {
-      dataset: opts.dataset,
+      dataset: opts.dataset.name,
       split: opts.split,
       protocol: opts.protocol,
       model: opts.ranker.name,

@@ -5,7 +5,7 @@
  * when the pair has one (several raters, or a mean grade), else the level itself.
  */
 import type { LevelPredictor } from '../retrieve/index.ts';
-import type { Split, Store } from '../store/index.ts';
+import type { Dataset, Split } from '../store/index.ts';
 import { accuracy, cohenKappa, confusionMatrix, macroF1, rmse } from '../metrics/index.ts';
 
 export const LEVEL_CLASSES = [1, 2, 3, 4, 5] as const;
@@ -24,14 +24,13 @@ export interface LabelReport {
 }
 
 export async function evaluateLabels(opts: {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   split: Split;
   predictor: LevelPredictor;
   judgmentSet?: string;
 }): Promise<LabelReport> {
   const byQuery = new Map<string, Array<{ itemId: string; level: number; expected: number }>>();
-  for (const j of opts.store.judgments(opts.dataset, { split: opts.split, ...(opts.judgmentSet ? { judgmentSet: opts.judgmentSet } : {}) })) {
+  for (const j of opts.dataset.storedJudgments({ split: opts.split, ...(opts.judgmentSet ? { judgmentSet: opts.judgmentSet } : {}) })) {
     const expected = j.soft ? j.soft.reduce((s, p, i) => s + p * (i + 1), 0) : j.level;
     const list = byQuery.get(j.queryId) ?? [];
     list.push({ itemId: j.itemId, level: j.level, expected });
@@ -40,7 +39,7 @@ export async function evaluateLabels(opts: {
   const truth: number[] = [];
   const truthExpected: number[] = [];
   const probs: number[] = [];
-  for (const q of opts.store.queries(opts.dataset, opts.split)) {
+  for (const q of opts.dataset.storedQueries(opts.split)) {
     const judged = byQuery.get(q.id);
     if (!judged) continue;
     const predicted = await opts.predictor.predictLevels(q.text, judged.map((j) => j.itemId));

@@ -6,7 +6,7 @@
  */
 import { DistilrankError } from '../core/index.ts';
 import type { LevelPredictor, Ranker } from '../retrieve/index.ts';
-import type { Split, Store } from '../store/index.ts';
+import type { Dataset, Split } from '../store/index.ts';
 
 interface Block {
   /** Highest score in the block (blocks are sorted by score). */
@@ -76,16 +76,16 @@ export class IsotonicLevels {
  * Wrap a ranker as a LevelPredictor calibrated on one split's judgments (the training split: never
  * the split it is evaluated on).
  */
-export async function calibrateRanker(ranker: Ranker, store: Store, dataset: string, split: Split, judgmentSet?: string): Promise<LevelPredictor> {
+export async function calibrateRanker(ranker: Ranker, dataset: Dataset, split: Split, judgmentSet?: string): Promise<LevelPredictor> {
   const byQuery = new Map<string, Array<{ itemId: string; level: number }>>();
-  for (const j of store.judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })) {
+  for (const j of dataset.storedJudgments({ split, ...(judgmentSet ? { judgmentSet } : {}) })) {
     const list = byQuery.get(j.queryId) ?? [];
     list.push({ itemId: j.itemId, level: j.level });
     byQuery.set(j.queryId, list);
   }
   const scores: number[] = [];
   const levels: number[] = [];
-  for (const q of store.queries(dataset, split)) {
+  for (const q of dataset.storedQueries(split)) {
     const judged = byQuery.get(q.id);
     if (!judged) continue;
     const scored = new Map((await ranker.score(q.text, judged.map((j) => j.itemId))).map((s) => [s.itemId, s.score]));

@@ -9,7 +9,7 @@
  * What each column means is in ./registry.ts; term matching uses src/text `analyze` (FTS5's terms).
  */
 import { DistilrankError } from '../core/index.ts';
-import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
+import type { Dataset, StoredItem, StoredJudgment } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, cjkBigrams, foldDiacritics, hasCjk, tokenize } from '../text/index.ts';
 import { runSliced, runSync, type Sliced } from '../core/index.ts';
 import { TypedList } from '../core/index.ts';
@@ -253,25 +253,24 @@ export class FeatureExtractor {
   readonly embedding: QueryItemSimilarity | undefined;
 
   /** Load a data set's whole catalogue from the store (STORE_NOT_FOUND when it was never ingested). */
-  static fromStore(store: Store, dataset: string, opts: ExtractorOptions = {}): FeatureExtractor {
-    return new FeatureExtractor(runSync(FeatureExtractor.storeSteps(store, dataset)), opts);
+  static fromStore(dataset: Dataset, opts: ExtractorOptions = {}): FeatureExtractor {
+    return new FeatureExtractor(runSync(FeatureExtractor.storeSteps(dataset)), opts);
   }
 
   /**
    * fromStore in slices of a few milliseconds, the event loop running between them: how a service
    * builds the extractor of its next artifact set while it keeps answering with the current one.
    */
-  static async fromStoreSliced(store: Store, dataset: string, opts: ExtractorOptions = {}): Promise<FeatureExtractor> {
-    return new FeatureExtractor(await runSliced(FeatureExtractor.storeSteps(store, dataset)), opts);
+  static async fromStoreSliced(dataset: Dataset, opts: ExtractorOptions = {}): Promise<FeatureExtractor> {
+    return new FeatureExtractor(await runSliced(FeatureExtractor.storeSteps(dataset)), opts);
   }
 
   /** Read the catalogue (in batches, a pause point after each) and analyse it. */
-  private static *storeSteps(store: Store, dataset: string): Sliced<Analysis> {
-    store.dataset(dataset);
-    const ids = store.itemIds(dataset);
+  private static *storeSteps(dataset: Dataset): Sliced<Analysis> {
+    const ids = dataset.itemIds();
     const items: StoredItem[] = [];
     for (let i = 0; i < ids.length; i += ITEM_READ_BATCH) {
-      items.push(...store.items(dataset, ids.slice(i, i + ITEM_READ_BATCH)));
+      items.push(...dataset.storedItems(ids.slice(i, i + ITEM_READ_BATCH)));
       yield;
     }
     return yield* FeatureExtractor.analyse(items, undefined);

@@ -8,7 +8,7 @@
 import { normaliseQueryText, queryIdFor } from '../ingest/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
-import type { Store, StoredItem } from '../store/index.ts';
+import type { Dataset, StoredItem } from '../store/index.ts';
 import type { TeacherPair } from '../teacher/index.ts';
 import { buildItemText, type FieldSources } from '../enrich/index.ts';
 import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../enrich/index.ts';
@@ -33,8 +33,8 @@ export type PoolPair = TeacherPair & { representation?: string };
 const evalKey = (text: string): string => normaliseQueryText(text).normalize('NFKC').toLowerCase();
 
 /** Which query set `buildPool` uses when not told. */
-export function defaultPoolQueries(store: Store, dataset: string): PoolQueries {
-  return store.hasLogEvents(dataset) ? 'logged' : 'train';
+export function defaultPoolQueries(dataset: Dataset): PoolQueries {
+  return dataset.hasLogEvents() ? 'logged' : 'train';
 }
 
 /**
@@ -43,30 +43,29 @@ export function defaultPoolQueries(store: Store, dataset: string): PoolQueries {
  * descending, then item id. Logged texts are whitespace-normalised, and texts equal up to case are
  * one query (its most frequent spelling).
  */
-export function buildPool(store: Store, dataset: string, opts: PoolOptions): PoolPair[] {
+export function buildPool(dataset: Dataset, opts: PoolOptions): PoolPair[] {
   if (!Number.isInteger(opts.k) || opts.k < 1) {
     throw new DistilrankError('BAD_OPTION', `candidates per query must be a positive integer, not ${opts.k}`, { field: 'k' });
   }
-  store.dataset(dataset); // STORE_NOT_FOUND when absent
-  const mode = opts.queries ?? defaultPoolQueries(store, dataset);
+  const mode = opts.queries ?? defaultPoolQueries(dataset);
   const evaluation = new Set(
-    store
-      .queries(dataset)
+    dataset
+      .storedQueries()
       .filter((q) => q.split !== 'train')
       .map((q) => evalKey(q.text)),
   );
   let queries: Array<{ id: string; text: string }>;
   if (mode === 'train') {
-    queries = store.queries(dataset, 'train').map((q) => ({ id: q.id, text: q.text }));
+    queries = dataset.storedQueries('train').map((q) => ({ id: q.id, text: q.text }));
   } else {
-    if (!store.hasLogEvents(dataset)) {
+    if (!dataset.hasLogEvents()) {
       throw new DistilrankError('BAD_OPTION', `data set "${dataset}" has no search-log events to take queries from`, {
         field: 'queries',
         hint: 'use the training split\'s queries (queries: "train"), or ingest the data set with its logs',
       });
     }
     // One query per text up to case and whitespace: its most frequent spelling (then the smallest).
-    const rows = store.logQueryTexts(dataset);
+    const rows = dataset.logQueryTexts();
     const spellings = new Map<string, Map<string, number>>();
     for (const r of rows) {
       const text = normaliseQueryText(r.text);
@@ -83,7 +82,7 @@ export function buildPool(store: Store, dataset: string, opts: PoolOptions): Poo
   }
   queries = queries.filter((q) => !evaluation.has(evalKey(q.text)));
 
-  const bm25 = new Bm25Ranker(store, dataset);
+  const bm25 = new Bm25Ranker(dataset);
   const candidates = queries.map((q) => ({
     q,
     items: bm25
@@ -98,7 +97,7 @@ export function buildPool(store: Store, dataset: string, opts: PoolOptions): Poo
   const texts = new Map<string, string>();
   const needed = [...new Set(candidates.flatMap((c) => c.items))];
   for (let i = 0; i < needed.length; i += 5000) {
-    for (const item of store.items(dataset, needed.slice(i, i + 5000))) texts.set(item.id, textOf(item));
+    for (const item of dataset.storedItems(needed.slice(i, i + 5000))) texts.set(item.id, textOf(item));
   }
 
   const pairs: PoolPair[] = [];

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DistilrankError } from '../core/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { LabelCache, type LabelSet } from './cache.ts';
 
 /** One teacher label as training reads it. */
@@ -36,8 +36,8 @@ export function seededPairOrder<T extends { queryId: string; itemId: string }>(l
 }
 
 /** A label set's labels of a data set's queries (query text from the cache, else from the store). */
-export function labelsOfSet(cache: LabelCache, store: Store, set: LabelSet): TeacherLabel[] {
-  const texts = new Map(store.queries(set.dataset).map((q) => [q.id, q.text] as const));
+export function labelsOfSet(cache: LabelCache, dataset: Dataset, set: LabelSet): TeacherLabel[] {
+  const texts = new Map(dataset.storedQueries().map((q) => [q.id, q.text] as const));
   return cache
     .labelsFor(set.dataset, set.teacher, set.model, set.promptVersion)
     .map((r) => ({ queryId: r.queryId, queryText: r.queryText ?? texts.get(r.queryId) ?? '', itemId: r.itemId, distribution: r.distribution }))
@@ -45,8 +45,7 @@ export function labelsOfSet(cache: LabelCache, store: Store, set: LabelSet): Tea
 }
 
 export interface ReadTeacherLabelsOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   /** Teacher name: its most recently written label set is read. */
   teacher: string;
   /** A label set id (see `distilrank label`'s summary and LabelCache.labelSets) instead of the newest one. */
@@ -60,10 +59,10 @@ export interface ReadTeacherLabelsOptions {
 
 /** Read a teacher's labels of a data set for training; BAD_INPUT (with the fix) when the cache has none. */
 export function readTeacherLabels(o: ReadTeacherLabelsOptions): TrainingLabels {
-  const path = resolve(o.cachePath ?? LabelCache.defaultPath(o.store.path));
+  const path = resolve(o.cachePath ?? LabelCache.defaultPath(o.dataset.store.path));
   const cache = LabelCache.open(path, { create: true });
   try {
-    const sets = cache.labelSets(o.dataset);
+    const sets = cache.labelSets(o.dataset.name);
     const set = o.labelSet === undefined ? sets.find((s) => s.teacher === o.teacher) : sets.find((s) => s.id === o.labelSet);
     if (o.labelSet !== undefined && (!set || set.teacher !== o.teacher)) {
       const have = sets.filter((s) => s.teacher === o.teacher).map((s) => s.id);
@@ -73,7 +72,7 @@ export function readTeacherLabels(o: ReadTeacherLabelsOptions): TrainingLabels {
         hint: have.length ? `use one of: ${have.join(', ')}` : `label the pool first: distilrank label --dataset ${o.dataset} --teacher ${o.teacher}`,
       });
     }
-    let labels = set ? labelsOfSet(cache, o.store, set) : [];
+    let labels = set ? labelsOfSet(cache, o.dataset, set) : [];
     if (!set || !labels.length) {
       throw new DistilrankError('BAD_INPUT', `the label cache has no labels of teacher ${o.teacher} for ${o.dataset}`, {
         file: path,

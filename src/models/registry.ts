@@ -10,7 +10,7 @@ import { unknownName } from '../core/index.ts';
 import { calibrateRanker } from '../eval/index.ts';
 import { VectorRanker } from '../embed/index.ts';
 import { Bm25Ranker, DEFAULT_LEG_DEPTH, EQUAL_WEIGHTS, HybridRanker, RandomRanker, RRF_K, type Bm25Index, type FusionWeights, type LevelPredictor, type Ranker } from '../retrieve/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { defaultStudentDir, StudentRanker } from '../student/index.ts';
 
 /** What a caller may hand a ranker it creates: the service passes an in-memory BM25 index it built. */
@@ -22,25 +22,25 @@ export interface RankerFactory {
   description: string;
   /** Whether the ranker reads BM25 (and so can use an in-memory index). */
   usesBm25?: boolean;
-  create(store: Store, dataset: string, opts?: RankerOptions): Ranker;
+  create(dataset: Dataset, opts?: RankerOptions): Ranker;
 }
 
 export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
   bm25: {
     description: 'BM25 (SQLite FTS5, per-field weights)',
     usesBm25: true,
-    create: (store, dataset, opts = {}) => new Bm25Ranker(store, dataset, undefined, { index: opts.bm25Index }),
+    create: (dataset, opts = {}) => new Bm25Ranker(dataset, undefined, { index: opts.bm25Index }),
   },
-  vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (store, dataset) => VectorRanker.forDataset(store, dataset) },
+  vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (dataset) => VectorRanker.forDataset(dataset) },
   hybrid: {
     description: `BM25 + vector fused by weighted reciprocal rank fusion (k = ${RRF_K}, ${DEFAULT_LEG_DEPTH} candidates per leg; leg weights chosen on dev by distilrank embed)`,
     usesBm25: true,
-    create: (store, dataset, opts = {}) => {
-      const vector = VectorRanker.forDataset(store, dataset);
-      return new HybridRanker(new Bm25Ranker(store, dataset, undefined, { index: opts.bm25Index }), vector, { weights: fusionWeightsOf(vector) });
+    create: (dataset, opts = {}) => {
+      const vector = VectorRanker.forDataset(dataset);
+      return new HybridRanker(new Bm25Ranker(dataset, undefined, { index: opts.bm25Index }), vector, { weights: fusionWeightsOf(vector) });
     },
   },
-  random: { description: 'seeded random order: the floor to read every protocol against', create: (store, dataset) => new RandomRanker(store, dataset) },
+  random: { description: 'seeded random order: the floor to read every protocol against', create: (dataset) => new RandomRanker(dataset) },
 });
 
 /** The fusion weights recorded in the vector leg's embedding card (chosen on dev), or equal weights for a card without them. */
@@ -48,10 +48,10 @@ export function fusionWeightsOf(vector: VectorRanker): FusionWeights {
   return vector.embeddings.card.fusion?.weights ?? { ...EQUAL_WEIGHTS };
 }
 
-export function createRanker(name: string, store: Store, dataset: string, opts: RankerOptions = {}): Ranker {
+export function createRanker(name: string, dataset: Dataset, opts: RankerOptions = {}): Ranker {
   const f = RANKERS[name];
   if (!f) throw unknownName('model', name, Object.keys(RANKERS));
-  return f.create(store, dataset, opts);
+  return f.create(dataset, opts);
 }
 
 export const MODEL_NAMES = [...Object.keys(RANKERS), 'student', 'student-distilled', 'student:PATH', 'student@RETRIEVER'];
@@ -82,8 +82,7 @@ export function checkModelName(name: string): void {
 
 export async function loadModel(
   name: string,
-  store: Store,
-  dataset: string,
+  dataset: Dataset,
   opts: { candidates?: number; judgmentSet?: string; rankerOptions?: RankerOptions } = {},
 ): Promise<LoadedModel> {
   const rankerOptions = opts.rankerOptions ?? {};
@@ -93,18 +92,18 @@ export async function loadModel(
   if (name === 'student' || name === 'student-distilled' || name.startsWith('student:')) {
     const dir =
       name === 'student' || name === 'student-distilled'
-        ? defaultStudentDir(store.path, dataset, name === 'student' ? 'human' : 'human+teacher')
+        ? defaultStudentDir(dataset.store.path, dataset.name, name === 'student' ? 'human' : 'human+teacher')
         : resolve(name.slice('student:'.length));
-    const student = await StudentRanker.load(store, dataset, dir, {
+    const student = await StudentRanker.load(dataset, dir, {
       ...(opts.candidates ? { candidates: opts.candidates } : {}),
-      ...(retriever ? { retriever: createRanker(retriever, store, dataset, rankerOptions) } : {}),
+      ...(retriever ? { retriever: createRanker(retriever, dataset, rankerOptions) } : {}),
     });
     return { ranker: student, levels: () => Promise.resolve(student), close: () => student.close() };
   }
-  const ranker = createRanker(name, store, dataset, rankerOptions);
+  const ranker = createRanker(name, dataset, rankerOptions);
   return {
     ranker,
-    levels: () => calibrateRanker(ranker, store, dataset, 'train', opts.judgmentSet),
+    levels: () => calibrateRanker(ranker, dataset, 'train', opts.judgmentSet),
     close: () => Promise.resolve(),
   };
 }

@@ -20,7 +20,7 @@
  */
 import Database from 'better-sqlite3';
 import { findSorted } from '../features/index.ts';
-import { FTS_COLUMNS, FTS_TOKENIZER, type Store } from '../store/index.ts';
+import { FTS_COLUMNS, FTS_TOKENIZER, type Dataset } from '../store/index.ts';
 import { type FieldWeights } from '../ingest/index.ts';
 import { runSliced, runSync, type Sliced } from '../core/index.ts';
 import { TypedList } from '../core/index.ts';
@@ -65,25 +65,26 @@ export class Bm25Index {
     this.touched = new Int32Array(n);
   }
 
-  /** Build from the store's FTS5 index for `dataset`, with BM25 column weights. */
-  static build(store: Store, dataset: string, weights: FieldWeights): Bm25Index {
-    return runSync(Bm25Index.steps(store, dataset, weights));
+  /** Build from the store's FTS5 index for `dataset`, with BM25 column weights (default: the data set's). */
+  static build(dataset: Dataset, weights: FieldWeights = dataset.fieldWeights): Bm25Index {
+    return runSync(Bm25Index.steps(dataset, weights));
   }
 
   /** The same build, yielding to the event loop every `sliceMs` (a serving process stays responsive). */
-  static buildSliced(store: Store, dataset: string, weights: FieldWeights, sliceMs?: number): Promise<Bm25Index> {
-    return runSliced(Bm25Index.steps(store, dataset, weights), sliceMs);
+  static buildSliced(dataset: Dataset, weights: FieldWeights = dataset.fieldWeights, sliceMs?: number): Promise<Bm25Index> {
+    return runSliced(Bm25Index.steps(dataset, weights), sliceMs);
   }
 
-  private static *steps(store: Store, dataset: string, weights: FieldWeights): Sliced<Bm25Index> {
+  private static *steps(dataset: Dataset, weights: FieldWeights): Sliced<Bm25Index> {
+    const { store, name } = dataset;
     const w = FTS_COLUMNS.map((c) => Number(weights[c]));
-    const totals = store.ftsTotals(dataset);
+    const totals = store.ftsTotals(name);
     const itemIds: string[] = [];
     const rowByRid = new Map<number, number>();
     const rowOf = new Map<string, number>();
     const lengths: number[] = [];
     let n = 0;
-    for (const r of store.ftsRows(dataset)) {
+    for (const r of store.ftsRows(name)) {
       rowByRid.set(r.rid, itemIds.length);
       rowOf.set(r.itemId, itemIds.length);
       itemIds.push(r.itemId);
@@ -109,7 +110,7 @@ export class Bm25Index {
     };
     n = 0;
     // Occurrences arrive by term, row, column, offset: FTS5 adds the weights in that order too.
-    for (const [t, rid, col] of store.ftsInstances(dataset)) {
+    for (const [t, rid, col] of store.ftsInstances(name)) {
       if (t !== term) {
         flushPosting();
         if (term) termRange.set(term, [start, postRow.length]);

@@ -4,7 +4,7 @@
  * capped, because FTS5 scores every matching row and very common terms make queries slow. Given an
  * in-memory Bm25Index (the service builds one), queries are answered from it with the same scores.
  */
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import type { FieldWeights } from '../ingest/index.ts';
 import { CJK_QUERY_STOPWORDS, ENGLISH_STOPWORDS, searchTokens } from '../text/index.ts';
 import type { Bm25Index, Bm25IndexStats } from './bm25-index.ts';
@@ -38,12 +38,11 @@ export class Bm25Ranker implements Ranker {
   private readonly index: Bm25Index | undefined;
 
   constructor(
-    private readonly store: Store,
-    private readonly dataset: string,
+    private readonly dataset: Dataset,
     weights?: FieldWeights,
     opts: Bm25Options = {},
   ) {
-    this.weights = weights ?? store.dataset(dataset).fieldWeights;
+    this.weights = weights ?? dataset.fieldWeights;
     this.index = opts.index;
   }
 
@@ -57,7 +56,7 @@ export class Bm25Ranker implements Ranker {
     if (fromIndex) return fromIndex;
     const match = ftsMatchExpression(queryText);
     if (!match) return [];
-    return this.store.bm25(this.dataset, match, { k, weights: this.weights });
+    return this.dataset.bm25(match, { k, weights: this.weights });
   }
 
   /** BM25 of each candidate; candidates that match no query term score 0. */
@@ -66,7 +65,7 @@ export class Bm25Ranker implements Ranker {
     if (fromIndex) return fromIndex;
     const match = ftsMatchExpression(queryText);
     const scores = new Map<string, number>();
-    if (match) for (const r of this.store.bm25(this.dataset, match, { restrictTo: itemIds, weights: this.weights })) scores.set(r.itemId, r.score);
+    if (match) for (const r of this.dataset.bm25(match, { restrictTo: itemIds, weights: this.weights })) scores.set(r.itemId, r.score);
     return itemIds.map((itemId) => ({ itemId, score: scores.get(itemId) ?? 0 }));
   }
 }

@@ -3,7 +3,7 @@
  * read against — under `rerank`, where most judged items are often relevant, random ordering already
  * scores a high nDCG.
  */
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import type { Ranker, ScoredItem } from './types.ts';
 
 export class RandomRanker implements Ranker {
@@ -11,14 +11,13 @@ export class RandomRanker implements Ranker {
   private catalogue: { ids: string[]; hashes: Uint32Array } | null = null;
 
   constructor(
-    private readonly store: Store,
-    private readonly dataset: string,
+    private readonly dataset: Dataset,
     private readonly seed = 'distilrank-random-1',
   ) {}
 
   retrieve(queryText: string, k: number): ScoredItem[] {
     if (!this.catalogue) {
-      const ids = this.store.itemIds(this.dataset);
+      const ids = this.dataset.itemIds();
       this.catalogue = { ids, hashes: Uint32Array.from(ids, (id) => fnv1a(id, FNV_OFFSET)) };
     }
     const { ids, hashes } = this.catalogue;

@@ -193,7 +193,7 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
 
   app.post<{ Body: { pairs: JudgePairInput[] } }>('/v1/judge', { schema: schemas.judge, config: { admin: true } }, async (request) =>
     withArtifacts(async (set) => {
-      const r = await judge.judge(set.store, set.spec.dataset, request.body.pairs);
+      const r = await judge.judge(set.dataset, request.body.pairs);
       const spent = judge.spending;
       return { ...r, spent: { calls: spent.calls, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, usd: spent.usd } };
     }),

@@ -14,7 +14,7 @@ import { loadModel } from '../models/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { Bm25Index, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
 import { createRanker, RANKERS, type RankerOptions } from '../models/index.ts';
-import { Store, type StoredItem } from '../store/index.ts';
+import { Store, type Dataset, type StoredItem } from '../store/index.ts';
 import { applyLabelShift, DEFAULT_CANDIDATES, StudentRanker, type Explanation } from '../student/index.ts';
 
 export interface ArtifactSpec {
@@ -68,7 +68,7 @@ export class ArtifactSet {
   private constructor(
     readonly spec: ArtifactSpec,
     readonly info: ModelInfo,
-    readonly store: Store,
+    readonly dataset: Dataset,
     readonly retriever: Ranker,
     private readonly ranker: Ranker,
     private readonly student: StudentRanker | null,
@@ -89,10 +89,10 @@ export class ArtifactSet {
       const dataset = store.dataset(spec.dataset);
       // BM25 from an in-memory copy of the FTS5 index (same scores; FTS5's slow common-term queries
       // were the service's latency tail), built in slices so a reload does not stall requests.
-      if (RANKERS[spec.retriever]?.usesBm25 || RANKERS[spec.model]?.usesBm25) bm25Index = await Bm25Index.buildSliced(store, spec.dataset, dataset.fieldWeights);
+      if (RANKERS[spec.retriever]?.usesBm25 || RANKERS[spec.model]?.usesBm25) bm25Index = await Bm25Index.buildSliced(dataset);
       const rankerOptions: RankerOptions = { bm25Index };
-      const retriever = createRanker(spec.retriever, store, spec.dataset, rankerOptions);
-      const model = await loadModel(spec.model, store, spec.dataset, { candidates: spec.candidates, rankerOptions });
+      const retriever = createRanker(spec.retriever, dataset, rankerOptions);
+      const model = await loadModel(spec.model, dataset, { candidates: spec.candidates, rankerOptions });
       closeModel = model.close;
       const student = model.ranker instanceof StudentRanker ? model.ranker : null;
       const levels = await model.levels();
@@ -109,7 +109,7 @@ export class ArtifactSet {
         await model.close();
         bm25Index?.close();
       };
-      const set = new ArtifactSet({ ...spec, store: path }, info, store, retriever, model.ranker, student, levels, closeAll);
+      const set = new ArtifactSet({ ...spec, store: path }, info, dataset, retriever, model.ranker, student, levels, closeAll);
       await set.search('warm up', 1);
       return set;
     } catch (e) {
@@ -130,7 +130,7 @@ export class ArtifactSet {
     let candidates = retrieved.map((c) => c.itemId);
     let items: Map<string, StoredItem> | null = null;
     if (opts.filter) {
-      const all = this.store.items(this.spec.dataset, candidates);
+      const all = this.dataset.storedItems(candidates);
       items = new Map(all.map((it) => [it.id, it]));
       const keep = opts.filter;
       candidates = candidates.filter((id) => {
@@ -160,7 +160,7 @@ export class ArtifactSet {
       const probs = await this.levels.predictLevels(query, chosen.map((c) => c.itemId));
       top = chosen.map((c, r) => ({ id: c.itemId, score: c.score, levels: Array.from(probs.subarray(r * 5, r * 5 + 5)) }));
     }
-    if (!items) items = new Map(this.store.items(this.spec.dataset, top.map((t) => t.id)).map((it) => [it.id, it]));
+    if (!items) items = new Map(this.dataset.storedItems(top.map((t) => t.id)).map((it) => [it.id, it]));
     const out: RankedResult[] = [];
     for (const t of top) {
       const r: RankedResult = {
@@ -219,7 +219,7 @@ export class ArtifactSet {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.closeModel().catch(() => undefined);
-      this.store.close();
+      this.dataset.store.close();
       this.markClosed();
     })();
     return this.closing;

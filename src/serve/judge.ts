@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { LabelCache, itemText, labelKey } from '../label/index.ts';
 import type { LevelDistribution } from '../core/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { createTeacher, type Teacher } from '../teacher/index.ts';
 import { addCost, ZERO_COST, type CallCost } from '../jobs/index.ts';
 import { ApiError } from './errors.ts';
@@ -61,13 +61,13 @@ export class JudgeService {
     return { ...this.spent };
   }
 
-  private open(store: Store, dataset: string): { teacher: Teacher; cache: LabelCache } {
+  private open(dataset: Dataset): { teacher: Teacher; cache: LabelCache } {
     try {
-      this.teacher ??= createTeacher(this.options.teacher, { ...(this.options.env ? { env: this.options.env } : {}), store, dataset });
+      this.teacher ??= createTeacher(this.options.teacher, { ...(this.options.env ? { env: this.options.env } : {}), dataset });
     } catch (e) {
       throw new ApiError('TEACHER_UNAVAILABLE', `the ${this.options.teacher} teacher is not available: ${(e as Error).message}`);
     }
-    this.cache ??= LabelCache.open(this.options.cachePath ?? LabelCache.defaultPath(store.path), { create: true });
+    this.cache ??= LabelCache.open(this.options.cachePath ?? LabelCache.defaultPath(dataset.store.path), { create: true });
     return { teacher: this.teacher, cache: this.cache };
   }
 
@@ -79,10 +79,10 @@ export class JudgeService {
     return null;
   }
 
-  async judge(store: Store, dataset: string, pairs: readonly JudgePairInput[]): Promise<{ teacher: { name: string; model: string; promptVersion: string }; results: JudgedPair[] }> {
-    const { teacher, cache } = this.open(store, dataset);
+  async judge(dataset: Dataset, pairs: readonly JudgePairInput[]): Promise<{ teacher: { name: string; model: string; promptVersion: string }; results: JudgedPair[] }> {
+    const { teacher, cache } = this.open(dataset);
     const ids = pairs.flatMap((p) => (p.itemId !== undefined ? [p.itemId] : []));
-    const items = new Map(store.items(dataset, ids).map((it) => [it.id, it]));
+    const items = new Map(dataset.storedItems(ids).map((it) => [it.id, it]));
     const results: JudgedPair[] = [];
     for (const [n, p] of pairs.entries()) {
       let text: string;

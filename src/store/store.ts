@@ -746,6 +746,11 @@ export class Dataset implements DatasetInfo {
     this.judgmentSets = info.judgmentSets;
   }
 
+  /** The name, so a handle reads as its data set in messages and templates. */
+  toString(): string {
+    return this.name;
+  }
+
   /** The store the data set lives in (for its path, and for what spans data sets). */
   get store(): Store {
     return this.#store;
@@ -773,6 +778,18 @@ export class Dataset implements DatasetInfo {
 
   logEvents(before?: number): Generator<StoredLogEvent> {
     return this.#store.logEvents(this.name, before);
+  }
+
+  logEventCounts(): { events: number; simulated: number; maxTime: number | null } {
+    return this.#store.logEventCounts(this.name);
+  }
+
+  logQueryTexts(): Array<{ text: string; n: number }> {
+    return this.#store.logQueryTexts(this.name);
+  }
+
+  replaceSimulatedLogEvents(events: readonly StoredLogEvent[]): number {
+    return this.#store.replaceSimulatedLogEvents(this.name, events);
   }
 
   bm25(match: string, opts: { k?: number; restrictTo?: readonly string[]; weights?: FieldWeights } = {}): Array<{ itemId: string; score: number }> {

@@ -13,7 +13,7 @@ import type { TeacherLabel } from '../label/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { oneHot } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
-import type { Split, Store } from '../store/index.ts';
+import type { Split, Dataset } from '../store/index.ts';
 import type { RowSource } from './features.ts';
 import type { TrainingSet } from '../ml/index.ts';
 
@@ -39,23 +39,22 @@ export interface NegativeSampling {
 export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ perQuery: 20, weight: 1, depth: 200, seed: 'distilrank-negatives-1' });
 
 export function labelledPairs(
-  store: Store,
-  dataset: string,
+  dataset: Dataset,
   extractor: RowSource,
   split: Split,
   judgmentSet?: string,
   negatives?: NegativeSampling,
 ): PairTable {
   const byQuery = new Map<string, Array<{ itemId: string; target: readonly number[] }>>();
-  for (const j of store.judgments(dataset, { split, ...(judgmentSet ? { judgmentSet } : {}) })) {
+  for (const j of dataset.storedJudgments({ split, ...(judgmentSet ? { judgmentSet } : {}) })) {
     const list = byQuery.get(j.queryId) ?? [];
     list.push({ itemId: j.itemId, target: j.soft ?? oneHot(j.level) });
     byQuery.set(j.queryId, list);
   }
-  const queries = store.queries(dataset, split).filter((q) => byQuery.has(q.id));
+  const queries = dataset.storedQueries(split).filter((q) => byQuery.has(q.id));
   const sampled = new Map<string, string[]>();
   if (negatives && negatives.perQuery > 0) {
-    const bm25 = new Bm25Ranker(store, dataset);
+    const bm25 = new Bm25Ranker(dataset);
     for (const q of queries) {
       const judged = new Set(byQuery.get(q.id)!.map((p) => p.itemId));
       const pool = bm25.retrieve(q.text, negatives.depth).map((c) => c.itemId).filter((id) => !judged.has(id));

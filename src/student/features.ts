@@ -5,7 +5,7 @@
  */
 import { FEATURES, FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet, type FeatureQuery, type FeatureSpec, type QueryItemSimilarity } from '../features/index.ts';
 import { DistilrankError } from '../core/index.ts';
-import type { Store, StoredItem, StoredJudgment } from '../store/index.ts';
+import type { Dataset, StoredItem, StoredJudgment } from '../store/index.ts';
 
 /** What training rows and the ranker need from a feature source. */
 export interface RowSource {
@@ -31,14 +31,14 @@ export class StudentFeatures implements RowSource {
     this.keep = embedding ? null : Int32Array.from(FEATURES.flatMap((f, j) => (f.name === TWOTOWER_FEATURE ? [] : [j])));
   }
 
-  static fromStore(store: Store, dataset: string, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): StudentFeatures {
-    const extractor = FeatureExtractor.fromStore(store, dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
+  static fromStore(dataset: Dataset, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): StudentFeatures {
+    const extractor = FeatureExtractor.fromStore(dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
     return new StudentFeatures(extractor, opts.embedding);
   }
 
   /** fromStore in slices, the event loop running between them (a serving process stays responsive). */
-  static async fromStoreSliced(store: Store, dataset: string, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): Promise<StudentFeatures> {
-    const extractor = await FeatureExtractor.fromStoreSliced(store, dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
+  static async fromStoreSliced(dataset: Dataset, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): Promise<StudentFeatures> {
+    const extractor = await FeatureExtractor.fromStoreSliced(dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
     return new StudentFeatures(extractor, opts.embedding);
   }
 

@@ -9,7 +9,7 @@ import { Embeddings, type CacheStats } from '../embed/index.ts';
 import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
 import { collectSliced } from '../core/index.ts';
-import type { Store, StoredItem } from '../store/index.ts';
+import type { Dataset, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { StudentFeatures } from './features.ts';
 import { OnnxScorer } from '../ml/index.ts';
@@ -40,12 +40,11 @@ export class StudentRanker implements Ranker, LevelPredictor {
     readonly card: ModelCard,
     private readonly scorer: OnnxScorer,
     private readonly extractor: StudentFeatures,
-    store: Store,
-    dataset: string,
+    dataset: Dataset,
     readonly candidates: number,
     retriever: Ranker | undefined,
   ) {
-    this.retriever = retriever ?? new Bm25Ranker(store, dataset);
+    this.retriever = retriever ?? new Bm25Ranker(dataset);
     this.name = `student(${card.labels})${this.retriever.name === 'bm25' ? '' : `@${this.retriever.name}`}`;
   }
 
@@ -62,8 +61,7 @@ export class StudentRanker implements Ranker, LevelPredictor {
 
   /** Load an artifact for a data set of the store; refuses artifacts of another data set or feature set. */
   static async load(
-    store: Store,
-    dataset: string,
+    dataset: Dataset,
     dir: string,
     opts: { candidates?: number; retriever?: Ranker; embedding?: QueryItemSimilarity } = {},
   ): Promise<StudentRanker> {
@@ -76,7 +74,7 @@ export class StudentRanker implements Ranker, LevelPredictor {
         hint: `retrain: distilrank train --dataset ${dataset}`,
       });
     }
-    if (card.dataset !== dataset) {
+    if (card.dataset !== dataset.name) {
       throw new DistilrankError('MODEL_MISMATCH', `the model was trained on ${card.dataset}, not ${dataset}`, {
         file: dir,
         field: 'dataset',
@@ -85,7 +83,7 @@ export class StudentRanker implements Ranker, LevelPredictor {
     }
     let embedding: QueryItemSimilarity | null = null;
     if (card.embedding) {
-      embedding = opts.embedding ?? Embeddings.forDataset(store, dataset);
+      embedding = opts.embedding ?? Embeddings.forDataset(dataset);
       if (embedding.id !== card.embedding.id) {
         throw new DistilrankError('MODEL_MISMATCH', `the model reads embedding artifact ${card.embedding.id}, but the embeddings given are ${embedding.id}`, {
           file: dir,
@@ -94,11 +92,11 @@ export class StudentRanker implements Ranker, LevelPredictor {
         });
       }
     }
-    const priors = await collectSliced(store.iterateJudgments(dataset, { split: 'train', judgmentSet: card.judgmentSet }));
+    const priors = await collectSliced(dataset.store.iterateJudgments(dataset.name, { split: 'train', judgmentSet: card.judgmentSet }));
     // Built in slices: a service loading its next artifact set keeps answering meanwhile.
-    const extractor = await StudentFeatures.fromStoreSliced(store, dataset, { priorJudgments: priors, embedding });
+    const extractor = await StudentFeatures.fromStoreSliced(dataset, { priorJudgments: priors, embedding });
     const scorer = await OnnxScorer.load(onnx);
-    return new StudentRanker(card, scorer, extractor, store, dataset, opts.candidates ?? DEFAULT_CANDIDATES, opts.retriever);
+    return new StudentRanker(card, scorer, extractor, dataset, opts.candidates ?? DEFAULT_CANDIDATES, opts.retriever);
   }
 
   /**

@@ -7,7 +7,7 @@ import { DistilrankError } from '../core/index.ts';
 import { pairMetrics } from '../metrics/index.ts';
 import { Embeddings } from '../embed/index.ts';
 import type { QueryItemSimilarity } from '../features/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from './artifact.ts';
 import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable } from './dataset.ts';
 import type { TeacherLabel } from '../label/index.ts';
@@ -16,8 +16,7 @@ import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMl
 import { exportOnnx, OnnxScorer } from '../ml/index.ts';
 
 export interface TrainStudentOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   judgmentSet?: string;
   labels?: 'human' | 'human+teacher';
   /**
@@ -53,14 +52,13 @@ export interface TrainedStudent {
 
 export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedStudent> {
   const t0 = performance.now();
-  const { store, dataset } = opts;
-  const info = store.dataset(dataset);
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const { dataset } = opts;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   const labels = opts.labels ?? 'human';
   opts.onStage?.('features');
-  const priors = store.judgments(dataset, { split: 'train', judgmentSet });
-  const embedding = opts.embedding === 'default' ? Embeddings.forDataset(store, dataset) : (opts.embedding ?? null);
-  const extractor = StudentFeatures.fromStore(store, dataset, { priorJudgments: priors, embedding });
+  const priors = dataset.storedJudgments({ split: 'train', judgmentSet });
+  const embedding = opts.embedding === 'default' ? Embeddings.forDataset(dataset) : (opts.embedding ?? null);
+  const extractor = StudentFeatures.fromStore(dataset, { priorJudgments: priors, embedding });
   const negatives = opts.negatives ?? DEFAULT_NEGATIVES;
   if (labels === 'human+teacher' && !opts.teacher) {
     throw new DistilrankError('BAD_OPTION', 'training on human+teacher labels needs teacher labels', {
@@ -70,7 +68,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   }
   // With teacher labels for the pool, the teacher judges the unjudged candidates: stand-in negatives
   // only when asked for explicitly (opts.negatives).
-  let humanTrain = labelledPairs(store, dataset, extractor, 'train', judgmentSet, opts.teacher && !opts.negatives ? { ...negatives, perQuery: 0 } : negatives);
+  let humanTrain = labelledPairs(dataset, extractor, 'train', judgmentSet, opts.teacher && !opts.negatives ? { ...negatives, perQuery: 0 } : negatives);
   if (opts.teacher) {
     // A sampled negative the teacher has judged is no stand-in any more: the teacher's label wins.
     const judgedByTeacher = new Set(opts.teacher.labels.map((l) => `${l.queryId}\0${l.itemId}`));
@@ -79,7 +77,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
   const train = opts.teacher
     ? concatTables(humanTrain, teacherPairs(extractor, opts.teacher.labels, opts.teacher.weight, new Set(humanTrain.queryIds.map((q, i) => `${q}\0${humanTrain.itemIds[i]}`))))
     : humanTrain;
-  const dev = labelledPairs(store, dataset, extractor, 'dev', judgmentSet, negatives);
+  const dev = labelledPairs(dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
   const model = await trainMlp(train.set, dev.set, { ...STUDENT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
   const priorShift = opts.priorCorrection === false ? [0, 0, 0, 0, 0] : labelShift(train);
@@ -102,7 +100,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     format: STUDENT_FORMAT,
     formatVersion: STUDENT_FORMAT_VERSION,
     createdAt: new Date().toISOString(),
-    dataset,
+    dataset: dataset.name,
     judgmentSet,
     labels,
     scale: 'distilrank levels L1 … L5; score = expected level',
@@ -111,7 +109,7 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     embedding: embedding ? { id: embedding.id } : null,
     featureMeans: means,
     split: {
-      seed: info.splitSeed,
+      seed: dataset.splitSeed,
       train: { queries: new Set(train.queryIds).size, pairs: count(train.judged) },
       dev: { queries: new Set(dev.queryIds).size, pairs: count(dev.judged) },
     },

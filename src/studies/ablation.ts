@@ -15,7 +15,7 @@ import { DistilrankError } from '../core/index.ts';
 import { evaluate, evaluateLabels, type Protocol } from '../eval/index.ts';
 import type { Ranker, ScoredItem } from '../retrieve/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
-import { Store, type Split, type StoredItem } from '../store/index.ts';
+import { Store, type Dataset, type Split, type StoredItem } from '../store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../student/index.ts';
 import { trainLocalTeacher, type LocalTeacher } from '../teacher/index.ts';
 import { projectItem, type FieldSources } from '../enrich/index.ts';
@@ -36,8 +36,7 @@ export interface AblationSettings {
 export const DEFAULT_ABLATION_SETTINGS: Readonly<AblationSettings> = Object.freeze({ teacherSeeds: [1], teacherEpochs: 30, studentEpochs: 30, candidates: 100 });
 
 export interface AblationOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   /** Fields in the order they are added (default ABLATION_ORDER). */
   order?: readonly FieldSource[];
   /** The first row: the prefix of `order` ending at this field (default: the first field). */
@@ -119,10 +118,10 @@ function availableFields(items: readonly StoredItem[], order: readonly FieldSour
 
 export async function runAblation(opts: AblationOptions): Promise<AblationResult> {
   const t0 = performance.now();
-  const { store, dataset } = opts;
-  const info = store.dataset(dataset);
+  const { dataset } = opts;
+  const { store } = dataset;
   const split = opts.split ?? 'test';
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   const settings: AblationSettings = { ...DEFAULT_ABLATION_SETTINGS, ...opts.settings };
   const models = opts.models ?? ['bm25', 'teacher', 'student'];
   const order = [...(opts.order ?? ABLATION_ORDER)];
@@ -130,7 +129,7 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
     throw new DistilrankError('BAD_OPTION', `the field order must start with title and list each field once, got ${order.join(',')}`, { field: 'order', hint: `e.g. ${ABLATION_ORDER.join(',')}` });
   }
   const sources = opts.sources ?? {};
-  const original = store.items(dataset, store.itemIds(dataset));
+  const original = dataset.storedItems(dataset.itemIds());
   const { present, skipped } = availableFields(original, order, sources);
   let first = 0;
   if (opts.from !== undefined) {
@@ -146,7 +145,8 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
   const copy = Store.open(copyPath);
   const rows: AblationRow[] = [];
   try {
-    for (const other of copy.datasetNames()) if (other !== dataset) copy.deleteDataset(other);
+    for (const other of copy.datasetNames()) if (other !== dataset.name) copy.deleteDataset(other);
+    const projected = copy.dataset(dataset.name);
     for (let step = first; step < present.length; step++) {
       const fields = present.slice(0, step + 1);
       const config = representationOf(fields);
@@ -154,36 +154,36 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
       const simulated = Boolean(opts.simulatedActions) && fields.some((f) => ACTION_SOURCES.includes(f));
       const base = { step: step - first + 1, added: step === first && first > 0 ? '' : fields[step]!, fields, representation: representationId(config), simulated };
       opts.onStage?.(`[${label}] project items`);
-      copy.rewriteItems(dataset, original.map((it) => projectItem(it, config, sources)));
-      const bm25 = new Bm25Ranker(copy, dataset);
+      copy.rewriteItems(dataset.name, original.map((it) => projectItem(it, config, sources)));
+      const bm25 = new Bm25Ranker(projected);
       if (models.includes('bm25')) {
         for (const protocol of ['rerank', 'retrieval'] as const) {
-          const ev = await evaluate({ store: copy, dataset, split, protocol, ranker: bm25, judgmentSet, measures: ['nDCG@10'] });
+          const ev = await evaluate({ dataset: projected, split, protocol, ranker: bm25, judgmentSet, measures: ['nDCG@10'] });
           rows.push({ ...base, model: 'bm25', protocol, queries: ev.report.queries, 'nDCG@10': ev.report.metrics['nDCG@10']!, kappa_quadratic: NaN });
         }
       }
       if (models.includes('teacher')) {
         opts.onStage?.(`[${label}] train teacher`);
-        const { teacher } = await trainLocalTeacher({ store: copy, dataset, judgmentSet, seeds: settings.teacherSeeds, config: { epochs: settings.teacherEpochs }, dir: null });
+        const { teacher } = await trainLocalTeacher({ dataset: projected, judgmentSet, seeds: settings.teacherSeeds, config: { epochs: settings.teacherEpochs }, dir: null });
         const ranker = new TeacherRanker(teacher, bm25, settings.candidates);
-        const kappa = (await evaluateLabels({ store: copy, dataset, split, predictor: teacher, judgmentSet })).metrics.kappa_quadratic;
+        const kappa = (await evaluateLabels({ dataset: projected, split, predictor: teacher, judgmentSet })).metrics.kappa_quadratic;
         for (const protocol of ['rerank', 'retrieval'] as const) {
           opts.onStage?.(`[${label}] evaluate teacher ${protocol}`);
-          const ev = await evaluate({ store: copy, dataset, split, protocol, ranker, judgmentSet, measures: ['nDCG@10'] });
+          const ev = await evaluate({ dataset: projected, split, protocol, ranker, judgmentSet, measures: ['nDCG@10'] });
           rows.push({ ...base, model: 'teacher (local)', protocol, queries: ev.report.queries, 'nDCG@10': ev.report.metrics['nDCG@10']!, kappa_quadratic: kappa });
         }
       }
       if (models.includes('student')) {
         opts.onStage?.(`[${label}] train student`);
-        const trained = await trainStudent({ store: copy, dataset, judgmentSet, config: { epochs: settings.studentEpochs } });
+        const trained = await trainStudent({ dataset: projected, judgmentSet, config: { epochs: settings.studentEpochs } });
         const dir = join(opts.workDir, `student-${step}`);
         writeStudentArtifact(dir, trained.onnx, trained.card);
-        const student = await StudentRanker.load(copy, dataset, dir, { candidates: settings.candidates });
+        const student = await StudentRanker.load(projected, dir, { candidates: settings.candidates });
         try {
-          const kappa = (await evaluateLabels({ store: copy, dataset, split, predictor: student, judgmentSet })).metrics.kappa_quadratic;
+          const kappa = (await evaluateLabels({ dataset: projected, split, predictor: student, judgmentSet })).metrics.kappa_quadratic;
           for (const protocol of ['rerank', 'retrieval'] as const) {
             opts.onStage?.(`[${label}] evaluate student ${protocol}`);
-            const ev = await evaluate({ store: copy, dataset, split, protocol, ranker: student, judgmentSet, measures: ['nDCG@10'] });
+            const ev = await evaluate({ dataset: projected, split, protocol, ranker: student, judgmentSet, measures: ['nDCG@10'] });
             rows.push({ ...base, model: 'student', protocol, queries: ev.report.queries, 'nDCG@10': ev.report.metrics['nDCG@10']!, kappa_quadratic: kappa });
           }
         } finally {
@@ -195,5 +195,5 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
     copy.close();
     rmSync(opts.workDir, { recursive: true, force: true });
   }
-  return { dataset, split, judgmentSet, order, skipped, settings, rows, seconds: (performance.now() - t0) / 1000 };
+  return { dataset: dataset.name, split, judgmentSet, order, skipped, settings, rows, seconds: (performance.now() - t0) / 1000 };
 }

@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FEATURES, FeatureExtractor, featureSetId, findSorted, type FeatureQuery, type FeatureSpec } from '../features/index.ts';
-import type { Store, StoredItem, StoredJudgment, StoredQuery } from '../store/index.ts';
+import type { Dataset, StoredItem, StoredJudgment, StoredQuery } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, foldDiacritics, tokenize } from '../text/index.ts';
 
 export interface LocalFeatureSpec {
@@ -254,14 +254,13 @@ export class LocalFeatureExtractor {
   private last: PreparedQuery | undefined;
 
   /** From the store: the whole catalogue and the train split's judgments of `judgmentSet` (default: the data set's). */
-  static fromStore(store: Store, dataset: string, judgmentSet?: string, opts: LocalFeatureOptions = {}): LocalFeatureExtractor {
-    const info = store.dataset(dataset);
-    const set = judgmentSet ?? info.defaultJudgmentSet;
+  static fromStore(dataset: Dataset, judgmentSet?: string, opts: LocalFeatureOptions = {}): LocalFeatureExtractor {
+    const set = judgmentSet ?? dataset.defaultJudgmentSet;
     return new LocalFeatureExtractor(
       {
-        items: store.items(dataset, store.itemIds(dataset)),
-        trainQueries: store.queries(dataset, 'train'),
-        trainJudgments: store.judgments(dataset, { split: 'train', judgmentSet: set }),
+        items: dataset.storedItems(dataset.itemIds()),
+        trainQueries: dataset.storedQueries('train'),
+        trainJudgments: dataset.storedJudgments({ split: 'train', judgmentSet: set }),
       },
       opts,
     );

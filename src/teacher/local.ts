@@ -23,7 +23,7 @@ import { DistilrankError } from '../core/index.ts';
 import { pairMetrics } from '../metrics/index.ts';
 import { FEATURES, FEATURE_SET_ID } from '../features/index.ts';
 import { oneHot, type LevelDistribution } from '../core/index.ts';
-import type { Split, Store } from '../store/index.ts';
+import type { Split, Dataset, Store } from '../store/index.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp, type TrainingSet } from '../ml/index.ts';
 import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, type AssocHoldout } from './local-features.ts';
 import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
@@ -105,8 +105,7 @@ export interface LocalTeacherCard {
 }
 
 export interface TrainLocalTeacherOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   judgmentSet?: string;
   /** One ensemble member per seed (default 1, 2, 3). */
   seeds?: readonly number[];
@@ -135,14 +134,14 @@ interface PairRows {
 }
 
 /** The judged pairs of a split (every judgment of the set; no sampled negatives) with their features. */
-function judgedPairs(store: Store, dataset: string, extractor: LocalFeatureExtractor, split: Split, judgmentSet: string): PairRows {
+function judgedPairs(dataset: Dataset, extractor: LocalFeatureExtractor, split: Split, judgmentSet: string): PairRows {
   const byQuery = new Map<string, Array<{ itemId: string; target: readonly number[] }>>();
-  for (const j of store.judgments(dataset, { split, judgmentSet })) {
+  for (const j of dataset.storedJudgments({ split, judgmentSet })) {
     const list = byQuery.get(j.queryId) ?? [];
     list.push({ itemId: j.itemId, target: j.soft ?? oneHot(j.level) });
     byQuery.set(j.queryId, list);
   }
-  const queries = store.queries(dataset, split).filter((q) => byQuery.has(q.id));
+  const queries = dataset.storedQueries(split).filter((q) => byQuery.has(q.id));
   const rows = queries.reduce((n, q) => n + byQuery.get(q.id)!.length, 0);
   if (rows === 0) {
     throw new DistilrankError('BAD_INPUT', `the ${split} split of ${dataset} has no judged pairs (judgment set ${judgmentSet})`, {
@@ -208,17 +207,17 @@ function membersSha(members: readonly EncodedMember[]): string {
  */
 export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise<TrainedLocalTeacher> {
   const t0 = performance.now();
-  const { store, dataset } = opts;
-  const info = store.dataset(dataset);
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const { dataset } = opts;
+  const { store } = dataset;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   const seeds = opts.seeds ?? DEFAULT_TEACHER_SEEDS;
   if (!seeds.length || seeds.some((s) => !Number.isFinite(s))) {
     throw new DistilrankError('BAD_OPTION', `invalid ensemble seeds [${seeds.join(', ')}]`, { field: 'seeds', hint: 'pass one or more numbers, e.g. 1,2,3' });
   }
   opts.onStage?.('features');
-  const extractor = LocalFeatureExtractor.fromStore(store, dataset, judgmentSet, { holdout: opts.assocHoldout ?? DEFAULT_ASSOC_HOLDOUT });
-  const train = judgedPairs(store, dataset, extractor, 'train', judgmentSet);
-  const dev = judgedPairs(store, dataset, extractor, 'dev', judgmentSet);
+  const extractor = LocalFeatureExtractor.fromStore(dataset, judgmentSet, { holdout: opts.assocHoldout ?? DEFAULT_ASSOC_HOLDOUT });
+  const train = judgedPairs(dataset, extractor, 'train', judgmentSet);
+  const dev = judgedPairs(dataset, extractor, 'dev', judgmentSet);
   const featureSeconds = (performance.now() - t0) / 1000;
   const members: TrainedMlp[] = [];
   const memberStats: LocalTeacherCard['training']['members'] = [];
@@ -236,9 +235,9 @@ export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise
     format: LOCAL_TEACHER_FORMAT,
     formatVersion: LOCAL_TEACHER_FORMAT_VERSION,
     description: LOCAL_TEACHER_DESCRIPTION,
-    model: localTeacherModel(dataset),
+    model: localTeacherModel(dataset.name),
     createdAt: new Date().toISOString(),
-    dataset,
+    dataset: dataset.name,
     judgmentSet,
     featureSetId: LOCAL_FEATURE_SET_ID,
     studentFeatureSetId: FEATURE_SET_ID,
@@ -248,7 +247,7 @@ export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise
     ],
     trainJudgments: { pairs: extractor.trainPairs, sha256: extractor.trainFingerprint, assocHoldout: extractor.holdout },
     split: {
-      seed: info.splitSeed,
+      seed: dataset.splitSeed,
       train: { queries: new Set(train.queryIds).size, pairs: train.set.rows },
       dev: { queries: new Set(dev.queryIds).size, pairs: dev.set.rows },
     },
@@ -265,7 +264,7 @@ export async function trainLocalTeacher(opts: TrainLocalTeacherOptions): Promise
   };
   const teacher = new LocalTeacher(store, card, members, extractor);
   if (opts.dir === null) return { card, teacher };
-  const dir = opts.dir ?? defaultLocalTeacherDir(store.path, dataset);
+  const dir = opts.dir ?? defaultLocalTeacherDir(store.path, dataset.name);
   opts.onStage?.('write');
   writeLocalTeacherArtifact(dir, card);
   return { dir, card, teacher };
@@ -376,10 +375,9 @@ export class LocalTeacher implements Teacher {
    * features from the store and refuses (MODEL_MISMATCH) when the store's training judgments are not
    * those the teacher was trained with.
    */
-  static load(store: Store, dataset: string, dir: string = defaultLocalTeacherDir(store.path, dataset)): LocalTeacher {
-    store.dataset(dataset);
-    const { card, members } = readLocalTeacherArtifact(dir, dataset);
-    const extractor = LocalFeatureExtractor.fromStore(store, dataset, card.judgmentSet, { holdout: card.trainJudgments.assocHoldout });
+  static load(dataset: Dataset, dir: string = defaultLocalTeacherDir(dataset.store.path, dataset.name)): LocalTeacher {
+    const { card, members } = readLocalTeacherArtifact(dir, dataset.name);
+    const extractor = LocalFeatureExtractor.fromStore(dataset, card.judgmentSet, { holdout: card.trainJudgments.assocHoldout });
     if (extractor.trainFingerprint !== card.trainJudgments.sha256) {
       throw mismatch(
         `the store's training judgments of ${dataset} (judgment set ${card.judgmentSet}) are not those the teacher was trained on (re-ingested or re-split since)`,
@@ -387,7 +385,7 @@ export class LocalTeacher implements Teacher {
         `retrain it: \`distilrank teacher train --dataset ${dataset}\``,
       );
     }
-    return new LocalTeacher(store, card, members, extractor);
+    return new LocalTeacher(dataset.store, card, members, extractor);
   }
 
   /** Distributions for one query's items, rows × 5 (unknown items: UNKNOWN_REFERENCE). */

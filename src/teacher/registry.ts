@@ -13,7 +13,7 @@ import { type Env } from '../jobs/index.ts';
 import { LOCAL_TEACHER_DESCRIPTION, LocalTeacher } from './local.ts';
 import { createCrossEncoderTeacher, crossEncoderConfigFromEnv, type CrossEncoderTeacherConfig } from './cross-encoder.ts';
 import { createLlamaTeacher, llamaTeacherConfigFromEnv } from './llama.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import type { Teacher } from './types.ts';
 
 export interface TeacherCreateOptions {
@@ -24,9 +24,8 @@ export interface TeacherCreateOptions {
    * fields of LlmTeacherConfig). Unknown names are BAD_OPTION errors.
    */
   settings?: Readonly<Record<string, unknown>>;
-  /** For `local`: the store and data set whose trained teacher to load. */
-  store?: Store;
-  dataset?: string;
+  /** For `local`: the data set whose trained teacher to load. */
+  dataset?: Dataset;
   /** For `local`: the artifact folder (default: defaultLocalTeacherDir of the store and data set). */
   modelDir?: string;
 }
@@ -65,13 +64,13 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     description: `the default without an LLM; ${LOCAL_TEACHER_DESCRIPTION}`,
     isLLM: false,
     create: (options?: TeacherCreateOptions) => {
-      if (!options?.store || !options.dataset) {
+      if (!options?.dataset) {
         throw new DistilrankError('BAD_OPTION', 'the local teacher needs a store and a data set', {
           field: 'dataset',
           hint: 'pass --dataset NAME (and --store PATH): the local teacher is trained per data set',
         });
       }
-      return LocalTeacher.load(options.store, options.dataset, options.modelDir);
+      return LocalTeacher.load(options.dataset, options.modelDir);
     },
   }),
   'onnx-cross-encoder': Object.freeze({

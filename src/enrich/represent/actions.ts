@@ -11,7 +11,7 @@
  */
 import { normaliseQueryText } from '../../ingest/index.ts';
 import { DistilrankError } from '../../core/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { Dataset } from '../../store/index.ts';
 import { ENGLISH_STOPWORDS, tokenize } from '../../text/index.ts';
 import type { ActionTextSource, ItemActionText } from './builder.ts';
 
@@ -211,22 +211,12 @@ export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateO
   return new AggregatedActions(byItem, stats);
 }
 
-/** A data set's log events with time < `before`, oldest first (a cursor: nothing is held in memory). */
-export function storedLogEvents(store: Store, dataset: string, before = Number.MAX_SAFE_INTEGER): Generator<ActionEvent> {
-  return store.logEvents(dataset, before);
-}
-
 /** The dev and test query texts of a data set: excluded from action text by default. */
-export function evaluationQueryTexts(store: Store, dataset: string): string[] {
-  return store.queries(dataset).filter((q) => q.split !== 'train').map((q) => q.text);
+export function evaluationQueryTexts(dataset: Dataset): string[] {
+  return dataset.storedQueries().filter((q) => q.split !== 'train').map((q) => q.text);
 }
 
 /** Aggregate a data set's stored events before `cutoff`, its evaluation queries excluded unless told otherwise. */
-export function storedActions(store: Store, dataset: string, opts: Omit<AggregateOptions, 'excludeQueries'> & { excludeQueries?: Iterable<string> }): AggregatedActions {
-  return aggregateActions(storedLogEvents(store, dataset, opts.cutoff), { ...opts, excludeQueries: opts.excludeQueries ?? evaluationQueryTexts(store, dataset) });
-}
-
-/** Number of a data set's log events, and how many of them are simulated. */
-export function logEventCounts(store: Store, dataset: string): { events: number; simulated: number; maxTime: number | null } {
-  return store.logEventCounts(dataset);
+export function storedActions(dataset: Dataset, opts: Omit<AggregateOptions, 'excludeQueries'> & { excludeQueries?: Iterable<string> }): AggregatedActions {
+  return aggregateActions(dataset.logEvents(opts.cutoff), { ...opts, excludeQueries: opts.excludeQueries ?? evaluationQueryTexts(dataset) });
 }

@@ -32,10 +32,8 @@ export {
   EXTRA_KEYS,
   aggregateActions,
   evaluationQueryTexts,
-  logEventCounts,
   queryKey,
   storedActions,
-  storedLogEvents,
 } from './actions.ts';
 export type { ActionEvent, ActionWeights, AggregateOptions, AggregateStats } from './actions.ts';
 export {
@@ -46,7 +44,6 @@ export {
   LONG_BY_LEVEL,
   SAVE_BY_LEVEL,
   UNJUDGED,
-  replaceSimulatedEvents,
   simulateLogs,
 } from './simulate.ts';
 export type { SimulateOptions, Simulation } from './simulate.ts';

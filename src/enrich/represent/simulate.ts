@@ -18,7 +18,7 @@
 import { DistilrankError } from '../../core/index.ts';
 import { mulberry32 } from '../../core/index.ts';
 import { Bm25Ranker } from '../../retrieve/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { Dataset } from '../../store/index.ts';
 import { ENGLISH_STOPWORDS, tokenize } from '../../text/index.ts';
 import { EXTRA_KEYS, queryKey, type ActionEvent } from './actions.ts';
 
@@ -63,21 +63,20 @@ function boardTitle(title: string, rand: () => number): string {
   return picked.join(' ');
 }
 
-export function simulateLogs(store: Store, dataset: string, opts: SimulateOptions = {}): Simulation {
+export function simulateLogs(dataset: Dataset, opts: SimulateOptions = {}): Simulation {
   const target = opts.events ?? DEFAULT_SIMULATED_EVENTS;
   if (!Number.isInteger(target) || target < 1) throw new DistilrankError('BAD_OPTION', `events must be a positive integer, got ${target}`, { field: 'events' });
-  const info = store.dataset(dataset);
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   const depth = opts.depth ?? 10;
-  const evaluation = new Set(store.queries(dataset).filter((q) => q.split !== 'train').map((q) => queryKey(q.text)));
-  const queries = store.queries(dataset, 'train').filter((q) => !evaluation.has(queryKey(q.text)));
+  const evaluation = new Set(dataset.storedQueries().filter((q) => q.split !== 'train').map((q) => queryKey(q.text)));
+  const queries = dataset.storedQueries('train').filter((q) => !evaluation.has(queryKey(q.text)));
   if (!queries.length) {
     throw new DistilrankError('BAD_INPUT', `the training split of ${dataset} has no queries to simulate searches for`, { field: 'split', hint: 'ingest queries (70% go to the training split)' });
   }
   const level = new Map<string, number>();
-  const train = store.judgments(dataset, { split: 'train', judgmentSet });
+  const train = dataset.storedJudgments({ split: 'train', judgmentSet });
   for (const j of train) level.set(`${j.queryId}\0${j.itemId}`, j.level);
-  const bm25 = new Bm25Ranker(store, dataset);
+  const bm25 = new Bm25Ranker(dataset);
   const lists = new Map<string, string[]>();
   const titles = new Map<string, string>();
   const rand = mulberry32(opts.seed ?? 1);
@@ -95,7 +94,7 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
     if (!list) {
       list = bm25.retrieve(q.text, depth).map((c) => c.itemId);
       lists.set(q.id, list);
-      for (const item of store.items(dataset, list.filter((id) => !titles.has(id)))) titles.set(item.id, item.title);
+      for (const item of dataset.storedItems(list.filter((id) => !titles.has(id)))) titles.set(item.id, item.title);
     }
     const t0 = Math.floor(rand() * 60_000);
     const session = sessions;
@@ -127,12 +126,4 @@ export function simulateLogs(store: Store, dataset: string, opts: SimulateOption
   events.forEach((e, k) => (e.time += start + Math.floor((sessionOf[k]! / sessions) * spanMs)));
   events.sort((a, b) => a.time - b.time);
   return { events, sessions, queries: used.size, trainJudgments: train.length };
-}
-
-/**
- * Replace a data set's simulated events with `events` (one transaction); real (not simulated)
- * events are kept. Returns how many simulated events were removed.
- */
-export function replaceSimulatedEvents(store: Store, dataset: string, events: readonly ActionEvent[]): number {
-  return store.replaceSimulatedLogEvents(dataset, events);
 }

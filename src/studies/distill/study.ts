@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { calibrateRanker, evaluate, evaluateLabels, percentile } from '../../eval/index.ts';
 import { buildPool, itemText, runLabelJob, seededPairOrder, type LabelBudget, type LabelCache, type LabelJobSummary, type LabelProgress } from '../../label/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker } from '../../retrieve/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { Dataset } from '../../store/index.ts';
 import { DEFAULT_NEGATIVES, readStudentArtifact, StudentRanker, trainStudent, writeStudentArtifact, type NegativeSampling } from '../../student/index.ts';
 import type { Teacher } from '../../teacher/index.ts';
 import { evaluateTeacher, type TeacherEvalReport } from '../teacher-eval/evaluate-teacher.ts';
@@ -31,8 +31,7 @@ export const ROI_CANDIDATES = 100;
 export const POOL_DEPTH = 200;
 
 export interface DistillStudyOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   teacher: Teacher;
   /** True when the teacher costs money per call (its cost column comes from its recorded token prices). */
   teacherIsPriced: boolean;
@@ -131,22 +130,22 @@ async function timeScoring(pools: ReadonlyArray<{ text: string; ids: string[] }>
 }
 
 export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillStudy> {
-  const { store, dataset, teacher, cache } = o;
+  const { dataset, teacher, cache } = o;
   const multiples = [...(o.multiples ?? DEFAULT_MULTIPLES)].sort((a, b) => a - b);
   const cpuUsdPerHour = o.cpuUsdPerHour ?? DEFAULT_CPU_USD_PER_HOUR;
   const stage = (s: string) => o.onStage?.(s);
   const notes: string[] = [];
-  const bm25 = new Bm25Ranker(store, dataset);
+  const bm25 = new Bm25Ranker(dataset);
   const job = { ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.budget ? { budget: o.budget } : {}) };
   const opened: StudentRanker[] = [];
 
   const evalStudent = async (dir: string) => {
-    const s = await StudentRanker.load(store, dataset, dir);
+    const s = await StudentRanker.load(dataset, dir);
     opened.push(s);
-    const ev = (protocol: 'rerank' | 'retrieval') => evaluate({ store, dataset, split: 'test', protocol, ranker: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+    const ev = (protocol: 'rerank' | 'retrieval') => evaluate({ dataset, split: 'test', protocol, ranker: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
     const re = (await ev('rerank')).report;
     const rt = (await ev('retrieval')).report;
-    const lab = await evaluateLabels({ store, dataset, split: 'test', predictor: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+    const lab = await evaluateLabels({ dataset, split: 'test', predictor: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
     return { s, rerank: re.metrics['nDCG@10']!, retrieval: rt.metrics['nDCG@10']!, accuracy: lab.metrics.accuracy, kappa: lab.metrics.kappa_quadratic };
   };
 
@@ -162,7 +161,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
       humanPairs = readStudentArtifact(humanDir).card.split.train.pairs;
     } else {
       stage('training the student on human labels');
-      const human = await trainStudent({ store, dataset, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+      const human = await trainStudent({ dataset, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
       humanSeconds = (performance.now() - t0) / 1000;
       humanDir = join(o.outDir, 'student-human');
       writeStudentArtifact(humanDir, human.onnx, human.card);
@@ -176,21 +175,21 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     // 2. Teacher labels for the pool: a seeded sample of the top POOL_DEPTH BM25 candidates of the
     // training queries, as large as the largest multiple needs. The pool reaches as deep as the
     // retrieval protocol re-ranks, so the student sees the teacher's view of deep candidates too.
-    const trainQueries = store.queries(dataset, 'train').length;
+    const trainQueries = dataset.storedQueries('train').length;
     const k = POOL_DEPTH;
     const wanted = Math.round(multiples[multiples.length - 1]! * humanPairs);
-    const full = buildPool(store, dataset, { k, queries: 'train' });
+    const full = buildPool(dataset, { k, queries: 'train' });
     const pool = seededPairOrder(full).slice(0, wanted);
     stage(`teacher ${teacher.name} labels the pool: ${pool.length} of the ${full.length} pairs of the top ${k} BM25 candidates of ${trainQueries} training queries`);
     t0 = performance.now();
-    const poolJob = await runLabelJob({ cache, teacher, pairs: pool, dataset, ...job, ...(o.onProgress ? { onProgress: (p: LabelProgress) => o.onProgress!('pool', p) } : {}) });
+    const poolJob = await runLabelJob({ cache, teacher, pairs: pool, dataset: dataset.name, ...job, ...(o.onProgress ? { onProgress: (p: LabelProgress) => o.onProgress!('pool', p) } : {}) });
     const poolSeconds = (performance.now() - t0) / 1000;
     if (poolJob.stoppedBy !== 'done') notes.push(`the pool's labelling job stopped early (${poolJob.stoppedBy}): ${poolJob.remaining} of ${pool.length} pairs are unlabelled`);
-    const texts = new Map(store.queries(dataset).map((q) => [q.id, q.text] as const));
+    const texts = new Map(dataset.storedQueries().map((q) => [q.id, q.text] as const));
     const inPool = new Set(pool.map((p) => `${p.queryId}\0${p.itemId}`));
     const labels = seededPairOrder(
       cache
-        .labelsFor(dataset, teacher.name, teacher.model, teacher.promptVersion)
+        .labelsFor(dataset.name, teacher.name, teacher.model, teacher.promptVersion)
         .filter((r) => texts.has(r.queryId) && inPool.has(`${r.queryId}\0${r.itemId}`))
         .map((r) => ({ queryId: r.queryId, queryText: r.queryText ?? texts.get(r.queryId)!, itemId: r.itemId, distribution: r.distribution })),
     );
@@ -208,7 +207,6 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
       stage(`training the student on human + ${n} teacher labels (${m}×)`);
       t0 = performance.now();
       const trained = await trainStudent({
-        store,
         dataset,
         labels: 'human+teacher',
         negatives: o.negatives ?? DEFAULT_NEGATIVES,
@@ -239,7 +237,6 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     // 4. The teacher against held-out human labels (calibration on dev, agreement and rerank on test).
     stage(`teacher ${teacher.name} judges the dev and test judged pairs`);
     const teacherEval = await evaluateTeacher({
-      store,
       dataset,
       teacher,
       cache,
@@ -250,20 +247,20 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
 
     // 5. ROI: quality, latency and cost per model.
     stage('timing every model on the test queries');
-    const testQueries = store.queries(dataset, 'test');
+    const testQueries = dataset.storedQueries('test');
     const pools = testQueries.slice(0, o.latencyQueries ?? 300).map((q) => ({ text: q.text, ids: bm25.retrieve(q.text, ROI_CANDIDATES).map((c) => c.itemId) }));
     const cpuCost = (cpuSecondsPerQuery: number) => (cpuSecondsPerQuery * 1000 * cpuUsdPerHour) / 3600;
     const bestStudent = opened[curve.indexOf(best)]!;
     const models: Array<{ model: string; kind: RoiRow['kind']; ranker: Ranker; levels: LevelPredictor; rerank?: number; retrieval?: number }> = [
-      { model: 'bm25', kind: 'baseline', ranker: bm25, levels: await calibrateRanker(bm25, store, dataset, 'train', o.judgmentSet) },
+      { model: 'bm25', kind: 'baseline', ranker: bm25, levels: await calibrateRanker(bm25, dataset, 'train', o.judgmentSet) },
       { model: 'student (human)', kind: 'student', ranker: humanEval.s, levels: humanEval.s, rerank: humanEval.rerank, retrieval: humanEval.retrieval },
       { model: `student (distilled ${best.multiple}×)`, kind: 'student', ranker: bestStudent, levels: bestStudent, rerank: best.rerank, retrieval: best.retrieval },
     ];
     const roi: RoiRow[] = [];
     for (const m of models) {
-      const rerank = m.rerank ?? (await evaluate({ store, dataset, split: 'test', protocol: 'rerank', ranker: m.ranker })).report.metrics['nDCG@10']!;
-      const retrieval = m.retrieval ?? (await evaluate({ store, dataset, split: 'test', protocol: 'retrieval', ranker: m.ranker })).report.metrics['nDCG@10']!;
-      const kappa = (await evaluateLabels({ store, dataset, split: 'test', predictor: m.levels, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) })).metrics.kappa_quadratic;
+      const rerank = m.rerank ?? (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker: m.ranker })).report.metrics['nDCG@10']!;
+      const retrieval = m.retrieval ?? (await evaluate({ dataset, split: 'test', protocol: 'retrieval', ranker: m.ranker })).report.metrics['nDCG@10']!;
+      const kappa = (await evaluateLabels({ dataset, split: 'test', predictor: m.levels, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) })).metrics.kappa_quadratic;
       const t = await timeScoring(pools, (q, ids) => m.ranker.score(q, ids));
       roi.push({
         model: m.model,
@@ -302,7 +299,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     } else {
       const sample = pools.slice(0, o.teacherLatencyQueries ?? 20);
       const itemTexts = new Map<string, string>();
-      for (const it of store.items(dataset, [...new Set(sample.flatMap((p) => p.ids))])) itemTexts.set(it.id, itemText(it));
+      for (const it of dataset.storedItems([...new Set(sample.flatMap((p) => p.ids))])) itemTexts.set(it.id, itemText(it));
       const t = await timeScoring(sample, async (q, ids) => {
         for (const id of ids) await teacher.judge({ queryId: '', queryText: q, itemId: id, itemText: itemTexts.get(id) ?? '' });
       });
@@ -333,7 +330,7 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     roi.push(teacherRow);
 
     return {
-      dataset,
+      dataset: dataset.name,
       teacher: { name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion },
       pool: { k, pairs: pool.length, candidates: full.length, job: poolJob, seconds: poolSeconds },
       teacherEval,

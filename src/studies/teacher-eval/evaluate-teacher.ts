@@ -20,7 +20,7 @@ import { expectedLevel, labelAgreement } from '../../eval/index.ts';
 import { labelKey, type LabelCache } from '../../label/index.ts';
 import { itemText } from '../../label/index.ts';
 import { runLabelJob, type JobClock, type LabelBudget, type LabelJobSummary, type LabelProgress, type RetryPolicy, type StopReason } from '../../label/index.ts';
-import type { Split, Store } from '../../store/index.ts';
+import type { Split, Dataset } from '../../store/index.ts';
 import { applyCalibration, fitCalibration, meanNll, type Calibration, type CalibrationOptions } from './temperature.ts';
 import { type Teacher, type TeacherPair } from '../../teacher/index.ts';
 import { addCost, ZERO_COST, type CallCost } from '../../jobs/index.ts';
@@ -35,8 +35,7 @@ export interface TeacherEvalSystem {
 }
 
 export interface EvaluateTeacherOptions {
-  store: Store;
-  dataset: string;
+  dataset: Dataset;
   teacher: Teacher;
   cache: LabelCache;
   /** Split the calibration is fitted on (default 'dev'). */
@@ -147,13 +146,13 @@ interface JudgedPair {
   gain: number;
 }
 
-function judgedPairs(store: Store, dataset: string, split: Split, judgmentSet: string, budgetChars: number | undefined): JudgedPair[] {
-  const queries = new Map(store.queries(dataset, split).map((q) => [q.id, q.text] as const));
-  const judgments = store.judgments(dataset, { split, judgmentSet }).filter((j) => queries.has(j.queryId));
+function judgedPairs(dataset: Dataset, split: Split, judgmentSet: string, budgetChars: number | undefined): JudgedPair[] {
+  const queries = new Map(dataset.storedQueries(split).map((q) => [q.id, q.text] as const));
+  const judgments = dataset.storedJudgments({ split, judgmentSet }).filter((j) => queries.has(j.queryId));
   const texts = new Map<string, string>();
   const ids = [...new Set(judgments.map((j) => j.itemId))];
   for (let i = 0; i < ids.length; i += 5000) {
-    for (const item of store.items(dataset, ids.slice(i, i + 5000))) texts.set(item.id, itemText(item, budgetChars));
+    for (const item of dataset.storedItems(ids.slice(i, i + 5000))) texts.set(item.id, itemText(item, budgetChars));
   }
   const out: JudgedPair[] = [];
   for (const j of judgments) {
@@ -295,18 +294,17 @@ function systemAgreement(
  * the caller decides whether that is an error (the CLI: TEACHER_FAILED).
  */
 export async function evaluateTeacher(opts: EvaluateTeacherOptions): Promise<TeacherEvalReport> {
-  const { store, dataset, teacher, cache } = opts;
-  const info = store.dataset(dataset); // STORE_NOT_FOUND when absent
-  const judgmentSet = opts.judgmentSet ?? info.defaultJudgmentSet;
-  if (!info.judgmentSets.includes(judgmentSet)) throw unknownName('judgment set', judgmentSet, info.judgmentSets);
+  const { dataset, teacher, cache } = opts;
+  const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
+  if (!dataset.judgmentSets.includes(judgmentSet)) throw unknownName('judgment set', judgmentSet, dataset.judgmentSets);
   const calibrationSplit = opts.calibrationSplit ?? 'dev';
   const evalSplit = opts.evalSplit ?? 'test';
   const measure = opts.measure ?? 'nDCG@10';
   const notes: string[] = [];
   if (calibrationSplit === evalSplit) notes.push(`calibrated and evaluated on the same split (${evalSplit}): the calibrated numbers are optimistic`);
 
-  const calJudged = judgedPairs(store, dataset, calibrationSplit, judgmentSet, opts.itemTextBudget);
-  const evalJudged = judgedPairs(store, dataset, evalSplit, judgmentSet, opts.itemTextBudget);
+  const calJudged = judgedPairs(dataset, calibrationSplit, judgmentSet, opts.itemTextBudget);
+  const evalJudged = judgedPairs(dataset, evalSplit, judgmentSet, opts.itemTextBudget);
   if (!evalJudged.length) {
     throw new DistilrankError('BAD_INPUT', `the ${evalSplit} split of ${dataset} has no judged pairs (judgment set ${judgmentSet})`, {
       field: 'split',
@@ -319,7 +317,7 @@ export async function evaluateTeacher(opts: EvaluateTeacherOptions): Promise<Tea
       cache,
       teacher,
       pairs: judged.map((j) => j.pair),
-      dataset: evalRefDataset(dataset),
+      dataset: evalRefDataset(dataset.name),
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(budget ? { budget } : {}),
       ...(opts.retry ? { retry: opts.retry } : {}),
@@ -347,7 +345,7 @@ export async function evaluateTeacher(opts: EvaluateTeacherOptions): Promise<Tea
   }
   const evalCost = evalJob ? evalJob.cost : { ...ZERO_COST };
   const report: TeacherEvalReport = {
-    dataset,
+    dataset: dataset.name,
     teacher: teacher.name,
     model: teacher.model,
     promptVersion: teacher.promptVersion,
