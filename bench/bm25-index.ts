@@ -43,7 +43,7 @@ try {
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const t0 = performance.now();
-    const index = Bm25Index.build(store, name, weights);
+    const index = Bm25Index.build(store.dataset(name), weights);
     const buildMs = performance.now() - t0;
     global.gc?.();
     const added = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore;
@@ -51,8 +51,8 @@ try {
     buildRows.push([name, String(st.items), String(st.terms), String(st.postings), fmt(buildMs, 0), `${Math.round(added / 2 ** 20)} MiB${global.gc ? '' : ' (no --expose-gc: rough)'}`]);
 
     const queries = store.queries(name).map((q) => q.text);
-    const fts = new Bm25Ranker(store, name, weights);
-    const mem = new Bm25Ranker(store, name, weights, { index });
+    const fts = new Bm25Ranker(store.dataset(name), weights);
+    const mem = new Bm25Ranker(store.dataset(name), weights, { index });
     // Warm both (statements, the tokenizer's scratch table); then each query through both, compared
     // at once and dropped (holding every result would measure the garbage collector, not BM25).
     for (const q of queries.slice(0, 50)) {

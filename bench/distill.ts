@@ -78,11 +78,10 @@ try {
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     const cache = LabelCache.open(join(work, `${name}-labels.sqlite`), { create: true });
     const t0 = performance.now();
-    const trained = await trainLocalTeacher({ store, dataset: name, dir: join(work, `${name}-teacher`) });
+    const trained = await trainLocalTeacher({ dataset: store.dataset(name), dir: join(work, `${name}-teacher`) });
     console.log(`${name}: local teacher trained in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const study = await runDistillStudy({
-      store,
-      dataset: name,
+      dataset: store.dataset(name),
       teacher: trained.teacher,
       teacherIsPriced: false,
       cache,
@@ -98,7 +97,7 @@ try {
 
     // An LLM teacher's price per 1,000 queries: its real prompts for 100 BM25 candidates of 30 test
     // queries, answered by the OpenAI-compatible test server (a word-overlap rule: quality is not measured).
-    const bm25 = new Bm25Ranker(store, name);
+    const bm25 = new Bm25Ranker(store.dataset(name));
     const pools = store.queries(name, 'test').slice(0, 30).map((q) => ({ text: q.text, ids: bm25.retrieve(q.text, 100).map((c) => c.itemId) }));
     const llm = await llmCostPerThousand(pools, store, name);
     const distilled = study.roi.find((r) => r.kind === 'student' && r.model.startsWith('student (distilled'))!;

@@ -26,12 +26,11 @@ try {
   store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
   const t0 = performance.now();
   const { card } = await trainEmbeddingsForDataset({
-    store,
-    dataset: name,
+    dataset: store.dataset(name),
     dir: join(work, 'embed'),
-    negativePool: negativePool(store, name, 200),
+    negativePool: negativePool(store.dataset(name), 200),
     negativeDepth: 200,
-    lexical: new Bm25Ranker(store, name),
+    lexical: new Bm25Ranker(store.dataset(name)),
     config,
     onEpoch: (e) => console.log(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, dev nDCG@10 (${stopping}) ${e.devNdcg10.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
   });

@@ -12,7 +12,7 @@ import { ablationHeader, ablationTable } from '../src/cli/represent-commands.ts'
 import { fmt, table } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { mulberry32 } from '../src/core/index.ts';
-import { aggregateActions, replaceSimulatedEvents, simulateLogs, storedActions, type ActionEvent } from '../src/enrich/represent/index.ts';
+import { aggregateActions, simulateLogs, storedActions, type ActionEvent } from '../src/enrich/represent/index.ts';
 import { runAblation } from '../src/studies/index.ts';
 import { Store } from '../src/store/index.ts';
 
@@ -66,10 +66,10 @@ try {
     judgments: [],
   });
   const ti = performance.now();
-  replaceSimulatedEvents(store, 'bench-logs', events);
+  store.dataset('bench-logs').replaceSimulatedLogEvents(events);
   const insertSeconds = (performance.now() - ti) / 1000;
   const t1 = performance.now();
-  const fromStore = storedActions(store, 'bench-logs', { cutoff, excludeQueries: excluded });
+  const fromStore = storedActions(store.dataset('bench-logs'), { cutoff, excludeQueries: excluded });
   const s1 = (performance.now() - t1) / 1000;
   store.close();
   rows.push(['from the store (SQLite cursor)', String(N), String(fromStore.stats.used), String(fromStore.size), fmt(s1, 2), fmt((s1 * 1e6) / N, 2), fmt(N / s1 / 1e6, 2)]);
@@ -83,22 +83,21 @@ try {
     s.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     const progress = (stage: string) => process.stderr.write(`  ${stage}\n`);
     console.log('## Ablation: real fields');
-    const real = await runAblation({ store: s, dataset: name, order: ['title', 'description', 'brand', 'attributes'], workDir: join(work, 'ablate-real'), onStage: progress });
+    const real = await runAblation({ dataset: s.dataset(name), order: ['title', 'description', 'brand', 'attributes'], workDir: join(work, 'ablate-real'), onStage: progress });
     console.log(ablationHeader(real));
     console.log(ablationTable(real));
     console.log(`(${real.seconds.toFixed(0)} s)\n`);
 
-    const sim = simulateLogs(s, name, { events: 20_000, seed: 1 });
-    replaceSimulatedEvents(s, name, sim.events);
-    const actions = storedActions(s, name, { cutoff: sim.events.at(-1)!.time + 1 });
+    const sim = simulateLogs(s.dataset(name), { events: 20_000, seed: 1 });
+    s.dataset(name).replaceSimulatedLogEvents(sim.events);
+    const actions = storedActions(s.dataset(name), { cutoff: sim.events.at(-1)!.time + 1 });
     console.log('## Ablation: + user-action fields from SIMULATED logs');
     console.log(
       `SIMULATED logs (simulate-logs, seed 1): ${sim.events.length} events from ${sim.sessions} sessions over ${sim.queries} training queries; ` +
         `action text for ${actions.size} items; evaluation queries excluded (${actions.stats.excludedQueries} events)`,
     );
     const simulated = await runAblation({
-      store: s,
-      dataset: name,
+      dataset: s.dataset(name),
       order: ['title', 'description', 'brand', 'attributes', 'engaged_queries', 'board_titles', 'link_text'],
       from: 'attributes',
       sources: { actions },

@@ -42,7 +42,7 @@ try {
   );
 
   const queries = store.queries(name, 'test');
-  const ranker = new Bm25Ranker(store, name);
+  const ranker = new Bm25Ranker(store.dataset(name));
   for (const k of [100, 400]) {
     const candidates = queries.map((q) => ({ q, ids: ranker.retrieve(q.text, k).map((r) => r.itemId) }));
     const out = new Float32Array(k * FEATURES.length);

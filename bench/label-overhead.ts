@@ -147,7 +147,7 @@ const store = Store.open(join(work, `${datasetName}.sqlite`), { create: true });
 try {
   const t0 = performance.now();
   store.ingest(adapter.load(await resolveDatasetDir(datasetName, { dataDir, download: false })));
-  const pool = buildPool(store, datasetName, { k });
+  const pool = buildPool(store.dataset(datasetName), { k });
   const uniquePairs = new Set(pool.map((p) => `${p.queryText}\0${p.itemText}`)).size;
   console.log(`pool: ${datasetName}, BM25 top ${k} per training query → ${pool.length} pairs (${uniquePairs} distinct query/item texts); set up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 

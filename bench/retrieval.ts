@@ -51,29 +51,28 @@ try {
     const rss0 = process.memoryUsage().rss;
     const te = performance.now();
     const { card, dir } = await trainEmbeddingsForDataset({
-      store,
-      dataset: name,
-      negativePool: negativePool(store, name, 200),
+      dataset: store.dataset(name),
+      negativePool: negativePool(store.dataset(name), 200),
       negativeDepth: 200,
-      lexical: new Bm25Ranker(store, name),
+      lexical: new Bm25Ranker(store.dataset(name)),
       config: { epochs },
       onEpoch: (e) => process.stderr.write(`${name}: embed epoch ${e.epoch} dev nDCG@10 ${e.devNdcg10.toFixed(4)}\n`),
     });
     const embedSeconds = (performance.now() - te) / 1000;
-    const embeddings = Embeddings.forDataset(store, name);
+    const embeddings = Embeddings.forDataset(store.dataset(name));
     const rssEmbed = process.memoryUsage().rss;
     const ts = performance.now();
-    const student = await trainStudent({ store, dataset: name, embedding: embeddings });
+    const student = await trainStudent({ dataset: store.dataset(name), embedding: embeddings });
     const studentDir = join(work, `${name}-student`);
     writeStudentArtifact(studentDir, student.onnx, student.card);
     const studentSeconds = (performance.now() - ts) / 1000;
     // The same student without the embedding feature (the lexical feature set), for the ablation column.
-    const lexical = await trainStudent({ store, dataset: name, embedding: null });
+    const lexical = await trainStudent({ dataset: store.dataset(name), embedding: null });
     const lexicalDir = join(work, `${name}-student-lexical`);
     writeStudentArtifact(lexicalDir, lexical.onnx, lexical.card);
     process.stderr.write(`${name}: embeddings ${embedSeconds.toFixed(0)} s, student ${studentSeconds.toFixed(0)} s\n`);
 
-    const bm25 = new Bm25Ranker(store, name);
+    const bm25 = new Bm25Ranker(store.dataset(name));
     const vector = new VectorRanker(embeddings);
     const weights = fusionWeightsOf(vector);
     if (card.fusion) process.stderr.write(`${name}: fusion weights bm25 ${weights.bm25}, vector ${weights.vector}; dev nDCG@10 by weight: ${card.fusion.grid.map((g) => `${g.bm25}/${g.vector} ${g.devNdcg10.toFixed(4)}`).join(', ')}\n`);
@@ -85,12 +84,12 @@ try {
       ['hybrid 1/1 (equal)', new HybridRanker(bm25, vector, { weights: EQUAL_WEIGHTS })],
     ];
     for (const [label, r] of retrievers) {
-      const alone = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: r, measures: MEASURES });
-      const reranked = await StudentRanker.load(store, name, studentDir, { retriever: r, embedding: embeddings });
-      const withStudent = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
+      const alone = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: r, measures: MEASURES });
+      const reranked = await StudentRanker.load(store.dataset(name), studentDir, { retriever: r, embedding: embeddings });
+      const withStudent = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
       await reranked.close();
-      const lexicalRanker = await StudentRanker.load(store, name, lexicalDir, { retriever: r });
-      const withLexical = await evaluate({ store, dataset: name, split: 'test', protocol: 'retrieval', ranker: lexicalRanker, measures: MEASURES });
+      const lexicalRanker = await StudentRanker.load(store.dataset(name), lexicalDir, { retriever: r });
+      const withLexical = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: lexicalRanker, measures: MEASURES });
       await lexicalRanker.close();
       quality.push([
         name,

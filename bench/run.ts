@@ -48,9 +48,9 @@ try {
       `${(bytes / 2 ** 20).toFixed(1)} MiB`,
     ]);
 
-    const ranker = new Bm25Ranker(store, name);
+    const ranker = new Bm25Ranker(store.dataset(name));
     for (const protocol of ['rerank', 'retrieval'] as const) {
-      quality.push((await evaluate({ store, dataset: name, split: 'test', protocol, ranker })).report);
+      quality.push((await evaluate({ dataset: store.dataset(name), split: 'test', protocol, ranker })).report);
     }
 
     if (name === 'home-depot') {

@@ -36,7 +36,7 @@ try {
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
-    const trained = await trainStudent({ store, dataset: name });
+    const trained = await trainStudent({ dataset: store.dataset(name) });
     const trainSeconds = (performance.now() - t0) / 1000;
     const dir = join(work, `${name}-student`);
     writeStudentArtifact(dir, trained.onnx, trained.card);
@@ -52,30 +52,30 @@ try {
       c.onnxParityMaxAbsDiff.toExponential(1),
     ]);
 
-    const student = await StudentRanker.load(store, name, dir);
+    const student = await StudentRanker.load(store.dataset(name), dir);
     // Ablation: the same student without sampled negatives (judged pairs only).
     const plainDir = join(work, `${name}-student-no-negatives`);
-    const plainTrained = await trainStudent({ store, dataset: name, negatives: { ...DEFAULT_NEGATIVES, perQuery: 0 } });
+    const plainTrained = await trainStudent({ dataset: store.dataset(name), negatives: { ...DEFAULT_NEGATIVES, perQuery: 0 } });
     writeStudentArtifact(plainDir, plainTrained.onnx, plainTrained.card);
-    const plain = await StudentRanker.load(store, name, plainDir);
+    const plain = await StudentRanker.load(store.dataset(name), plainDir);
     const plainNamed: Ranker & LevelPredictor = {
       name: 'student(human, no negatives)',
       retrieve: (q, k) => plain.retrieve(q, k),
       score: (q, ids) => plain.score(q, ids),
       predictLevels: (q, ids) => plain.predictLevels(q, ids),
     };
-    const bm25 = new Bm25Ranker(store, name);
+    const bm25 = new Bm25Ranker(store.dataset(name));
     const models: Array<{ ranker: Ranker; levels: () => Promise<LevelPredictor> }> = [
-      { ranker: new RandomRanker(store, name), levels: () => calibrateRanker(new RandomRanker(store, name), store, name, 'train') },
-      { ranker: bm25, levels: () => calibrateRanker(bm25, store, name, 'train') },
+      { ranker: new RandomRanker(store.dataset(name)), levels: () => calibrateRanker(new RandomRanker(store.dataset(name)), store.dataset(name), 'train') },
+      { ranker: bm25, levels: () => calibrateRanker(bm25, store.dataset(name), 'train') },
       { ranker: student, levels: () => Promise.resolve(student) },
       { ranker: plainNamed, levels: () => Promise.resolve(plainNamed) },
     ];
     const linear = store.dataset(name).scale.name === 'home-depot-mean-1-3';
     for (const m of models) {
-      const labels = await evaluateLabels({ store, dataset: name, split: 'test', predictor: await m.levels() });
+      const labels = await evaluateLabels({ dataset: store.dataset(name), split: 'test', predictor: await m.levels() });
       for (const protocol of ['rerank', 'retrieval'] as Protocol[]) {
-        const ev = await evaluate({ store, dataset: name, split: 'test', protocol, ranker: m.ranker });
+        const ev = await evaluate({ dataset: store.dataset(name), split: 'test', protocol, ranker: m.ranker });
         qualityRows.push([
           name,
           protocol === 'retrieval' && (m.ranker === student || m.ranker === plainNamed) ? `retrieval (bm25@${student.candidates})` : protocol,
@@ -117,7 +117,7 @@ try {
 }
 
 async function measureSpeed(store: Store, name: string, dir: string, student: StudentRanker, bm25: Bm25Ranker) {
-  const extractor = FeatureExtractor.fromStore(store, name, { priorJudgments: store.judgments(name, { split: 'train' }) });
+  const extractor = FeatureExtractor.fromStore(store.dataset(name), { priorJudgments: store.judgments(name, { split: 'train' }) });
   const scorer = await OnnxScorer.load((await import('../src/student/index.ts')).readStudentArtifact(dir).onnx);
   const queries = store.queries(name, 'test');
   const throughput: string[][] = [];

@@ -97,7 +97,7 @@ try {
   const truth = queries.flatMap((q) => q.items.map((i) => i.level));
   const truthExpected = queries.flatMap((q) => q.items.map((i) => i.expected));
   const teacherProbs = many.flatMap((j) => j.distribution);
-  const bm25 = await calibrateRanker(createRanker('bm25', store, dataset), store, dataset, 'train');
+  const bm25 = await calibrateRanker(createRanker('bm25', store.dataset(dataset)), store.dataset(dataset), 'train');
   t0 = performance.now();
   const bm25Probs: number[] = [];
   for (const q of queries) bm25Probs.push(...(await bm25.predictLevels(q.text, q.items.map((i) => i.itemId))));

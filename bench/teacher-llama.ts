@@ -51,7 +51,7 @@ try {
   let pairs;
   try {
     store.ingest(adapter.load(await resolveDatasetDir(datasetName, { dataDir, download: false })));
-    pairs = buildPool(store, datasetName, { k, queries: 'train' }).slice(0, nPairs);
+    pairs = buildPool(store.dataset(datasetName), { k, queries: 'train' }).slice(0, nPairs);
   } finally {
     store.close();
   }

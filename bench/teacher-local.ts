@@ -31,7 +31,7 @@ try {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     let t0 = performance.now();
-    const trained = await trainLocalTeacher({ store, dataset: name, assocHoldout: holdout, onStage: (s) => console.log(`  ${name}: ${s} (${((performance.now() - t0) / 1000).toFixed(1)} s)`) });
+    const trained = await trainLocalTeacher({ dataset: store.dataset(name), assocHoldout: holdout, onStage: (s) => console.log(`  ${name}: ${s} (${((performance.now() - t0) / 1000).toFixed(1)} s)`) });
     const teacherSeconds = (performance.now() - t0) / 1000;
     const teacher = trained.teacher;
     console.log(`  ${name}: teacher dev ${JSON.stringify(trained.card.metrics)}; members ${JSON.stringify(trained.card.training.members)}`);
@@ -40,15 +40,15 @@ try {
     let studentSeconds = NaN;
     if (!skipStudent) {
       t0 = performance.now();
-      const s = await trainStudent({ store, dataset: name });
+      const s = await trainStudent({ dataset: store.dataset(name) });
       studentSeconds = (performance.now() - t0) / 1000;
       const dir = join(work, `${name}-student`);
       writeStudentArtifact(dir, s.onnx, s.card);
-      rows.push(['student', await StudentRanker.load(store, name, dir)]);
+      rows.push(['student', await StudentRanker.load(store.dataset(name), dir)]);
     }
     for (const [label, predictor] of rows) {
       for (const split of ['dev', 'test'] as Split[]) {
-        const r = await evaluateLabels({ store, dataset: name, split, predictor });
+        const r = await evaluateLabels({ dataset: store.dataset(name), split, predictor });
         quality.push([name, label, split, String(r.pairs), fmt(r.metrics.accuracy), fmt(r.metrics.kappa_quadratic), fmt(r.metrics.RMSE_expected_level)]);
       }
     }
