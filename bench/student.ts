@@ -10,10 +10,9 @@ import { join, resolve } from 'node:path';
 import { fmt, table } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { calibrateRanker, evaluate, evaluateLabels, percentile, type Protocol } from '../src/eval/index.ts';
-import { FeatureExtractor } from '../src/features/index.ts';
 import { Bm25Ranker, RandomRanker, type LevelPredictor, type Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
-import { DEFAULT_NEGATIVES, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
+import { DEFAULT_NEGATIVES, StudentFeatures, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { OnnxScorer } from '../src/ml/index.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
@@ -117,7 +116,7 @@ try {
 }
 
 async function measureSpeed(store: Store, name: string, dir: string, student: StudentRanker, bm25: Bm25Ranker) {
-  const extractor = FeatureExtractor.fromStore(store.dataset(name), { priorJudgments: store.judgments(name, { split: 'train' }) });
+  const extractor = StudentFeatures.fromStore(store.dataset(name), { priorJudgments: store.judgments(name, { split: 'train' }), embedding: null });
   const scorer = await OnnxScorer.load((await import('../src/student/index.ts')).readStudentArtifact(dir).onnx);
   const queries = store.queries(name, 'test');
   const throughput: string[][] = [];
