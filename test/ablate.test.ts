@@ -5,22 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AblationResult } from '../src/studies/index.ts';
-import { Store } from '../src/store/index.ts';
 import { synthBundle } from './fixtures/represent/synth.ts';
-import { runCli, tempDir } from './helpers.ts';
+import { ingestedStore, runCli, useTempDir } from './helpers.ts';
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-ablate-');
 let storePath: string;
 beforeAll(() => {
-  tmp = tempDir('distilrank-ablate-');
   storePath = join(tmp.path, 'store.sqlite');
-  const s = Store.open(storePath, { create: true });
-  s.ingest(synthBundle('synth'));
-  s.close();
+  ingestedStore(storePath, synthBundle('synth')).close();
 });
-afterAll(() => tmp.cleanup());
 
 const small = ['--teacher-epochs', '3', '--student-epochs', '3', '--candidates', '20'];
 

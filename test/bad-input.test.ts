@@ -8,12 +8,11 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, type CliResult } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, useTempDir, type CliResult } from './helpers.ts';
 
 const STORE = 'shop.sqlite';
-let dir: string;
-let cleanup: () => void;
+const tmp = useTempDir('distilrank-bad-input-');
 let goodDump: string;
 
 const GOOD = {
@@ -49,7 +48,7 @@ function fileSha(path: string): string {
 }
 
 function write(name: string, content: string | Buffer): string {
-  writeFileSync(join(dir, name), content);
+  writeFileSync(join(tmp.path, name), content);
   return name;
 }
 
@@ -64,7 +63,7 @@ function ingest(files: { items?: string; queries?: string; judgments?: string } 
       '--judgments', files.judgments ?? 'judgments.qrels',
       '--scale', extra.scale ?? 'quepid-0-3',
     ],
-    { cwd: dir },
+    { cwd: tmp.path },
   );
 }
 
@@ -81,23 +80,21 @@ function expectRejected(r: CliResult, code: string, where: { file?: string; line
   expect(r.stderr).not.toMatch(/^\s+at /m);
   expect(r.stderr).not.toContain('node:internal');
   expect(r.stderr).not.toContain('internal error');
-  expect(storeDump(join(dir, STORE))).toBe(goodDump);
+  expect(storeDump(join(tmp.path, STORE))).toBe(goodDump);
   return r.stderr;
 }
 
 beforeAll(() => {
-  ({ path: dir, cleanup } = tempDir('distilrank-bad-input-'));
   for (const [name, content] of Object.entries(GOOD)) write(name, content);
   const r = ingest();
   if (r.status !== 0) throw new Error(`the good ingest failed: ${r.stderr}`);
   expect(r.stdout).toMatch(/^shop: 4 items, 3 queries .*, 5 judgments/);
-  goodDump = storeDump(join(dir, STORE));
+  goodDump = storeDump(join(tmp.path, STORE));
 });
-afterAll(() => cleanup());
 
 describe('the good data set', () => {
   it('is in the store, and re-ingesting it changes nothing', () => {
-    const db = new Database(join(dir, STORE), { readonly: true });
+    const db = new Database(join(tmp.path, STORE), { readonly: true });
     try {
       expect((db.prepare("SELECT count(*) AS n FROM items WHERE dataset = 'shop'").get() as { n: number }).n).toBe(4);
       expect((db.prepare("SELECT count(*) AS n FROM judgments WHERE dataset = 'shop'").get() as { n: number }).n).toBe(5);
@@ -107,7 +104,7 @@ describe('the good data set', () => {
     const r = ingest();
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('already up to date');
-    expect(storeDump(join(dir, STORE))).toBe(goodDump);
+    expect(storeDump(join(tmp.path, STORE))).toBe(goodDump);
   });
 });
 
@@ -190,7 +187,7 @@ describe('bad input files', () => {
   });
 
   it('an unknown built-in data set for ingest --dataset → UNKNOWN_NAME', () => {
-    const r = runCli(['--store', STORE, 'ingest', '--dataset', 'no-such-set'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'ingest', '--dataset', 'no-such-set'], { cwd: tmp.path });
     const err = expectRejected(r, 'UNKNOWN_NAME');
     expect(err).toContain('unknown data set "no-such-set"');
     expect(err).toMatch(/hint: use one of: .*cranfield/);
@@ -204,13 +201,13 @@ describe('bad input files', () => {
 
   it('a log event naming an unknown item → UNKNOWN_REFERENCE at its line', () => {
     const logs = write('logs.jsonl', '{"query": "running shoe", "item_id": "i1", "action": "click", "time": 1709806500000}\n{"query": "wool hat", "item_id": "i8", "action": "click", "time": "2024-03-07T10:15:00Z"}\n');
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--logs', logs, '--scale', 'quepid-0-3'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--logs', logs, '--scale', 'quepid-0-3'], { cwd: tmp.path });
     const err = expectRejected(r, 'UNKNOWN_REFERENCE', { file: logs, line: 2, field: 'item_id' });
     expect(err).toContain('"i8"');
   });
 
   it('an invalid data set name → BAD_OPTION, field dataset', () => {
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'My Shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--scale', 'quepid-0-3'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'ingest', '--name', 'My Shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--scale', 'quepid-0-3'], { cwd: tmp.path });
     expectRejected(r, 'BAD_OPTION', { field: 'dataset' });
   });
 
@@ -219,7 +216,7 @@ describe('bad input files', () => {
   });
 
   it('a missing required ingest option → BAD_OPTION naming it', () => {
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels'], { cwd: tmp.path });
     expectRejected(r, 'BAD_OPTION', { field: 'scale' });
   });
 });
@@ -233,7 +230,7 @@ describe('eval with unknown names', () => {
   ];
   for (const [what, args, message] of cases) {
     it(`an unknown ${what} → UNKNOWN_NAME, exit 1`, () => {
-      const r = runCli(['--store', STORE, 'eval', '--dataset', 'shop', ...args], { cwd: dir });
+      const r = runCli(['--store', STORE, 'eval', '--dataset', 'shop', ...args], { cwd: tmp.path });
       const err = expectRejected(r, 'UNKNOWN_NAME', what === 'split' ? { field: 'split' } : {});
       expect(err).toContain(message);
       expect(err).toMatch(/hint: use one of: /);
@@ -241,12 +238,12 @@ describe('eval with unknown names', () => {
   }
 
   it('eval on the good data set works (the unknown-name failures are not the store failing)', () => {
-    const r = runCli(['--store', STORE, 'eval', '--dataset', 'shop', '--split', 'train', '--protocol', 'rerank', '--json'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'eval', '--dataset', 'shop', '--split', 'train', '--protocol', 'rerank', '--json'], { cwd: tmp.path });
     expect(r.status, r.stderr).toBe(0);
   });
 
   it('an unknown data set for eval --dataset → STORE_NOT_FOUND naming what the store holds', () => {
-    const r = runCli(['--store', STORE, 'eval', '--dataset', 'no-such-set'], { cwd: dir });
+    const r = runCli(['--store', STORE, 'eval', '--dataset', 'no-such-set'], { cwd: tmp.path });
     const err = expectRejected(r, 'STORE_NOT_FOUND');
     expect(err).toContain('(the store holds: shop)');
   });
@@ -254,44 +251,44 @@ describe('eval with unknown names', () => {
 
 describe('a store of another schema version', () => {
   it('is refused with STORE_VERSION and left byte for byte unchanged', () => {
-    copyFileSync(join(dir, STORE), join(dir, 'v99.sqlite'));
-    const db = new Database(join(dir, 'v99.sqlite'));
+    copyFileSync(join(tmp.path, STORE), join(tmp.path, 'v99.sqlite'));
+    const db = new Database(join(tmp.path, 'v99.sqlite'));
     db.pragma('user_version = 99');
     db.close();
-    const before = fileSha(join(dir, 'v99.sqlite'));
+    const before = fileSha(join(tmp.path, 'v99.sqlite'));
     const r = ingest({}, { store: 'v99.sqlite' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error\[STORE_VERSION\]: \S*v99\.sqlite: .*schema version 99/);
     expect(r.stderr).toMatch(/\n {2}hint: \S/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
-    expect(fileSha(join(dir, 'v99.sqlite'))).toBe(before);
+    expect(fileSha(join(tmp.path, 'v99.sqlite'))).toBe(before);
     // reads are refused the same way
-    const ev = runCli(['--store', 'v99.sqlite', 'datasets'], { cwd: dir });
+    const ev = runCli(['--store', 'v99.sqlite', 'datasets'], { cwd: tmp.path });
     expect(ev.status).toBe(1);
     expect(ev.stderr).toMatch(/^error\[STORE_VERSION\]/);
-    expect(fileSha(join(dir, 'v99.sqlite'))).toBe(before);
+    expect(fileSha(join(tmp.path, 'v99.sqlite'))).toBe(before);
   });
 
   it('a SQLite file that is not a distilrank store is refused too', () => {
-    const db = new Database(join(dir, 'foreign.sqlite'));
+    const db = new Database(join(tmp.path, 'foreign.sqlite'));
     db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);');
     db.close();
-    const before = fileSha(join(dir, 'foreign.sqlite'));
+    const before = fileSha(join(tmp.path, 'foreign.sqlite'));
     const r = ingest({}, { store: 'foreign.sqlite' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error\[STORE_VERSION\]: \S*foreign\.sqlite: /);
-    expect(fileSha(join(dir, 'foreign.sqlite'))).toBe(before);
+    expect(fileSha(join(tmp.path, 'foreign.sqlite'))).toBe(before);
   });
 });
 
 describe('the store dump is sensitive', () => {
   // Control for all the "unchanged" assertions above: a real change to the data set changes the dump.
   it('changes when a good variant is ingested', () => {
-    copyFileSync(join(dir, STORE), join(dir, 'copy.sqlite'));
-    expect(storeDump(join(dir, 'copy.sqlite'))).toBe(goodDump);
+    copyFileSync(join(tmp.path, STORE), join(tmp.path, 'copy.sqlite'));
+    expect(storeDump(join(tmp.path, 'copy.sqlite'))).toBe(goodDump);
     const judgments = write('changed.qrels', GOOD['judgments.qrels'].replace('q3 0 i4 1', 'q3 0 i4 2'));
     const r = ingest({ judgments }, { store: 'copy.sqlite' });
     expect(r.status, r.stderr).toBe(0);
-    expect(storeDump(join(dir, 'copy.sqlite'))).not.toBe(goodDump);
+    expect(storeDump(join(tmp.path, 'copy.sqlite'))).not.toBe(goodDump);
   });
 });

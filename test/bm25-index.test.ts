@@ -3,25 +3,17 @@
  * the same scores, on real catalogues and on random ones (ties included); phrase queries handed back
  * to FTS5; a sliced build that lets timers run and ends in the same index.
  */
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetAdapter } from '../src/ingest/datasets/index.ts';
 import { discreteMapping } from '../src/core/index.ts';
 import { Bm25Index } from '../src/retrieve/bm25-index.ts';
 import { Bm25Ranker, ftsMatchExpression } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle, type FieldWeights } from '../src/ingest/index.ts';
-import { DATA_DIR, tempDir } from './helpers.ts';
+import { builtInBundle, useTempDir } from './helpers.ts';
 
-let tmp: { path: string; cleanup: () => void };
-let counter = 0;
-const freshStore = (): Store => Store.open(join(tmp.path, `idx-${++counter}.db`), { create: true });
-
-beforeAll(() => {
-  tmp = tempDir('distilrank-bm25-index-');
-});
-afterAll(() => tmp.cleanup());
+const tmp = useTempDir('distilrank-bm25-index-');
+const freshStore = (): Store => Store.open(tmp.fresh('idx', '.db'), { create: true });
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
@@ -53,7 +45,7 @@ describe('parity with FTS5 on real catalogues', () => {
     it(`${name}: every query, top 200`, () => {
       const store = freshStore();
       try {
-        store.ingest(datasetAdapter(name).load(join(DATA_DIR, name)));
+        store.ingest(builtInBundle(name));
         const weights = store.dataset(name).fieldWeights;
         const index = Bm25Index.build(store, name, weights);
         const queries = store.queries(name).map((q) => q.text);
@@ -153,7 +145,7 @@ describe('sliced build', () => {
   it('gives the event loop back while it builds, and builds the same index', async () => {
     const store = freshStore();
     try {
-      store.ingest(datasetAdapter('icecat-chorus').load(join(DATA_DIR, 'icecat-chorus')));
+      store.ingest(builtInBundle('icecat-chorus'));
       const weights = store.dataset('icecat-chorus').fieldWeights;
       let ticks = 0;
       const timer = setInterval(() => (ticks += 1), 1);

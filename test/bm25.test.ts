@@ -2,25 +2,16 @@
  * BM25 over FTS5: scores checked against a brute-force BM25 (FTS5's documented formula), a small
  * named ranking set, the query → MATCH expression translation, and the Ranker contract.
  */
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discreteMapping } from '../src/core/index.ts';
 import { Bm25Ranker, MAX_QUERY_TERMS, ftsMatchExpression } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle, type FieldWeights } from '../src/ingest/index.ts';
-import { tempDir, withRawDb } from './helpers.ts';
+import { useTempDir, withRawDb } from './helpers.ts';
 
-let tmp: { path: string; cleanup: () => void };
-let counter = 0;
-const freshStore = (): Store => Store.open(join(tmp.path, `bm25-${++counter}.db`), { create: true });
-
-beforeAll(() => {
-  tmp = tempDir('distilrank-bm25-');
-});
-afterAll(() => {
-  tmp.cleanup();
-});
+const tmp = useTempDir('distilrank-bm25-');
+const freshStore = (): Store => Store.open(tmp.fresh('bm25', '.db'), { create: true });
 
 const MAPPING = discreteMapping('binary', 'binary', [
   [0, 1, '0 → L1'],

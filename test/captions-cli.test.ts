@@ -8,26 +8,22 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CaptionCache } from '../src/enrich/captions/index.ts';
-import { startFakeVlm, startImageServer, type FakeVlm, type ImageServer } from './fake-vlm.ts';
-import { CLI, DATA_DIR, REPO_ROOT, runCliAsync, tempDir } from './helpers.ts';
+import { CLI, DATA_DIR, REPO_ROOT, committedCount, killWhen, runCliAsync, useFakeVlm, useImageServer, useTempDir } from './helpers.ts';
 
 const ITEMS = 120;
 const WITHOUT_IMAGE = 5;
 const CONCURRENCY = 4;
 const KILL_AFTER = 40;
 
-let images: ImageServer;
-let vlm: FakeVlm;
-let tmp: { path: string; cleanup: () => void };
+const images = useImageServer();
+const vlm = useFakeVlm({ latencyMs: 15 });
+const tmp = useTempDir('distilrank-captions-cli-');
 let env: Record<string, string>;
 let store: string;
 
 beforeAll(async () => {
-  images = await startImageServer();
-  vlm = await startFakeVlm({ latencyMs: 15 });
-  tmp = tempDir('distilrank-captions-cli-');
   store = join(tmp.path, 'store.sqlite');
   const lines: string[] = [];
   for (let i = 0; i < ITEMS + WITHOUT_IMAGE; i++) {
@@ -51,25 +47,9 @@ beforeAll(async () => {
   );
   expect(ingest.status, ingest.stderr).toBe(0);
 }, 60_000);
-afterAll(async () => {
-  await images.close();
-  await vlm.close();
-  tmp.cleanup();
-});
 
 /** Captions committed so far (read-only connection); null while the file is not ready. */
-function committed(path: string): number | null {
-  try {
-    const c = CaptionCache.open(path, { readonly: true });
-    try {
-      return c.count();
-    } finally {
-      c.close();
-    }
-  } catch {
-    return null;
-  }
-}
+const committed = (path: string): number | null => committedCount(() => CaptionCache.open(path, { readonly: true }));
 
 describe('distilrank enrich captions', () => {
   it('refuses loopback image URLs without --allow-private-urls, and says why', async () => {
@@ -99,18 +79,7 @@ describe('distilrank enrich captions', () => {
       env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (_code, signal) => resolve({ signal })));
-    let exitedEarly = false;
-    void exited.then(() => (exitedEarly = true));
-    const deadline = Date.now() + 60_000;
-    while (!exitedEarly && Date.now() < deadline && (committed(cachePath) ?? 0) < KILL_AFTER) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(exitedEarly, `the child exited before the kill: ${stderr}`).toBe(false);
-    child.kill('SIGKILL');
-    expect((await exited).signal).toBe('SIGKILL');
+    await killWhen(child, () => committed(cachePath) ?? 0, KILL_AFTER, 60_000);
 
     const cache = CaptionCache.open(cachePath);
     let afterKill: number;

@@ -3,34 +3,24 @@
  * fake OpenAI-compatible VLM that reads image content parts, with its faults.
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CaptionCache, VlmCaptioner, imageUrlOf, runCaptionJob, vlmConfigFromEnv, type CaptionItem } from '../src/enrich/captions/index.ts';
 import { DistilrankError } from '../src/core/errors.ts';
-import { IMAGE_TOKENS, defaultCaption, sha256hex, startFakeVlm, startImageServer, tinyPng, type FakeVlm, type ImageServer } from './fake-vlm.ts';
-import { caught, tempDir } from './helpers.ts';
+import { IMAGE_TOKENS, defaultCaption, sha256hex, tinyPng } from './fake-vlm.ts';
+import { caught, useFakeVlm, useImageServer, useTempDir } from './helpers.ts';
 
-let images: ImageServer;
-let vlm: FakeVlm;
-let tmp: { path: string; cleanup: () => void };
+const images = useImageServer();
+const vlm = useFakeVlm();
+const tmp = useTempDir('distilrank-captions-', { each: true });
 let cache: CaptionCache;
 
-beforeAll(async () => {
-  images = await startImageServer();
-  vlm = await startFakeVlm();
-});
-afterAll(async () => {
-  await images.close();
-  await vlm.close();
-});
 beforeEach(() => {
-  tmp = tempDir('distilrank-captions-');
   cache = CaptionCache.open(join(tmp.path, 'captions.sqlite'));
   vlm.requests.length = 0;
   vlm.setBehaviour({ kind: 'caption' });
 });
 afterEach(() => {
   cache.close();
-  tmp.cleanup();
 });
 
 const PRICES = { inputPerMTok: 2, outputPerMTok: 10 };

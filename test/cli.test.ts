@@ -6,45 +6,23 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_MEASURES } from '../src/eval/evaluate.ts';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MEASURES, type EvalReport } from '../src/eval/evaluate.ts';
 import { evaluateRun } from '../src/metrics/measures.ts';
 import { readQrels, readRun } from '../src/metrics/trec.ts';
-import { CLI, DATA_DIR, noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
+import { CLI, DATA_DIR, noStackTrace, ok, runCli, useWorkDirs, type CliResult } from './helpers.ts';
 
 const ESC = String.fromCharCode(0x1b);
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
 
 /** A fresh temp folder for one test, removed after it. */
-function workDir(): string {
-  const t = tempDir('distilrank-cli-');
-  cleanups.push(t.cleanup);
-  return t.path;
-}
-
-
-
-interface Report {
-  dataset: string;
-  split: string;
-  protocol: string;
-  model: string;
-  queries: number;
-  metrics: Record<string, number>;
-  judgmentSet: string;
-  depth: number | null;
-  latencyMs: { p50: number; p99: number };
-}
+const workDir = useWorkDirs('distilrank-cli-');
 
 /** The one JSON line `eval --json` prints for a single protocol, checked for shape. */
-function oneReport(r: CliResult, expected: { dataset: string; protocol: string; split?: string; model?: string }): Report {
+function oneReport(r: CliResult, expected: { dataset: string; protocol: string; split?: string; model?: string }): EvalReport {
   ok(r);
   const lines = r.stdout.split('\n').filter((l) => l !== '');
   expect(lines).toHaveLength(1);
-  const report = JSON.parse(lines[0]!) as Report;
+  const report = JSON.parse(lines[0]!) as EvalReport;
   expect(Object.keys(report)).toEqual(expect.arrayContaining(['dataset', 'split', 'protocol', 'model', 'queries', 'metrics']));
   expect(report.dataset).toBe(expected.dataset);
   expect(report.split).toBe(expected.split ?? 'test');
@@ -114,14 +92,14 @@ describe('eval --json', () => {
   it('rerank scores above retrieval on cranfield (judged candidates are the easier task)', () => {
     const dir = workDir();
     const r = ok(runCli(['eval', '--dataset', 'cranfield', '--protocol', 'both', '--json'], { cwd: dir }));
-    const reports = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Report);
+    const reports = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as EvalReport);
     expect(reports.map((x) => x.protocol)).toEqual(['rerank', 'retrieval']);
     expect(reports[0]!.metrics['nDCG@10']).toBeGreaterThan(reports[1]!.metrics['nDCG@10']!);
   });
 
   it('--metrics picks the measures reported', () => {
     const r = ok(runCli(['eval', '--dataset', 'cranfield', '--protocol', 'rerank', '--metrics', 'nDCG@5,RR(rel=3)', '--json'], { cwd: workDir() }));
-    const report = JSON.parse(r.stdout.trim()) as Report;
+    const report = JSON.parse(r.stdout.trim()) as EvalReport;
     expect(Object.keys(report.metrics)).toEqual(['nDCG@5', 'RR(rel=3)']);
   });
 

@@ -11,29 +11,17 @@ import { softLabel, type Level } from '../src/core/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { DATA_DIR, tempDir } from './helpers.ts';
+import { DATA_DIR, builtInBundle, caught, useTempDir } from './helpers.ts';
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-datasets-');
 let store: Store;
 
 beforeAll(() => {
-  tmp = tempDir('distilrank-datasets-');
   store = Store.open(join(tmp.path, 'store.db'), { create: true });
 });
 afterAll(() => {
   store.close();
-  tmp.cleanup();
 });
-
-function gradeError(fn: () => unknown): DistilrankError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError');
-}
 
 const bySet = (b: DatasetBundle): Map<string, number> => {
   const m = new Map<string, number>();
@@ -50,7 +38,7 @@ it('the registry names the three built-in data sets', () => {
 describe('icecat-chorus', () => {
   let bundle: DatasetBundle;
   beforeAll(() => {
-    bundle = datasetAdapter('icecat-chorus').load(join(DATA_DIR, 'icecat-chorus'));
+    bundle = builtInBundle('icecat-chorus');
     store.ingest(bundle);
   });
 
@@ -102,14 +90,14 @@ describe('icecat-chorus', () => {
   it('Quepid mapping: 0→L1, 1→L3, 2→L4, 3→L5; other grades are UNKNOWN_GRADE', () => {
     expect([0, 1, 2, 3].map((g) => QUEPID_0_3.toLevel(g))).toEqual([1, 3, 4, 5]);
     expect(QUEPID_0_3.higherIsBetter).toBe(true);
-    for (const g of [4, -1, 1.5]) expect(gradeError(() => QUEPID_0_3.toLevel(g)).code).toBe('UNKNOWN_GRADE');
+    for (const g of [4, -1, 1.5]) expect(caught(() => QUEPID_0_3.toLevel(g)).code).toBe('UNKNOWN_GRADE');
   });
 });
 
 describe('home-depot', () => {
   let bundle: DatasetBundle;
   beforeAll(() => {
-    bundle = datasetAdapter('home-depot').load(join(DATA_DIR, 'home-depot'));
+    bundle = builtInBundle('home-depot');
   });
 
   it('has 54,667 items, 11,793 queries and 74,062 judgments (whitespace variants merged)', () => {
@@ -152,7 +140,7 @@ describe('home-depot', () => {
 
   it('out-of-range or non-finite grades are UNKNOWN_GRADE', () => {
     for (const g of [3.5, 0.99, 0, Number.NaN, Infinity]) {
-      expect(gradeError(() => HOME_DEPOT_MEAN_1_3.toLevel(g)).code).toBe('UNKNOWN_GRADE');
+      expect(caught(() => HOME_DEPOT_MEAN_1_3.toLevel(g)).code).toBe('UNKNOWN_GRADE');
     }
   });
 });
@@ -160,7 +148,7 @@ describe('home-depot', () => {
 describe('cranfield', () => {
   let bundle: DatasetBundle;
   beforeAll(() => {
-    bundle = datasetAdapter('cranfield').load(join(DATA_DIR, 'cranfield'));
+    bundle = builtInBundle('cranfield');
     store.ingest(bundle);
   });
 
@@ -184,7 +172,7 @@ describe('cranfield', () => {
     expect(q1.get('12')).toMatchObject({ nativeGrade: 3, level: 3 });
     expect([1, 2, 3, 4, -1].map((g) => CRANFIELD_CODES.toLevel(g))).toEqual([5, 4, 3, 2, 5]);
     expect(CRANFIELD_CODES.higherIsBetter).toBe(false);
-    expect(gradeError(() => CRANFIELD_CODES.toLevel(5)).code).toBe('UNKNOWN_GRADE');
+    expect(caught(() => CRANFIELD_CODES.toLevel(5)).code).toBe('UNKNOWN_GRADE');
   });
 
   it('items hold title and abstract; document 1 is the first record', () => {

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
 import type { LevelDistribution } from '../src/core/index.ts';
-import { Store } from '../src/store/index.ts';
+import type { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { type TeacherLabel } from '../src/label/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
-import { tempDir, SYNTH_SCALE } from './helpers.ts';
+import { SYNTH_SCALE, ingestedStore, useTempDir } from './helpers.ts';
 
 const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
 const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow', 'skillet', 'thermos'];
@@ -63,15 +63,14 @@ class OverlapTeacher implements Teacher {
 }
 
 describe('distillation: human + teacher labels', () => {
-  const tmp = tempDir('distilrank-distill-');
+  const tmp = useTempDir('distilrank-distill-');
   let store: Store;
   let cache: LabelCache;
   let labels: TeacherLabel[];
   const teacher = new OverlapTeacher();
 
   beforeAll(async () => {
-    store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-    store.ingest(bundle(), { splitFractions: { train: 0.6, dev: 0.2, test: 0.2 } });
+    store = ingestedStore(join(tmp.path, 'store.sqlite'), bundle(), { splitFractions: { train: 0.6, dev: 0.2, test: 0.2 } });
     cache = LabelCache.open(join(tmp.path, 'labels.sqlite'), { create: true });
     const pairs = buildPool(store, 'distill', { k: 12, queries: 'train' });
     const summary = await runLabelJob({ cache, teacher, pairs, dataset: 'distill', concurrency: 4 });
@@ -84,7 +83,6 @@ describe('distillation: human + teacher labels', () => {
   afterAll(() => {
     cache.close();
     store.close();
-    tmp.cleanup();
   });
 
   it('labels only training queries, and the student records the teacher in its card', async () => {

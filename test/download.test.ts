@@ -3,26 +3,23 @@
 // DISTILRANK_DATA_DIR, else ../shared/data next to the repository.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/core/errors.ts';
 import { COMPLETION_MARKER, pythonFloatRepr, pythonJsonLines, resolveDatasetDir } from '../src/ingest/datasets/download.ts';
 import type { ResolveDatasetOptions } from '../src/ingest/datasets/download.ts';
 import { DATASET_SOURCES } from '../src/ingest/datasets/sources.ts';
 import type { DatasetSource } from '../src/ingest/datasets/sources.ts';
+import { listen, type Running } from './fake-server.ts';
+import { DATA_DIR, rejected, useTempDir } from './helpers.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DATA = process.env.DISTILRANK_DATA_DIR ?? resolve(repoRoot, '..', 'shared', 'data');
 const CRAN_FILES = ['cran.all.1400', 'cran.qry', 'cranqrel', 'cranqrel.readme'];
-const haveData = existsSync(join(DATA, 'cranfield', 'raw', 'cran.all.1400'));
-const haveIcecat = existsSync(join(DATA, 'icecat-chorus', 'products.jsonl'));
+const haveData = existsSync(join(DATA_DIR, 'cranfield', 'raw', 'cran.all.1400'));
+const haveIcecat = existsSync(join(DATA_DIR, 'icecat-chorus', 'products.jsonl'));
 
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -40,7 +37,7 @@ function defaultHandler(extra: Map<string, Uint8Array> = new Map()): Handler {
     }
     const m = /^\/cranfield\/([A-Za-z0-9.]+)$/.exec(path);
     if (m?.[1] !== undefined && CRAN_FILES.includes(m[1])) {
-      const bytes = await readFile(join(DATA, 'cranfield', 'raw', m[1]));
+      const bytes = await readFile(join(DATA_DIR, 'cranfield', 'raw', m[1]));
       res.writeHead(200, { 'content-length': bytes.byteLength });
       res.end(bytes);
       return;
@@ -49,40 +46,36 @@ function defaultHandler(extra: Map<string, Uint8Array> = new Map()): Handler {
   };
 }
 
-let server: Server;
+let server: Running;
 let base = '';
 let handler: Handler = defaultHandler();
 let requests: string[] = [];
-let work = '';
+const work = useTempDir('distilrank-dl-', { each: true });
 let cacheDir = '';
 let emptyDataDir = '';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await listen((req, res) => {
     requests.push(req.url ?? '');
-    Promise.resolve(handler(req, res)).catch(() => res.destroy());
+    return handler(req, res);
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.url;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((ok) => server.close(() => ok()));
+  await server.close();
 });
 
 beforeEach(async () => {
   handler = defaultHandler();
   requests = [];
-  work = await mkdtemp(join(tmpdir(), 'distilrank-dl-'));
-  cacheDir = join(work, 'cache');
-  emptyDataDir = join(work, 'data');
+  cacheDir = join(work.path, 'cache');
+  emptyDataDir = join(work.path, 'data');
   await mkdir(emptyDataDir);
 });
 
-afterEach(async () => {
-  server.closeAllConnections();
-  await rm(work, { recursive: true, force: true });
+afterEach(() => {
+  server.dropConnections();
 });
 
 /** Options pointing at the test server, an empty data dir and the temp cache. */
@@ -90,22 +83,12 @@ function opts(more: ResolveDatasetOptions = {}): ResolveDatasetOptions {
   return { dataDir: emptyDataDir, cacheDir, baseUrl: base, ...more };
 }
 
-async function rejection(p: Promise<unknown>): Promise<DistilrankError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DistilrankError);
-    return e as DistilrankError;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Nothing in the cache that step 2 would accept, and no partial folder left. */
 async function expectNothingCached(name: string): Promise<void> {
   expect(existsSync(join(cacheDir, name))).toBe(false);
   const left = existsSync(cacheDir) ? await readdir(cacheDir) : [];
   expect(left.filter((f) => f.includes(name))).toEqual([]);
-  const e = await rejection(resolveDatasetDir(name, opts({ download: false })));
+  const e = await rejected(resolveDatasetDir(name, opts({ download: false })));
   expect(e.code).toBe('FILE_NOT_FOUND');
 }
 
@@ -133,7 +116,7 @@ describe('the registry', () => {
   it.skipIf(!haveData)('holds the SHA-256 of the local reference copies', async () => {
     for (const entry of Object.values(DATASET_SOURCES)) {
       for (const f of entry.files) {
-        const local = join(DATA, entry.name, f.target);
+        const local = join(DATA_DIR, entry.name, f.target);
         if (!existsSync(local)) continue;
         const bytes = await readFile(local);
         expect(sha256(bytes), f.target).toBe(f.sha256);
@@ -150,7 +133,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
     expect(dir).toBe(join(cacheDir, 'cranfield'));
     for (const f of CRAN_FILES) {
       const got = await readFile(join(dir, 'raw', f));
-      const want = await readFile(join(DATA, 'cranfield', 'raw', f));
+      const want = await readFile(join(DATA_DIR, 'cranfield', 'raw', f));
       expect(got.equals(want), f).toBe(true);
     }
     expect(requests.sort()).toEqual(CRAN_FILES.map((f) => `/cranfield/${f}`).sort());
@@ -174,8 +157,8 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
       process.env.DISTILRANK_DOWNLOAD_MIRROR = `${base}/`;
       expect(await resolveDatasetDir('cranfield')).toBe(join(cacheDir, 'cranfield'));
       expect(requests).toHaveLength(4);
-      process.env.DISTILRANK_DATA_DIR = DATA;
-      expect(await resolveDatasetDir('cranfield')).toBe(join(DATA, 'cranfield'));
+      process.env.DISTILRANK_DATA_DIR = DATA_DIR;
+      expect(await resolveDatasetDir('cranfield')).toBe(join(DATA_DIR, 'cranfield'));
     } finally {
       keys.forEach((k, i) => {
         const v = saved[i];
@@ -186,11 +169,11 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
   });
 
   it('rejects altered bytes with CHECKSUM_MISMATCH and caches nothing', async () => {
-    const good = await readFile(join(DATA, 'cranfield', 'raw', 'cran.qry'));
+    const good = await readFile(join(DATA_DIR, 'cranfield', 'raw', 'cran.qry'));
     const bad = Buffer.from(good);
     bad[100] = (bad[100] ?? 0) ^ 0x20;
     handler = defaultHandler(new Map([['/cranfield/cran.qry', bad]]));
-    const e = await rejection(resolveDatasetDir('cranfield', opts()));
+    const e = await rejected(resolveDatasetDir('cranfield', opts()));
     expect(e.code).toBe('CHECKSUM_MISMATCH');
     expect(e.message).toContain('raw/cran.qry');
     expect(e.message).toContain(sha256(good));
@@ -204,7 +187,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
       if (req.url === '/cranfield/cranqrel') res.writeHead(status).end('no');
       else return defaultHandler()(req, res);
     };
-    const e = await rejection(resolveDatasetDir('cranfield', opts()));
+    const e = await rejected(resolveDatasetDir('cranfield', opts()));
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain(`${base}/cranfield/cranqrel`);
     expect(e.message).toContain(`HTTP ${status}`);
@@ -217,7 +200,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
     await new Promise<void>((ok) => closed.listen(0, '127.0.0.1', ok));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((ok) => closed.close(() => ok()));
-    const e = await rejection(resolveDatasetDir('cranfield', opts({ baseUrl: `http://127.0.0.1:${port}` })));
+    const e = await rejected(resolveDatasetDir('cranfield', opts({ baseUrl: `http://127.0.0.1:${port}` })));
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain(`http://127.0.0.1:${port}/cranfield/`);
     await expectNothingCached('cranfield');
@@ -229,7 +212,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
       return defaultHandler()(req, res);
     };
     const t0 = Date.now();
-    const e = await rejection(resolveDatasetDir('cranfield', opts({ timeoutMs: 300 })));
+    const e = await rejected(resolveDatasetDir('cranfield', opts({ timeoutMs: 300 })));
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain(`${base}/cranfield/cran.qry`);
@@ -243,14 +226,14 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
       res.writeHead(200, { 'content-length': 1_684_117 });
       res.write(Buffer.alloc(1000, 0x41)); // then nothing more
     };
-    const e = await rejection(resolveDatasetDir('cranfield', opts({ timeoutMs: 300 })));
+    const e = await rejected(resolveDatasetDir('cranfield', opts({ timeoutMs: 300 })));
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain('timed out');
     await expectNothingCached('cranfield');
   });
 
   it('refuses a response over maxBytes', async () => {
-    const e = await rejection(resolveDatasetDir('cranfield', opts({ maxBytes: 10_000 })));
+    const e = await rejected(resolveDatasetDir('cranfield', opts({ maxBytes: 10_000 })));
     expect(e.code).toBe('DOWNLOAD_FAILED');
     expect(e.message).toContain('limit');
     await expectNothingCached('cranfield');
@@ -262,7 +245,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
     const dir = await resolveDatasetDir('cranfield', opts());
     expect(requests).toHaveLength(4);
     const got = await readFile(join(dir, 'raw', 'cran.qry'));
-    expect(got.equals(await readFile(join(DATA, 'cranfield', 'raw', 'cran.qry')))).toBe(true);
+    expect(got.equals(await readFile(join(DATA_DIR, 'cranfield', 'raw', 'cran.qry')))).toBe(true);
     expect((await readdir(cacheDir)).sort()).toEqual(['cranfield']);
   });
 
@@ -280,14 +263,14 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
     const noFetch = (() => {
       throw new Error('no request expected');
     }) as unknown as typeof fetch;
-    expect(await resolveDatasetDir('cranfield', opts({ dataDir: DATA, fetch: noFetch }))).toBe(join(DATA, 'cranfield'));
-    expect(await resolveDatasetDir('home-depot', opts({ dataDir: DATA, fetch: noFetch }))).toBe(join(DATA, 'home-depot'));
+    expect(await resolveDatasetDir('cranfield', opts({ dataDir: DATA_DIR, fetch: noFetch }))).toBe(join(DATA_DIR, 'cranfield'));
+    expect(await resolveDatasetDir('home-depot', opts({ dataDir: DATA_DIR, fetch: noFetch }))).toBe(join(DATA_DIR, 'home-depot'));
     expect(requests).toEqual([]);
     expect(existsSync(cacheDir)).toBe(false);
   });
 
   it('explains where to get home-depot (NOT_DOWNLOADABLE)', async () => {
-    const e = await rejection(resolveDatasetDir('home-depot', opts()));
+    const e = await rejected(resolveDatasetDir('home-depot', opts()));
     expect(e.code).toBe('NOT_DOWNLOADABLE');
     const hint = e.details.hint ?? '';
     expect(hint).toContain('https://www.kaggle.com/c/home-depot-product-search-relevance/data');
@@ -298,16 +281,16 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
   });
 
   it('says FILE_NOT_FOUND for an unknown data set and rejects names that are paths', async () => {
-    const e = await rejection(resolveDatasetDir('my-own-set', opts()));
+    const e = await rejected(resolveDatasetDir('my-own-set', opts()));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.details.hint).toContain('--data-dir');
-    const bad = await rejection(resolveDatasetDir('../etc', opts()));
+    const bad = await rejected(resolveDatasetDir('../etc', opts()));
     expect(bad.code).toBe('UNKNOWN_NAME');
     expect(requests).toEqual([]);
   });
 
   it('refuses a non-http mirror', async () => {
-    const e = await rejection(resolveDatasetDir('cranfield', opts({ baseUrl: 'file:///tmp' })));
+    const e = await rejected(resolveDatasetDir('cranfield', opts({ baseUrl: 'file:///tmp' })));
     expect(e.code).toBe('BAD_OPTION');
   });
 });
@@ -344,7 +327,7 @@ describe('python-compatible JSON lines', () => {
 
 describe.skipIf(!haveIcecat)('icecat-chorus products derivation', () => {
   it('derives products.jsonl from zipped JSON arrays and checks the derived SHA-256', async () => {
-    const local = await readFile(join(DATA, 'icecat-chorus', 'products.jsonl'), 'utf8');
+    const local = await readFile(join(DATA_DIR, 'icecat-chorus', 'products.jsonl'), 'utf8');
     const lines = local.split('\n').slice(0, 12);
     const expected = `${lines.join('\n')}\n`;
     const real = DATASET_SOURCES['icecat-chorus'];
@@ -365,7 +348,7 @@ describe.skipIf(!haveIcecat)('icecat-chorus products derivation', () => {
     // A product changed upstream: the derived checksum catches it, nothing is cached.
     await rm(cacheDir, { recursive: true });
     extra.set(ZIP_PATH(3), zipOf('3.json', asUpstreamArray(lines.slice(6, 8))));
-    const e = await rejection(resolveDatasetDir('icecat-chorus', opts({ registry })));
+    const e = await rejected(resolveDatasetDir('icecat-chorus', opts({ registry })));
     expect(e.code).toBe('CHECKSUM_MISMATCH');
     expect(e.message).toContain('products.jsonl');
     expect(e.message).toContain(sha256(expected));
@@ -373,13 +356,13 @@ describe.skipIf(!haveIcecat)('icecat-chorus products derivation', () => {
 
     // A Git LFS pointer instead of a zip.
     extra.set(ZIP_PATH(3), new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:00\n'));
-    const lfs = await rejection(resolveDatasetDir('icecat-chorus', opts({ registry })));
+    const lfs = await rejected(resolveDatasetDir('icecat-chorus', opts({ registry })));
     expect(lfs.code).toBe('DOWNLOAD_FAILED');
     expect(lfs.message).toContain('Git LFS');
   });
 
   it('reproduces the published products.jsonl SHA-256 with the real registry entry', async () => {
-    const local = await readFile(join(DATA, 'icecat-chorus', 'products.jsonl'), 'utf8');
+    const local = await readFile(join(DATA_DIR, 'icecat-chorus', 'products.jsonl'), 'utf8');
     const lines = local.split('\n').slice(0, -1);
     const q = Math.ceil(lines.length / 4);
     const extra = new Map<string, Uint8Array>();
@@ -388,13 +371,13 @@ describe.skipIf(!haveIcecat)('icecat-chorus products derivation', () => {
       ['supahands_individual_ratings.csv', 'Broad_Query_Set_individual_ratings.csv'],
       ['broad_query_set_rated.csv', 'Broad_Query_Set_rated.csv'],
     ] as const) {
-      extra.set(`/icecat-chorus/katas/${upstream}`, await readFile(join(DATA, 'icecat-chorus', target)));
+      extra.set(`/icecat-chorus/katas/${upstream}`, await readFile(join(DATA_DIR, 'icecat-chorus', target)));
     }
     handler = defaultHandler(extra);
     const dir = await resolveDatasetDir('icecat-chorus', opts());
     for (const f of ['products.jsonl', 'supahands_individual_ratings.csv', 'broad_query_set_rated.csv']) {
       const got = await readFile(join(dir, f));
-      expect(got.equals(await readFile(join(DATA, 'icecat-chorus', f))), f).toBe(true);
+      expect(got.equals(await readFile(join(DATA_DIR, 'icecat-chorus', f))), f).toBe(true);
     }
     expect(existsSync(join(dir, 'haystack_rating_party.jsonl'))).toBe(false);
     expect(existsSync(join(dir, '.sources'))).toBe(false);

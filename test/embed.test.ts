@@ -31,24 +31,21 @@ import { RANKERS, createRanker, fusionWeightsOf } from '../src/models/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { mulberry32 } from '../src/core/random.ts';
-import { caught, runCli, tempDir } from './helpers.ts';
+import { caught, ingestedStore, runCli, useTempDir } from './helpers.ts';
 import { COLOURS, PRODUCTS, itemId, synth } from './synth-catalogue.ts';
 
 const DS = 'synth-e';
 const SMALL: Partial<EmbedTrainConfig> = { hashing: { ...DEFAULT_HASHING, buckets: 2 ** 12 }, dim: 16, hidden: 32, epochs: 3, batchSize: 32 };
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-embed-');
 let store: Store;
 
 beforeAll(() => {
-  tmp = tempDir('distilrank-embed-');
-  store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-  store.ingest(synth(DS));
+  store = ingestedStore(join(tmp.path, 'store.sqlite'), synth(DS));
 });
 
 afterAll(() => {
   store?.close();
-  tmp?.cleanup();
 });
 
 const train = (dir: string, seed = 7) =>

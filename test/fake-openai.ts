@@ -15,8 +15,8 @@
  * block, clipped to 5. Logprobs put 0.85 on that level and 0.0375 on each other level, plus a blank
  * token with a tiny probability (so clients must normalise); json_schema requests get `{"level": n}`.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { listen } from './fake-server.ts';
 
 export interface FakeRequest {
   method: string;
@@ -113,7 +113,6 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   const supportsN = opts.supportsN ?? true;
   const serverLogprobs = opts.logprobs ?? true;
   const requests: FakeRequest[] = [];
-  const sockets = new Set<Socket>();
   let sampleCursor = 0;
   let completionId = 0;
 
@@ -218,32 +217,19 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     }
   };
 
-  const server = createServer((req, res) => {
+  const running = await listen((req, res) =>
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, JSON.stringify({ error: { message: String(e) } }));
       else res.destroy();
-    });
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+    }),
+  );
 
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `${running.url}/v1`,
     requests,
     setBehaviour(b: FakeBehaviour): void {
       behaviour = b;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: running.close,
   };
 }

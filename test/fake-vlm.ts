@@ -10,9 +10,9 @@
  *   latency. It records every request with the SHA-256 of the image it carried.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { deflateSync } from 'node:zlib';
+import { listen } from './fake-server.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny PNG, built here (no fixture files)
@@ -62,38 +62,6 @@ export function tinyPng(seed: string, w = 2, h = 2): Buffer {
 }
 
 export const sha256hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-// ---------------------------------------------------------------------------------------------
-// Shared server plumbing
-
-interface Running {
-  url: string;
-  close(): Promise<void>;
-}
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<Running> {
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    Promise.resolve(handler(req, res)).catch(() => res.destroy());
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The image server

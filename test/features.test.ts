@@ -8,25 +8,16 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetAdapter } from '../src/ingest/datasets/index.ts';
 import { DistilrankError } from '../src/core/errors.ts';
 import { FEATURES, FEATURE_SET_ID, FeatureExtractor, featureNames, featureSetId, quantitiesIn, UNITS } from '../src/features/index.ts';
-import { discreteMapping } from '../src/core/index.ts';
 import { ftsMatchExpression } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { analyze, cjkBigrams, porterStem, tokenize } from '../src/text/index.ts';
-import { DATA_DIR, tempDir } from './helpers.ts';
-
-const MAPPING = discreteMapping('test-0-3', 'test scale', [
-  [0, 1, '0 → L1'],
-  [1, 3, '1 → L3'],
-  [2, 4, '2 → L4'],
-  [3, 5, '3 → L5'],
-]);
+import { TEST_SCALE, builtInBundle, ingestedStore, useTempDir } from './helpers.ts';
 
 function bundle(name: string, items: DatasetBundle['items'], queries: DatasetBundle['queries'] = [{ id: 'q0', text: 'x' }], judgments: DatasetBundle['judgments'] = []): DatasetBundle {
-  return { name, description: 'test', source: '/test', mapping: MAPPING, defaultJudgmentSet: 'default', items, queries, judgments };
+  return { name, description: 'test', source: '/test', mapping: TEST_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
 const SHOP_ITEMS: DatasetBundle['items'] = [
@@ -45,16 +36,15 @@ const SHOP_ITEMS: DatasetBundle['items'] = [
 ];
 const SHOP_IDS = SHOP_ITEMS.map((i) => i.id);
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-features-');
 let store: Store;
 let fx: FeatureExtractor;
 /** Extractor whose priors see every judgment of the shop. */
 let fxPriors: FeatureExtractor;
 
 beforeAll(() => {
-  tmp = tempDir('distilrank-features-');
-  store = Store.open(join(tmp.path, 'features.db'), { create: true });
-  store.ingest(
+  store = ingestedStore(
+    join(tmp.path, 'features.db'),
     bundle(
       'shop',
       SHOP_ITEMS,
@@ -75,7 +65,6 @@ beforeAll(() => {
 });
 afterAll(() => {
   store.close();
-  tmp.cleanup();
 });
 
 const col = (name: string): number => {
@@ -459,7 +448,7 @@ describe('sliced build', () => {
   it('fromStoreSliced gives the event loop back while it builds, and computes the same features as fromStore', async () => {
     const s = Store.open(join(tmp.path, 'sliced.db'), { create: true });
     try {
-      s.ingest(datasetAdapter('cranfield').load(join(DATA_DIR, 'cranfield')));
+      s.ingest(builtInBundle('cranfield'));
       const priorJudgments = s.judgments('cranfield', { split: 'train' });
       let ticks = 0;
       const timer = setInterval(() => (ticks += 1), 1);

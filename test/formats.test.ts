@@ -1,34 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import { csvRecords, parseCsv, parseJsonl, readCsvRecords, readJsonl, readTextFile, readTsvRecords, readTsvRows } from '../src/ingest/formats.ts';
-import { caught } from './helpers.ts';
+import { caught, errorWhere, useTempDir } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'input');
 
 
-/** The parts of an error the tests pin down. */
-function where(fn: () => unknown): { code: string; file?: string; line?: number; field?: string } {
-  const e = caught(fn);
-  expect(e.details.hint ?? '').not.toBe('');
-  return { code: e.code, file: e.details.file, line: e.details.line, field: e.details.field };
-}
+/** The parts of an error the tests pin down (code, file, line, field); it must carry a hint. */
+const where = errorWhere;
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'distilrank-formats-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, content: string | Buffer): string {
-  const p = join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
+const tmp = useTempDir('distilrank-formats-');
+const write = (name: string, content: string | Buffer): string => tmp.write(name, content);
 
 describe('readTextFile', () => {
   it('decodes UTF-8 and keeps non-Latin text unchanged', () => {
@@ -93,7 +76,7 @@ describe('readTextFile', () => {
   });
 
   it('reports a missing file as FILE_NOT_FOUND with the path', () => {
-    const p = join(dir, 'nope', 'missing.csv');
+    const p = join(tmp.path, 'nope', 'missing.csv');
     const e = caught(() => readTextFile(p));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.details.file).toBe(p);
@@ -101,7 +84,7 @@ describe('readTextFile', () => {
   });
 
   it('reports a directory as BAD_INPUT', () => {
-    expect(caught(() => readTextFile(dir)).code).toBe('BAD_INPUT');
+    expect(caught(() => readTextFile(tmp.path)).code).toBe('BAD_INPUT');
   });
 });
 
@@ -252,6 +235,6 @@ describe('readJsonl', () => {
   });
 
   it('reports a missing file', () => {
-    expect(caught(() => readJsonl(join(dir, 'missing.jsonl'))).code).toBe('FILE_NOT_FOUND');
+    expect(caught(() => readJsonl(join(tmp.path, 'missing.jsonl'))).code).toBe('FILE_NOT_FOUND');
   });
 });

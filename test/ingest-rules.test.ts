@@ -1,21 +1,18 @@
 /** Ingest rules added after review: ids safe for TREC files, levels of disagreeing raters, option mixes. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadIcecatChorus } from '../src/ingest/datasets/adapters/icecat-chorus.ts';
 import { QUEPID_0_3 } from '../src/ingest/datasets/index.ts';
 import { DistilrankError } from '../src/core/errors.ts';
 import { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { DATA_DIR, runCli, tempDir } from './helpers.ts';
+import { DATA_DIR, runCli, useWorkDirs } from './helpers.ts';
 
-const dirs: Array<{ cleanup: () => void }> = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
+const workDir = useWorkDirs('distilrank-test-');
 
 function store(): Store {
-  const d = tempDir();
-  dirs.push(d);
-  return Store.open(join(d.path, 's.sqlite'), { create: true });
+  return Store.open(join(workDir(), 's.sqlite'), { create: true });
 }
 
 function bundle(over: Partial<DatasetBundle> = {}): DatasetBundle {
@@ -78,15 +75,14 @@ describe('levels of disagreeing raters on a discrete scale', () => {
   });
 
   it('works end to end from a per-rater CSV', () => {
-    const d = tempDir();
-    dirs.push(d);
-    writeFileSync(join(d.path, 'items.jsonl'), '{"id":"a","title":"red mug"}\n{"id":"b","title":"blue mug"}\n');
-    writeFileSync(join(d.path, 'queries.tsv'), 'q1\tmug\n');
-    writeFileSync(join(d.path, 'j.csv'), 'query_id,item_id,grade,rater\nq1,a,1,r1\nq1,a,2,r2\nq1,b,0,r1\n');
-    const r = runCli(['ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'j.csv', '--scale', 'quepid-0-3'], { cwd: d.path });
+    const d = workDir();
+    writeFileSync(join(d, 'items.jsonl'), '{"id":"a","title":"red mug"}\n{"id":"b","title":"blue mug"}\n');
+    writeFileSync(join(d, 'queries.tsv'), 'q1\tmug\n');
+    writeFileSync(join(d, 'j.csv'), 'query_id,item_id,grade,rater\nq1,a,1,r1\nq1,a,2,r2\nq1,b,0,r1\n');
+    const r = runCli(['ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'j.csv', '--scale', 'quepid-0-3'], { cwd: d });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const s = Store.open(join(d.path, '.distilrank', 'store.sqlite'));
+    const s = Store.open(join(d, '.distilrank', 'store.sqlite'));
     expect(s.judgments('shop').map((j) => [j.itemId, j.level])).toEqual([
       ['a', 4],
       ['b', 1],
@@ -97,17 +93,15 @@ describe('levels of disagreeing raters on a discrete scale', () => {
 
 describe('ingest options', () => {
   it('refuses --dataset mixed with options for your own files', () => {
-    const d = tempDir();
-    dirs.push(d);
-    const r = runCli(['ingest', '--dataset', 'cranfield', '--scale', 'quepid-0-3'], { cwd: d.path });
+    const d = workDir();
+    const r = runCli(['ingest', '--dataset', 'cranfield', '--scale', 'quepid-0-3'], { cwd: d });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error\[BAD_OPTION\]: field "dataset": --dataset loads a built-in data set; --scale is for your own files\n {2}hint: /);
   });
 
   it('checks the data set name before reading any file', () => {
-    const d = tempDir();
-    dirs.push(d);
-    const r = runCli(['ingest', '--name', 'My Shop', '--items', 'missing.jsonl', '--queries', 'q.tsv', '--judgments', 'j.txt', '--scale', 'quepid-0-3'], { cwd: d.path });
+    const d = workDir();
+    const r = runCli(['ingest', '--name', 'My Shop', '--items', 'missing.jsonl', '--queries', 'q.tsv', '--judgments', 'j.txt', '--scale', 'quepid-0-3'], { cwd: d });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error[BAD_OPTION]');
     expect(r.stderr).not.toContain('FILE_NOT_FOUND');

@@ -7,8 +7,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/core/errors.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BATCH_URL,
   LabelCache,
@@ -20,58 +19,24 @@ import {
   readBatchManifest,
   type ExportBatchResult,
 } from '../src/label/index.ts';
-import { discreteMapping } from '../src/core/index.ts';
-import { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { LlmTeacher, type LlmTeacherConfig, type TeacherPair } from '../src/teacher/index.ts';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { tempDir } from './helpers.ts';
+import { caught, ingestedStore, rejected, useFakeOpenAI, useTempDir } from './helpers.ts';
+import { shopBundle } from './synth-catalogue.ts';
 
 const DATASET = 'batch-shop';
-const MAPPING = discreteMapping('test-0-3', 'test scale', [
-  [0, 1, '0 → L1'],
-  [1, 3, '1 → L3'],
-  [2, 4, '2 → L4'],
-  [3, 5, '3 → L5'],
-]);
-const COLOURS = ['red', 'blue', 'green', 'black'];
-const THINGS = ['mug', 'teapot', 'kettle', 'lamp', 'chair'];
+const bundle = (): DatasetBundle =>
+  shopBundle({ name: DATASET, description: 'batch test', colours: ['red', 'blue', 'green', 'black'], things: ['mug', 'teapot', 'kettle', 'lamp', 'chair'] });
 
-function bundle(): DatasetBundle {
-  const items = COLOURS.flatMap((c, ci) =>
-    THINGS.map((t, ti) => ({ id: `i${ci}${ti}`, title: `${c} ${t}`, description: `a ${c} ${t} for the home`, fields: { brand: `brand${ti}` } })),
-  );
-  const queries = COLOURS.flatMap((c, ci) => THINGS.map((t, ti) => ({ id: `q${ci}${ti}`, text: `${c} ${t}` })));
-  return {
-    name: DATASET,
-    description: 'batch test',
-    source: '/mem',
-    mapping: MAPPING,
-    defaultJudgmentSet: 'default',
-    items,
-    queries,
-    judgments: queries.map((q) => ({ queryId: q.id, itemId: `i${q.id.slice(1)}`, grade: 3 })),
-    logEvents: [],
-  };
-}
-
-let tmp: { path: string; cleanup: () => void };
-let fake: FakeOpenAI;
+const tmp = useTempDir('distilrank-batch-');
+const fake = useFakeOpenAI();
 let pool: TeacherPair[];
-let counter = 0;
-const fresh = (name: string): string => join(tmp.path, `${name}-${++counter}`);
+const fresh = (name: string): string => tmp.fresh(name);
 
-beforeAll(async () => {
-  tmp = tempDir('distilrank-batch-');
-  const store = Store.open(join(tmp.path, 'store.db'), { create: true });
-  store.ingest(bundle());
+beforeAll(() => {
+  const store = ingestedStore(join(tmp.path, 'store.db'), bundle());
   pool = buildPool(store, DATASET, { k: 3, queries: 'train' });
   store.close();
-  fake = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await fake.close();
-  tmp.cleanup();
 });
 afterEach(() => {
   fake.setBehaviour({ kind: 'answer' });
@@ -132,17 +97,6 @@ async function runBatch(input: string, output: string, fault: (id: string) => Fa
     out.push(JSON.stringify({ id: `vllm-${n}`, custom_id: req.custom_id, response: { status_code: res.status, request_id: `vllm-batch-${n}`, body }, error: null }));
   }
   writeFileSync(output, out.map((l) => l + '\n').join(''));
-}
-
-async function caught(p: Promise<unknown> | (() => unknown)): Promise<DistilrankError> {
-  try {
-    if (typeof p === 'function') p();
-    else await p;
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError, but nothing was thrown');
 }
 
 const keyOf = (t: LlmTeacher, p: TeacherPair) => labelKey(t, p.queryText, p.itemText);
@@ -313,7 +267,7 @@ describe('batch export and import (samples)', () => {
     const teacher = new LlmTeacher(config({ mode: 'auto' }));
     const cache = LabelCache.open(fresh('labels.sqlite'));
     const input = fresh('requests.jsonl');
-    const e = await caught(() => exportBatch({ cache, teacher, pairs: pool, dataset: DATASET, path: input }));
+    const e = caught(() => exportBatch({ cache, teacher, pairs: pool, dataset: DATASET, path: input }));
     expect(e.code).toBe('BAD_OPTION');
     expect(e.message).toMatch(/auto/);
     expect(e.details.hint).toMatch(/logprobs.*samples/);
@@ -343,7 +297,7 @@ describe('batch import refuses', () => {
     const stray = readJsonl(output)[0] as Record<string, unknown>;
     appendFileSync(bad, JSON.stringify({ ...stray, custom_id: 'dr-someone-else' }) + '\n');
     const cache = LabelCache.open(fresh('labels.sqlite'));
-    const e = await caught(importBatch({ cache, teacher, path: bad, manifest: manifestPathFor(input) }));
+    const e = await rejected(importBatch({ cache, teacher, path: bad, manifest: manifestPathFor(input) }));
     expect(e.code).toBe('BAD_INPUT');
     expect(e.details.file).toBe(bad);
     expect(e.details.line).toBe(7); // five answers, a blank line, then the stray one
@@ -353,7 +307,7 @@ describe('batch import refuses', () => {
 
     const notJson = fresh('results-garbage.jsonl');
     writeFileSync(notJson, readFileSync(output, 'utf8').split('\n').slice(0, 2).join('\n') + '\n{"custom_id": \n');
-    const e2 = await caught(importBatch({ cache, teacher, path: notJson, manifest: manifestPathFor(input) }));
+    const e2 = await rejected(importBatch({ cache, teacher, path: notJson, manifest: manifestPathFor(input) }));
     expect(e2.code).toBe('BAD_INPUT');
     expect(e2.details.line).toBe(3);
     expect(cache.count()).toBe(0);
@@ -365,27 +319,27 @@ describe('batch import refuses', () => {
   it('a manifest made for another model or prompt version (MODEL_MISMATCH)', async () => {
     const cache = LabelCache.open(fresh('labels.sqlite'));
     const other = new LlmTeacher(config({ model: 'other-model' }));
-    const e = await caught(importBatch({ cache, teacher: other, path: output, manifest: manifestPathFor(input) }));
+    const e = await rejected(importBatch({ cache, teacher: other, path: output, manifest: manifestPathFor(input) }));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.message).toContain('fake-model');
     expect(e.message).toContain('other-model');
     const samples = new LlmTeacher(config({ mode: 'samples' }));
-    const e2 = await caught(importBatch({ cache, teacher: samples, path: output, manifest: manifestPathFor(input) }));
+    const e2 = await rejected(importBatch({ cache, teacher: samples, path: output, manifest: manifestPathFor(input) }));
     expect(e2.code).toBe('MODEL_MISMATCH');
     expect(e2.details.field).toBe('promptVersion');
     const wider = new LlmTeacher(config({ maxItemChars: 500 }));
-    expect((await caught(importBatch({ cache, teacher: wider, path: output, manifest: manifestPathFor(input) }))).code).toBe('MODEL_MISMATCH');
+    expect((await rejected(importBatch({ cache, teacher: wider, path: output, manifest: manifestPathFor(input) }))).code).toBe('MODEL_MISMATCH');
     expect(cache.count()).toBe(0);
     cache.close();
   });
 
   it('a missing or foreign manifest', async () => {
     const cache = LabelCache.open(fresh('labels.sqlite'));
-    const missing = await caught(importBatch({ cache, teacher, path: output, manifest: fresh('nope.json') }));
+    const missing = await rejected(importBatch({ cache, teacher, path: output, manifest: fresh('nope.json') }));
     expect(missing.code).toBe('FILE_NOT_FOUND');
     const foreign = fresh('foreign.json');
     writeFileSync(foreign, JSON.stringify({ hello: 'world' }));
-    expect((await caught(importBatch({ cache, teacher, path: output, manifest: foreign }))).code).toBe('BAD_INPUT');
+    expect((await rejected(importBatch({ cache, teacher, path: output, manifest: foreign }))).code).toBe('BAD_INPUT');
     cache.close();
   });
 });

@@ -5,10 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { runCliAsync, tempDir } from './helpers.ts';
+import { runCliAsync, useFakeOpenAI, useTempDir } from './helpers.ts';
 
 
 const pairKey = (body: Record<string, unknown>): string => {
@@ -17,24 +16,9 @@ const pairKey = (body: Record<string, unknown>): string => {
 };
 
 describe('distilrank label', () => {
-  let server: FakeOpenAI;
-  const dir = tempDir('distilrank-label-cli-');
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-    env = {
-      DISTILRANK_LLM_BASE_URL: server.url,
-      DISTILRANK_LLM_MODEL: 'fake-judge',
-      DISTILRANK_LLM_PRICE_INPUT: '0.5',
-      DISTILRANK_LLM_PRICE_OUTPUT: '1.5',
-      DISTILRANK_LLM_API_KEY: 'sk-test-secret',
-    };
-  });
-  afterAll(async () => {
-    await server.close();
-    dir.cleanup();
-  });
+  const server = useFakeOpenAI({ DISTILRANK_LLM_API_KEY: 'sk-test-secret' });
+  const dir = useTempDir('distilrank-label-cli-');
+  const { env } = server;
 
   it('stops at the budget, resumes without paying twice, and a third run pays nothing', async () => {
     const args = ['label', '--dataset', 'cranfield', '--k', '3', '--concurrency', '3'];

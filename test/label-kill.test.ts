@@ -7,37 +7,20 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelCache, runLabelJob } from '../src/label/index.ts';
 import { LoggingTeacher, killTestPairs } from './fixtures/label/log-teacher.ts';
-import { REPO_ROOT, tempDir } from './helpers.ts';
+import { REPO_ROOT, committedCount, killWhen, useTempDir } from './helpers.ts';
 
 const PAIRS = 200;
 const CONCURRENCY = 4;
 const KILL_AFTER = 60;
 const CHILD = join(REPO_ROOT, 'test', 'fixtures', 'label', 'kill-child.ts');
 
-let tmp: { path: string; cleanup: () => void };
-beforeAll(() => {
-  tmp = tempDir('distilrank-label-kill-');
-});
-afterAll(() => {
-  tmp.cleanup();
-});
+const tmp = useTempDir('distilrank-label-kill-');
 
 /** Labels committed so far, read through a read-only connection; null while the file is not ready. */
-function committed(path: string): number | null {
-  try {
-    const cache = LabelCache.open(path, { readonly: true });
-    try {
-      return cache.count();
-    } finally {
-      cache.close();
-    }
-  } catch {
-    return null;
-  }
-}
+const committed = (path: string): number | null => committedCount(() => LabelCache.open(path, { readonly: true }));
 
 describe('label job under kill -9', () => {
   it('loses no committed label and repeats at most the calls in flight', async () => {
@@ -49,26 +32,8 @@ describe('label job under kill -9', () => {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-    let exitedEarly = false;
-    void exited.then(() => (exitedEarly = true));
-
-    const deadline = Date.now() + 30_000;
-    let seen = 0;
-    while (!exitedEarly && Date.now() < deadline) {
-      seen = committed(cachePath) ?? 0;
-      if (seen >= KILL_AFTER) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(exitedEarly, `the child exited before the kill: ${stderr}`).toBe(false);
+    const seen = await killWhen(child, () => committed(cachePath) ?? 0, KILL_AFTER, 30_000);
     expect(seen).toBeGreaterThanOrEqual(KILL_AFTER);
-    child.kill('SIGKILL');
-    const exit = await exited;
-    expect(exit.signal).toBe('SIGKILL');
 
     // The file opens cleanly (read-write), passes SQLite's integrity check, and kept a partial job.
     const cache = LabelCache.open(cachePath);

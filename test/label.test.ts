@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,23 +20,16 @@ import {
   type LabelJobOptions,
   type LabelProgress,
 } from '../src/label/index.ts';
-import { discreteMapping, type LevelDistribution } from '../src/core/index.ts';
+import { type LevelDistribution } from '../src/core/index.ts';
 import { Store, type StoredItem } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { type Teacher, type TeacherJudgment, type TeacherPair } from '../src/teacher/types.ts';
 import { CallError, type CallCost } from '../src/jobs/index.ts';
-import { caught, tempDir } from './helpers.ts';
+import { caught, useTempDir } from './helpers.ts';
+import { shopBundle } from './synth-catalogue.ts';
 
-let tmp: { path: string; cleanup: () => void };
-let counter = 0;
-const fresh = (name = 'labels'): string => join(tmp.path, `${name}-${++counter}.sqlite`);
-
-beforeAll(() => {
-  tmp = tempDir('distilrank-label-');
-});
-afterAll(() => {
-  tmp.cleanup();
-});
+const tmp = useTempDir('distilrank-label-');
+const fresh = (name = 'labels'): string => tmp.fresh(name, '.sqlite');
 
 
 const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -244,7 +236,7 @@ describe('LabelCache', () => {
     expect(rows[0]!.distribution).toEqual(judgment.distribution);
     expect(cache.labelsFor('other', 'llm', 'model-a', 'p1').map((r) => r.itemId)).toEqual(['y']);
 
-    const out = join(tmp.path, `export-${++counter}.jsonl`);
+    const out = tmp.fresh('export', '.jsonl');
     expect(cache.exportJsonl(out, { dataset: 'shop', promptVersion: 'p1' })).toBe(3);
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(3);
@@ -295,32 +287,15 @@ describe('LabelCache', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const MAPPING = discreteMapping('test-0-3', 'test scale', [
-  [0, 1, '0 → L1'],
-  [1, 3, '1 → L3'],
-  [2, 4, '2 → L4'],
-  [3, 5, '3 → L5'],
-]);
-const COLOURS = ['red', 'blue', 'green', 'black', 'white'];
-const THINGS = ['mug', 'teapot', 'kettle', 'lamp', 'chair', 'table'];
-
 function poolBundle(withLogs: boolean): DatasetBundle {
-  const items = COLOURS.flatMap((c, ci) =>
-    THINGS.map((t, ti) => ({ id: `i${ci}${ti}`, title: `${c} ${t}`, description: `a ${c} ${t} for the home`, fields: { brand: `brand${ti}` } })),
-  );
-  const queries = COLOURS.flatMap((c, ci) => THINGS.map((t, ti) => ({ id: `q${ci}${ti}`, text: `${c} ${t}` })));
-  return {
+  return shopBundle({
     name: 'pool-shop',
     description: 'pool test',
-    source: '/mem',
-    mapping: MAPPING,
-    defaultJudgmentSet: 'default',
-    items,
-    queries,
-    judgments: queries.map((q) => ({ queryId: q.id, itemId: `i${q.id.slice(1)}`, grade: 3 })),
+    colours: ['red', 'blue', 'green', 'black', 'white'],
+    things: ['mug', 'teapot', 'kettle', 'lamp', 'chair', 'table'],
     // Every query's text is logged (twice, plus a shouted spelling once), and one text no query has.
     logEvents: withLogs
-      ? [
+      ? (queries) => [
           ...queries.flatMap((q, i) => [
             { queryText: q.text, itemId: 'i00', action: 'click', time: 3 * i },
             { queryText: q.text, itemId: 'i00', action: 'impression', time: 3 * i + 1 },
@@ -329,8 +304,8 @@ function poolBundle(withLogs: boolean): DatasetBundle {
           { queryText: 'kettle', itemId: 'i22', action: 'click', time: 1000 },
           { queryText: 'kettle', itemId: 'i32', action: 'click', time: 1001 },
         ]
-      : [],
-  };
+      : undefined,
+  });
 }
 
 describe('buildPool', () => {

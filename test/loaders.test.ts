@@ -1,34 +1,18 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadItems, loadJudgments, loadLogEvents, loadQueries, parseIsoTime } from '../src/ingest/loaders.ts';
-import { caught } from './helpers.ts';
+import { caught, errorWhere, useTempDir } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'input');
 const fix = (name: string): string => join(FIX, name);
 const bad = (name: string): string => join(FIX, 'bad', name);
 
 
-function where(fn: () => unknown): { code: string; file?: string; line?: number; field?: string } {
-  const e = caught(fn);
-  expect(e.details.hint ?? '').not.toBe('');
-  return { code: e.code, file: e.details.file, line: e.details.line, field: e.details.field };
-}
+/** The parts of an error the tests pin down (code, file, line, field); it must carry a hint. */
+const where = errorWhere;
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'distilrank-loaders-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function write(name: string, content: string | Buffer): string {
-  const p = join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
+const tmp = useTempDir('distilrank-loaders-');
+const write = (name: string, content: string | Buffer): string => tmp.write(name, content);
 
 describe('loadItems', () => {
   it('loads JSONL items exactly, non-Latin text unchanged', () => {
@@ -126,7 +110,7 @@ describe('loadItems', () => {
 
   it('rejects an unknown extension, a missing file and a bad encoding', () => {
     expect(where(() => loadItems(bad('items.xml')))).toEqual({ code: 'BAD_INPUT', file: bad('items.xml'), line: undefined, field: undefined });
-    const missing = join(dir, 'missing.jsonl');
+    const missing = join(tmp.path, 'missing.jsonl');
     expect(caught(() => loadItems(missing))).toMatchObject({ code: 'FILE_NOT_FOUND', details: { file: missing } });
     const latin = write('latin.csv', Buffer.concat([Buffer.from('id,title\n1,tea\n2,caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
     expect(where(() => loadItems(latin))).toEqual({ code: 'BAD_ENCODING', file: latin, line: 3, field: undefined });
@@ -182,7 +166,7 @@ describe('loadQueries', () => {
     expect(where(() => loadQueries(bad('queries_missing_text.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('queries_missing_text.jsonl'), line: 1, field: 'text' });
     const dupJson = write('dup.jsonl', '{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n');
     expect(where(() => loadQueries(dupJson))).toEqual({ code: 'DUPLICATE_ID', file: dupJson, line: 2, field: 'id' });
-    expect(caught(() => loadQueries(join(dir, 'queries.txt'))).code).toBe('BAD_INPUT');
+    expect(caught(() => loadQueries(join(tmp.path, 'queries.txt'))).code).toBe('BAD_INPUT');
   });
 });
 
@@ -292,7 +276,7 @@ describe('loadLogEvents', () => {
     expect(where(() => loadLogEvents(bad('events_missing_query.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('events_missing_query.jsonl'), line: 1, field: 'query' });
     const noTime = write('notime.jsonl', '{"query": "a", "item_id": "1", "action": "click"}\n');
     expect(where(() => loadLogEvents(noTime))).toEqual({ code: 'BAD_INPUT', file: noTime, line: 1, field: 'time' });
-    expect(caught(() => loadLogEvents(join(dir, 'events.csv'))).code).toBe('BAD_INPUT');
+    expect(caught(() => loadLogEvents(join(tmp.path, 'events.csv'))).code).toBe('BAD_INPUT');
   });
 
   it('parses ISO-8601 variants', () => {

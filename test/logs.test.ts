@@ -19,7 +19,7 @@ import {
 } from '../src/enrich/represent/index.ts';
 import { Store } from '../src/store/index.ts';
 import { synthBundle } from './fixtures/represent/synth.ts';
-import { caught, runCli, tempDir, withRawDb } from './helpers.ts';
+import { caught, ingestedStore, runCli, tempDir, useTempDir, withRawDb } from './helpers.ts';
 
 const ev = (queryText: string, itemId: string, action: string, time: number, extra?: Record<string, string | number>): ActionEvent => ({
   queryText,
@@ -30,16 +30,13 @@ const ev = (queryText: string, itemId: string, action: string, time: number, ext
   extra: extra ?? null,
 });
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-logs-');
 let store: Store;
 beforeAll(() => {
-  tmp = tempDir('distilrank-logs-');
-  store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-  store.ingest(synthBundle('synth'));
+  store = ingestedStore(join(tmp.path, 'store.sqlite'), synthBundle('synth'));
 });
 afterAll(() => {
   store.close();
-  tmp.cleanup();
 });
 
 describe('aggregateActions', () => {

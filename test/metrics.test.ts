@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/core/errors.ts';
 import {
   accuracy,
   averagePrecision,
@@ -22,16 +21,7 @@ import {
   type ScoredItem,
 } from '../src/metrics/measures.ts';
 import { readQrels, readRun } from '../src/metrics/trec.ts';
-
-function thrown(f: () => unknown): DistilrankError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError');
-}
+import { caught } from './helpers.ts';
 
 const gains = (entries: Record<string, number>) => new Map(Object.entries(entries));
 
@@ -58,7 +48,7 @@ describe('sortRanking', () => {
   });
 
   it('rejects a NaN score', () => {
-    expect(thrown(() => sortRanking([{ itemId: 'x', score: NaN }])).code).toBe('BAD_INPUT');
+    expect(caught(() => sortRanking([{ itemId: 'x', score: NaN }])).code).toBe('BAD_INPUT');
   });
 });
 
@@ -171,7 +161,7 @@ describe('parseMeasure', () => {
   it.each(['ndcg@10', 'nDCG', 'nDCG(rel=2)@10', 'P', 'P@0', 'P@05', 'P(rel=0)@5', 'MAP', 'AP@', 'RR@-1', ' P@5', ''])(
     'rejects %j with UNKNOWN_NAME and a hint listing the valid forms',
     (name) => {
-      const e = thrown(() => parseMeasure(name));
+      const e = caught(() => parseMeasure(name));
       expect(e.code).toBe('UNKNOWN_NAME');
       expect(e.message).toContain(`"${name}"`);
       expect(e.details.hint).toContain('nDCG@K');
@@ -217,12 +207,12 @@ describe('evaluateRun', () => {
   });
 
   it('validates measure names before evaluating', () => {
-    expect(thrown(() => evaluateRun(run, qrels, ['nDCG@10', 'MRR'])).code).toBe('UNKNOWN_NAME');
+    expect(caught(() => evaluateRun(run, qrels, ['nDCG@10', 'MRR'])).code).toBe('UNKNOWN_NAME');
   });
 
   it('rejects an item ranked twice for one query', () => {
     const dup: Run = new Map([['q1', [{ itemId: 'a', score: 1 }, { itemId: 'a', score: 2 }]]]);
-    const e = thrown(() => evaluateRun(dup, qrels, ['AP']));
+    const e = caught(() => evaluateRun(dup, qrels, ['AP']));
     expect(e.code).toBe('DUPLICATE_ID');
     expect(e.message).toContain('"a"');
   });
@@ -307,8 +297,8 @@ describe('label agreement', () => {
   });
 
   it('confusionMatrix rejects labels outside classes and repeated classes', () => {
-    expect(thrown(() => confusionMatrix([0, 3], [0, 0], classes)).message).toContain('3');
-    expect(thrown(() => confusionMatrix([0], [0], [0, 0])).code).toBe('BAD_INPUT');
+    expect(caught(() => confusionMatrix([0, 3], [0, 0], classes)).message).toContain('3');
+    expect(caught(() => confusionMatrix([0], [0], [0, 0])).code).toBe('BAD_INPUT');
   });
 
   it('macroF1 averages 2TP/(2TP+FP+FN), leaving out classes with no support and no predictions', () => {
@@ -347,7 +337,7 @@ describe('label agreement', () => {
   it('rmse; empty input is NaN; non-finite values are rejected', () => {
     expect(rmse([1, 2, 3], [1, 3, 5])).toBeCloseTo(Math.sqrt((0 + 1 + 4) / 3), 12);
     expect(rmse([], [])).toBeNaN();
-    expect(thrown(() => rmse([1, NaN], [1, 2])).code).toBe('BAD_INPUT');
+    expect(caught(() => rmse([1, NaN], [1, 2])).code).toBe('BAD_INPUT');
   });
 
   it('kendallTau is tau-b: (C - D) / sqrt((n0 - n1)(n0 - n2))', () => {
@@ -371,7 +361,7 @@ describe('label agreement', () => {
     ['rmse', () => rmse([1], [])],
     ['kendallTau', () => kendallTau([1], [])],
   ])('%s rejects arrays of different lengths with BAD_INPUT', (_name, f) => {
-    const e = thrown(f);
+    const e = caught(f);
     expect(e.code).toBe('BAD_INPUT');
     expect(e.message).toContain('(1 and 0)');
   });

@@ -13,8 +13,8 @@ import { LabelCache } from '../src/label/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store } from '../src/store/index.ts';
 import { detectLanguage } from '../src/text/index.ts';
-import { block, messagesOf, startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { REPO_ROOT, runCliAsync, tempDir } from './helpers.ts';
+import { block, messagesOf } from './fake-openai.ts';
+import { REPO_ROOT, runCliAsync, useFakeOpenAI, useTempDir } from './helpers.ts';
 
 const FIX = join(REPO_ROOT, 'test', 'fixtures', 'multilingual');
 const DS = 'multi';
@@ -31,15 +31,12 @@ const TARGET = new Map(
 );
 const langOf = (id: string) => id.slice(0, 2);
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-multilingual-');
+const fake = useFakeOpenAI({ DISTILRANK_LLM_PRICE_INPUT: '0', DISTILRANK_LLM_PRICE_OUTPUT: '0' });
+const { env } = fake;
 let store: Store;
-let fake: FakeOpenAI;
-let env: Record<string, string>;
 
 beforeAll(async () => {
-  tmp = tempDir('distilrank-multilingual-');
-  fake = await startFakeOpenAI();
-  env = { DISTILRANK_LLM_BASE_URL: fake.url, DISTILRANK_LLM_MODEL: 'fake-judge', DISTILRANK_LLM_PRICE_INPUT: '0', DISTILRANK_LLM_PRICE_OUTPUT: '0' };
   const r = await runCliAsync(
     ['ingest', '--name', DS, '--items', join(FIX, 'items.jsonl'), '--queries', join(FIX, 'queries.jsonl'), '--judgments', join(FIX, 'qrels.txt'), '--scale', 'quepid-0-3'],
     tmp.path,
@@ -48,10 +45,8 @@ beforeAll(async () => {
   expect(r.status, r.stderr).toBe(0);
   store = Store.open(join(tmp.path, '.distilrank', 'store.sqlite'));
 }, 60_000);
-afterAll(async () => {
+afterAll(() => {
   store?.close();
-  await fake.close();
-  tmp.cleanup();
 });
 
 describe('multilingual pipeline', () => {

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import type { EvalReport } from '../src/eval/evaluate.ts';
 import { lineSvg } from '../src/eval/plot.ts';
@@ -14,6 +13,7 @@ import {
   writeHtmlReport,
   type HtmlReport,
 } from '../src/eval/report.ts';
+import { caught, useTempDir } from './helpers.ts';
 
 const EVIL = '<script>alert(1)</script> & more';
 
@@ -80,16 +80,6 @@ function sample(): HtmlReport {
 }
 
 const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
-
-function thrown(f: () => unknown): DistilrankError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError');
-}
 
 describe('renderHtmlReport', () => {
   const html = renderHtmlReport(sample());
@@ -166,7 +156,7 @@ describe('renderHtmlReport', () => {
   });
 
   it('rejects a table row wider than its header', () => {
-    const e = thrown(() =>
+    const e = caught(() =>
       renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', table: { header: ['a'], rows: [['1', '2']] } }] }),
     );
     expect(e.code).toBe('BAD_INPUT');
@@ -184,7 +174,7 @@ describe('renderHtmlReport', () => {
       '<div>not svg</div>',
       '<svg></svg><svg></svg>',
     ]) {
-      expect(thrown(() => renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', svg }] })).code).toBe('BAD_INPUT');
+      expect(caught(() => renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', svg }] })).code).toBe('BAD_INPUT');
     }
   });
 });
@@ -224,37 +214,31 @@ describe('confusionSection and curveSection', () => {
     expect(c.heading).toBe('C');
     expect(c.svg).toContain('>L5</text>');
     expect(c.svg).toContain('>333</text>');
-    expect(thrown(() => confusionSection('C', [[1, 2]])).code).toBe('BAD_INPUT');
+    expect(caught(() => confusionSection('C', [[1, 2]])).code).toBe('BAD_INPUT');
     const l = curveSection('S', [{ name: 'a', points: [{ x: 1, y: 2 }] }], 'x', 'y');
     expect(l.svg).toContain('<circle');
-    expect(thrown(() => curveSection('S', [{ name: 'a', points: [] }], 'x', 'y')).code).toBe('BAD_INPUT');
+    expect(caught(() => curveSection('S', [{ name: 'a', points: [] }], 'x', 'y')).code).toBe('BAD_INPUT');
   });
 });
 
 describe('writeHtmlReport', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'distilrank-report-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('distilrank-report-', { each: true });
 
   it('writes the document and leaves no temp file behind', () => {
-    const path = join(dir, 'out', 'report.html');
+    const path = join(tmp.path, 'out', 'report.html');
     writeHtmlReport(path, sample());
     expect(readFileSync(path, 'utf8')).toBe(renderHtmlReport(sample()));
-    expect(readdirSync(join(dir, 'out'))).toEqual(['report.html']);
+    expect(readdirSync(join(tmp.path, 'out'))).toEqual(['report.html']);
     // Overwrites in place.
     writeHtmlReport(path, { title: 'second', generatedAt: 'now', sections: [] });
     expect(readFileSync(path, 'utf8')).toContain('<h1>second</h1>');
-    expect(readdirSync(join(dir, 'out'))).toEqual(['report.html']);
+    expect(readdirSync(join(tmp.path, 'out'))).toEqual(['report.html']);
   });
 
   it('leaves neither the file nor a temp file when rendering fails', () => {
-    const path = join(dir, 'bad.html');
+    const path = join(tmp.path, 'bad.html');
     expect(() => writeHtmlReport(path, { title: 't', generatedAt: 'now', sections: [{ heading: 'h', svg: '<p>x</p>' }] })).toThrow(DistilrankError);
     expect(existsSync(path)).toBe(false);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(tmp.path)).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LabelCache, buildPool, itemText, labelKey, runLabelJob } from '../src/label/index.ts';
 import { createHash } from 'node:crypto';
 import {
@@ -26,7 +26,7 @@ import {
 import { discreteMapping, type LevelDistribution } from '../src/core/index.ts';
 import { Store, type StoredItem } from '../src/store/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
-import { caught, runCli, tempDir } from './helpers.ts';
+import { caught, runCli, useTempDir } from './helpers.ts';
 
 const ITEM: StoredItem = {
   id: 'i1',
@@ -43,11 +43,7 @@ const SOURCES: FieldSources = {
   actions: { actionsFor: (id) => (id === 'i1' ? { engagedQueries: ['walrus', 'mug', 'gift'], boardTitles: ['kitchen', 'ideas'], linkText: ['acme', 'shop'] } : undefined) },
 };
 
-let tmp: { path: string; cleanup: () => void };
-beforeAll(() => {
-  tmp = tempDir('distilrank-represent-');
-});
-afterAll(() => tmp.cleanup());
+const tmp = useTempDir('distilrank-represent-');
 
 describe('buildItemText', () => {
   it('the default representation is item-text format 1: title, description, fields, ≤8 attributes, names sorted', () => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { studentFeatureSet } from '../src/features/index.ts';
 import { LabelCache } from '../src/label/index.ts';
 import { buildApp, type AppOptions, type ServeApp } from '../src/serve/index.ts';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import { ADMIN_TOKEN, buildServeFixture, SERVE_DS, type ServeFixture } from './serve-fixture.ts';
+import { useFakeOpenAI } from './helpers.ts';
 
 let fx: ServeFixture;
 let app: ServeApp;
@@ -204,13 +204,7 @@ describe('admin routes', () => {
 });
 
 describe('POST /v1/judge (admin, budgeted, cached)', () => {
-  let fake: FakeOpenAI;
-  beforeAll(async () => {
-    fake = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await fake?.close();
-  });
+  const fake = useFakeOpenAI();
 
   it('pays each new pair once, answers repeats from the label cache, and refuses paid calls past the budget with 402', async () => {
     const cachePath = `${fx.dir}/judge-labels.sqlite`;

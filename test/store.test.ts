@@ -14,18 +14,10 @@ import { ftsMatchExpression } from '../src/retrieve/index.ts';
 import { APPLICATION_ID } from '../src/store/schema.ts';
 import { DEFAULT_SPLIT_SEED, SCHEMA_VERSION, SPLITS, Store, assignSplits, type Split, type SplitFractions } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { caught, tempDir, withRawDb } from './helpers.ts';
+import { caught, tempDir, useTempDir, withRawDb } from './helpers.ts';
 
-let tmp: { path: string; cleanup: () => void };
-let counter = 0;
-const freshPath = (name = 'store'): string => join(tmp.path, `${name}-${++counter}.db`);
-
-beforeAll(() => {
-  tmp = tempDir('distilrank-store-');
-});
-afterAll(() => {
-  tmp.cleanup();
-});
+const tmp = useTempDir('distilrank-store-');
+const freshPath = (name = 'store'): string => tmp.fresh(name, '.db');
 
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -6,45 +6,23 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EvalReport } from '../src/eval/index.ts';
 import { readRun } from '../src/metrics/trec.ts';
 import { Store } from '../src/store/index.ts';
 import type { ModelCard } from '../src/student/index.ts';
-import { noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
+import { noStackTrace, ok, runCli, useTempDir, useWorkDirs, type CliResult } from './helpers.ts';
 
 const DS = 'icecat-chorus';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const workDir = useWorkDirs('distilrank-student-cli-');
 
-function workDir(): string {
-  const t = tempDir('distilrank-student-cli-');
-  cleanups.push(t.cleanup);
-  return t.path;
-}
-
-
-
-interface Report {
-  dataset: string;
-  split: string;
-  protocol: string;
-  model: string;
-  queries: number;
-  metrics: Record<string, number>;
-  judgmentSet: string;
-  candidates?: number;
-  levels?: { from: string; pairs: number; confusion: number[][] };
-}
-
-function reports(r: CliResult): Report[] {
+function reports(r: CliResult): EvalReport[] {
   ok(r);
   return r.stdout
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Report);
+    .map((l) => JSON.parse(l) as EvalReport);
 }
 
 /** Runs of a TREC run file, per query: the set of items. */
@@ -55,16 +33,12 @@ function runItems(path: string): Map<string, Set<string>> {
 }
 
 // One trained default artifact shared by the eval tests (training takes a few seconds).
-let shared: { path: string; cleanup: () => void };
+const shared = useTempDir('distilrank-student-cli-shared-');
 let trainRun: CliResult;
 const DEFAULT_DIR = (cwd: string): string => join(cwd, '.distilrank', 'models', DS, 'student-human');
 
 beforeAll(() => {
-  shared = tempDir('distilrank-student-cli-shared-');
   trainRun = runCli(['train', '--dataset', DS], { cwd: shared.path });
-});
-afterAll(() => {
-  shared?.cleanup();
 });
 
 describe('distilrank train', () => {
@@ -135,7 +109,7 @@ describe('distilrank eval --model student', () => {
     ok(trainRun);
     const rs = reports(runCli(['eval', '--dataset', DS, '--model', 'student', '--json'], { cwd: shared.path }));
     expect(rs).toHaveLength(2);
-    const [rerank, retrieval] = rs as [Report, Report];
+    const [rerank, retrieval] = rs as [EvalReport, EvalReport];
     expect(rerank.protocol).toBe('rerank');
     expect(rerank.model).toBe('student(human)');
     expect(rerank.split).toBe('test');

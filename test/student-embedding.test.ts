@@ -14,7 +14,7 @@ import { FEATURE_SET_ID, TWOTOWER_FEATURE, type QueryItemSimilarity } from '../s
 import { buildApp, type ServeApp } from '../src/serve/index.ts';
 import { Store, type StoredItem } from '../src/store/index.ts';
 import { StudentFeatures, defaultStudentDir, type Explanation, type ModelCard } from '../src/student/index.ts';
-import { caught, noStackTrace, ok, runCli, tempDir, type CliResult } from './helpers.ts';
+import { caught, ingestedStore, noStackTrace, ok, runCli, useTempDir, type CliResult } from './helpers.ts';
 import { ADMIN_TOKEN } from './serve-fixture.ts';
 import { synth } from './synth-catalogue.ts';
 
@@ -25,7 +25,7 @@ const DESCRIBED = [
   { id: 'd-2', title: 'azure lantern', description: 'battery powered camping lantern, blue housing', fields: {} },
 ];
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-student-embedding-');
 let storePath: string;
 let refused: CliResult;
 let trained: CliResult;
@@ -34,12 +34,9 @@ let app: ServeApp | undefined;
 const cli = (args: string[]) => runCli(['--store', storePath, '--quiet', ...args], { cwd: tmp.path });
 
 beforeAll(() => {
-  tmp = tempDir('distilrank-student-embedding-');
   storePath = join(tmp.path, 'store.sqlite');
   const bundle = synth(DS);
-  const store = Store.open(storePath, { create: true });
-  store.ingest({ ...bundle, items: [...bundle.items, ...DESCRIBED] });
-  store.close();
+  ingestedStore(storePath, { ...bundle, items: [...bundle.items, ...DESCRIBED] }).close();
   refused = cli(['train', '--dataset', DS, '--embedding', '--epochs', '2']); // before any embeddings
   ok(cli(['embed', '--dataset', DS, '--epochs', '2', '--buckets', '4096', '--dim', '16', '--no-negatives']));
   trained = cli(['train', '--dataset', DS, '--embedding', '--epochs', '4', '--seed', '3']);
@@ -47,7 +44,6 @@ beforeAll(() => {
 
 afterAll(async () => {
   await app?.close();
-  tmp?.cleanup();
 });
 
 function readCard(): ModelCard {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/core/errors.ts';
+import type { DistilrankError } from '../src/core/errors.ts';
 import { FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
 
 /** The students here are trained without an embedding artifact: every feature but twotower_cosine. */
@@ -19,94 +19,20 @@ import { Store, type SplitFractions } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { DEFAULT_CANDIDATES, STUDENT_FORMAT, STUDENT_FORMAT_VERSION, StudentFeatures, StudentRanker, applyLabelShift, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, labelledPairs, readStudentArtifact, trainStudent, writeStudentArtifact, type ModelCard, type TrainedStudent } from '../src/student/index.ts';
 import { predictJs, trainMlp, type TrainingSet } from '../src/ml/index.ts';
-import { caught, runCli, tempDir, SYNTH_SCALE } from './helpers.ts';
+import { caught, ingestedStore, rejected, runCli, useTempDir } from './helpers.ts';
+import { itemId, wordOverlapBundle } from './synth-catalogue.ts';
 
-// ---------------------------------------------------------------------------------------------
-// A synthetic catalogue: 10 colours × 20 products = 200 items titled "colour product". A query is
-// one (colour, product) pair; its judged items are the exact item (L5), three of the same product
-// in another colour (L3), three of the same colour but another product (L2) and three sharing no
-// word (L1). Relevance is word overlap, so a student over lexical features can learn it.
-
-const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon', 'ochre', 'slate'];
-const PRODUCTS = [
-  'kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow',
-  'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass', 'bucket', 'ladder', 'stool', 'whistle',
-];
-const BRANDS = ['Acme', 'Borealis', 'Corvid', 'Dunlin', 'Egret'];
-
-
-/** Small deterministic PRNG for the data (independent of distilrank's own). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
-const itemId = (c: number, p: number): string => `it-${c}-${p}`;
-
-interface SynthOptions {
-  seed?: number;
-  queries?: number;
-  /** Map every judgment's grade (e.g. all to 5 for a single class). */
-  grade?: (natural: number) => number;
-  /** Judgments kept per query (default all 10). */
-  judgedPerQuery?: number;
-}
-
-function synthBundle(name: string, o: SynthOptions = {}): DatasetBundle {
-  const rand = lcg(o.seed ?? 1);
-  const items = [];
-  for (let c = 0; c < COLOURS.length; c++) {
-    for (let p = 0; p < PRODUCTS.length; p++) {
-      const i = c * PRODUCTS.length + p;
-      items.push({
-        id: itemId(c, p),
-        title: `${COLOURS[c]} ${PRODUCTS[p]}`,
-        ...(i % 2 === 0 ? { description: `a sturdy ${PRODUCTS[p]} for everyday use` } : {}),
-        fields: { brand: BRANDS[i % BRANDS.length]! },
-      });
-    }
-  }
-  const combos: Array<[number, number]> = [];
-  for (let c = 0; c < COLOURS.length; c++) for (let p = 0; p < PRODUCTS.length; p++) combos.push([c, p]);
-  const picked = shuffled(combos, rand).slice(0, o.queries ?? 60);
-  const queries = picked.map(([c, p], k) => ({ id: `q${String(k).padStart(3, '0')}`, text: `${COLOURS[c]} ${PRODUCTS[p]}` }));
-  const judgments = [];
-  for (const [k, [c, p]] of picked.entries()) {
-    const qid = queries[k]!.id;
-    const otherColours = shuffled(COLOURS.map((_, i) => i).filter((i) => i !== c), rand);
-    const otherProducts = shuffled(PRODUCTS.map((_, i) => i).filter((i) => i !== p), rand);
-    const pairs: Array<[string, number]> = [[itemId(c, p), 5]];
-    for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[i]!, p), 3]);
-    for (let i = 0; i < 3; i++) pairs.push([itemId(c, otherProducts[i]!), 2]);
-    for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[3 + i]!, otherProducts[3 + i]!), 1]);
-    for (const [iid, g] of pairs.slice(0, o.judgedPerQuery ?? pairs.length)) {
-      judgments.push({ queryId: qid, itemId: iid, grade: o.grade ? o.grade(g) : g });
-    }
-  }
-  return { name, description: `synthetic word-overlap catalogue ${name}`, source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
-}
+// The synthetic catalogue: wordOverlapBundle (test/synth-catalogue.ts), 10 colours × 20 products = 200
+// items titled "colour product", relevance by word overlap, so a student over lexical features can learn it.
 
 // ---------------------------------------------------------------------------------------------
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-student-');
 let store: Store;
 let trained: TrainedStudent;
 let modelDir: string;
 let ranker: StudentRanker;
-let counter = 0;
-const fresh = (name: string): string => join(tmp.path, `${name}-${++counter}`);
+const fresh = (name: string): string => tmp.fresh(name);
 
 const DS = 'synth-a';
 
@@ -115,10 +41,7 @@ function ingest(s: Store, bundle: DatasetBundle, splitFractions?: SplitFractions
 }
 
 beforeAll(async () => {
-  tmp = tempDir('distilrank-student-');
-  store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-  ingest(store, synthBundle(DS));
-  ingest(store, synthBundle('synth-b', { seed: 2 }));
+  store = ingestedStore(join(tmp.path, 'store.sqlite'), [wordOverlapBundle(DS), wordOverlapBundle('synth-b', { seed: 2 })]);
   trained = await trainStudent({ store, dataset: DS });
   modelDir = join(tmp.path, 'models', DS, 'student-human');
   writeStudentArtifact(modelDir, trained.onnx, trained.card);
@@ -128,15 +51,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await ranker?.close();
   store?.close();
-  tmp?.cleanup();
 });
 
 async function rejection(p: Promise<unknown>): Promise<DistilrankError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof DistilrankError)) throw new Error(`expected a DistilrankError, got ${String(e)}`);
+  const e = await rejected(p);
   expect(e.details.hint, 'every error says how to fix it').toBeTruthy();
   return e;
 }
@@ -515,7 +433,7 @@ describe('atomic writes', () => {
     const path = join(fresh('nodev'), 'store.sqlite');
     const s = Store.open(path, { create: true });
     try {
-      ingest(s, synthBundle('nodev'), { train: 0.8, dev: 0, test: 0.2 });
+      ingest(s, wordOverlapBundle('nodev'), { train: 0.8, dev: 0, test: 0.2 });
       const e = await rejection(trainStudent({ store: s, dataset: 'nodev' }));
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/dev split/);
@@ -535,7 +453,7 @@ describe('atomic writes', () => {
   it('a data set with a single class of labels: BAD_INPUT (without sampled L1 negatives)', async () => {
     const s = Store.open(join(fresh('single'), 'store.sqlite'), { create: true });
     try {
-      ingest(s, synthBundle('single', { grade: () => 5 }));
+      ingest(s, wordOverlapBundle('single', { grade: () => 5 }));
       const e = await rejection(trainStudent({ store: s, dataset: 'single', negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/single class/);
@@ -551,7 +469,7 @@ describe('atomic writes', () => {
   it('too few labels: BAD_INPUT', async () => {
     const s = Store.open(join(fresh('few'), 'store.sqlite'), { create: true });
     try {
-      ingest(s, synthBundle('few', { queries: 10, judgedPerQuery: 2 }));
+      ingest(s, wordOverlapBundle('few', { queries: 10, judgedPerQuery: 2 }));
       expect(s.judgments('few', { split: 'train' }).length).toBeLessThan(20);
       const e = await rejection(trainStudent({ store: s, dataset: 'few', negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
       expect(e.code).toBe('BAD_INPUT');

@@ -11,12 +11,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
 import type { TeacherEvalReport } from '../src/studies/index.ts';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
-import { runCli, runCliAsync, tempDir, type CliResult } from './helpers.ts';
+import { llmEnv, runCli, runCliAsync, tempDir, useFakeOpenAI, useTempDir, type CliResult } from './helpers.ts';
 
 const STACK = /\n {4}at /;
 
@@ -238,13 +237,7 @@ describe('teacher and label errors', () => {
 
   it('label --import-batch --teacher llm without --manifest: BAD_OPTION naming the manifest', () => {
     writeFileSync(join(dir.path, 'out.jsonl'), '');
-    const env = {
-      DISTILRANK_LLM_BASE_URL: 'http://127.0.0.1:9/v1',
-      DISTILRANK_LLM_MODEL: 'fake-judge',
-      DISTILRANK_LLM_PRICE_INPUT: '0.5',
-      DISTILRANK_LLM_PRICE_OUTPUT: '1.5',
-      DISTILRANK_LLM_MODE: 'logprobs',
-    };
+    const env = llmEnv('http://127.0.0.1:9/v1', { DISTILRANK_LLM_MODE: 'logprobs' });
     const r = run(['label', '--dataset', 'icecat-chorus', '--teacher', 'llm', '--import-batch', 'out.jsonl'], env);
     expectCliError(r, 'BAD_OPTION');
     expect(r.stderr).toMatch(/error\[BAD_OPTION\]: .*manifest/);
@@ -255,25 +248,10 @@ describe('teacher and label errors', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('batch labelling through the CLI with the llm teacher', () => {
-  const dir = tempDir('distilrank-teacher-cli-batch-');
-  let server: FakeOpenAI;
-  let env: Record<string, string>;
+  const dir = useTempDir('distilrank-teacher-cli-batch-');
+  const server = useFakeOpenAI({ DISTILRANK_LLM_MODE: 'logprobs' });
+  const { env } = server;
   const args = ['label', '--dataset', 'cranfield', '--k', '2'];
-
-  beforeAll(async () => {
-    server = await startFakeOpenAI();
-    env = {
-      DISTILRANK_LLM_BASE_URL: server.url,
-      DISTILRANK_LLM_MODEL: 'fake-judge',
-      DISTILRANK_LLM_PRICE_INPUT: '0.5',
-      DISTILRANK_LLM_PRICE_OUTPUT: '1.5',
-      DISTILRANK_LLM_MODE: 'logprobs',
-    };
-  });
-  afterAll(async () => {
-    await server.close();
-    dir.cleanup();
-  });
 
   it('export (no request) → batch run → import → a plain label run finds every pair cached', async () => {
     // export

@@ -11,21 +11,13 @@ import { confusionSvg, escapeXml, lineSvg } from '../src/eval/plot.ts';
 import type { Run } from '../src/metrics/measures.ts';
 import { LabelCache } from '../src/label/index.ts';
 import type { LevelDistribution } from '../src/core/index.ts';
-import { Store } from '../src/store/index.ts';
+import type { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { applyCalibration, fitCalibration, meanNll } from '../src/studies/teacher-eval/temperature.ts';
 import { evalRefDataset, evaluateTeacher, type TeacherEvalSystem } from '../src/studies/teacher-eval/evaluate-teacher.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/types.ts';
-import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
-
-/** Small deterministic PRNG. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
+import { caught, ingestedStore, useTempDir } from './helpers.ts';
+import { COLOURS, PRODUCTS, lcg, wordOverlapBundle } from './synth-catalogue.ts';
 
 function softmax(z: readonly number[]): number[] {
   const m = Math.max(...z);
@@ -133,41 +125,10 @@ describe('fitCalibration', () => {
 // item (L5), three of the same product in other colours (L3), three of the same colour (L2) and three
 // sharing no word (L1). 20 queries, split 20% / 40% / 40%: 8 dev and 8 test queries, 80 pairs each.
 
-const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
-const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook'];
 const DS = 'tiny';
 
-function tinyBundle(name = DS): DatasetBundle {
-  const rand = lcg(3);
-  const shuffled = <T>(xs: readonly T[]): T[] => {
-    const a = [...xs];
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [a[i], a[j]] = [a[j]!, a[i]!];
-    }
-    return a;
-  };
-  const id = (c: number, p: number) => `it-${c}-${p}`;
-  const items = [];
-  for (let c = 0; c < COLOURS.length; c++) {
-    for (let p = 0; p < PRODUCTS.length; p++) items.push({ id: id(c, p), title: `${COLOURS[c]} ${PRODUCTS[p]}`, fields: {} });
-  }
-  const combos: Array<[number, number]> = [];
-  for (let c = 0; c < COLOURS.length; c++) for (let p = 0; p < PRODUCTS.length; p++) combos.push([c, p]);
-  const picked = shuffled(combos).slice(0, 20);
-  const queries = picked.map(([c, p], k) => ({ id: `q${String(k).padStart(2, '0')}`, text: `${COLOURS[c]} ${PRODUCTS[p]}` }));
-  const judgments = [];
-  for (const [k, [c, p]] of picked.entries()) {
-    const others = shuffled(COLOURS.map((_, i) => i).filter((i) => i !== c));
-    const otherProducts = shuffled(PRODUCTS.map((_, i) => i).filter((i) => i !== p));
-    const pairs: Array<[string, number]> = [[id(c, p), 5]];
-    for (let i = 0; i < 3; i++) pairs.push([id(others[i]!, p), 3]);
-    for (let i = 0; i < 3; i++) pairs.push([id(c, otherProducts[i]!), 2]);
-    for (let i = 0; i < 3; i++) pairs.push([id(others[3 + i]!, otherProducts[3 + i]!), 1]);
-    for (const [itemId, grade] of pairs) judgments.push({ queryId: queries[k]!.id, itemId, grade });
-  }
-  return { name, description: 'tiny synthetic catalogue', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
-}
+const tinyBundle = (name = DS): DatasetBundle =>
+  wordOverlapBundle(name, { colours: COLOURS, products: PRODUCTS.slice(0, 8), seed: 3, queries: 20, queryIdDigits: 2, item: () => ({ fields: {} }), description: 'tiny synthetic catalogue' });
 
 /** A deterministic teacher that knows the human level of each pair and answers `answer(level)`. */
 class LookupTeacher implements Teacher {
@@ -202,21 +163,17 @@ const peaked = (level: number, top = 0.6): LevelDistribution => {
 /** Right, except that L5 pairs are called L4. */
 const biased = (level: number) => peaked(level === 5 ? 4 : level);
 
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-teacher-eval-');
 let store: Store;
 let levels: Map<string, number>;
-let counter = 0;
-const freshCache = () => LabelCache.open(join(tmp.path, `labels-${++counter}.sqlite`));
+const freshCache = () => LabelCache.open(tmp.fresh('labels', '.sqlite'));
 
 beforeAll(() => {
-  tmp = tempDir('distilrank-teacher-eval-');
-  store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-  store.ingest(tinyBundle(), { splitFractions: { train: 0.2, dev: 0.4, test: 0.4 } });
+  store = ingestedStore(join(tmp.path, 'store.sqlite'), tinyBundle(), { splitFractions: { train: 0.2, dev: 0.4, test: 0.4 } });
   levels = new Map(store.judgments(DS).map((j) => [`${j.queryId}|${j.itemId}`, j.level]));
 });
 afterAll(() => {
   store.close();
-  tmp.cleanup();
 });
 
 describe('evaluateTeacher', () => {

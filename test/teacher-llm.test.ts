@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import { createTeacher, ITEM_CLOSE, ITEM_OPEN, LlmTeacher, llmTeacherConfigFromEnv, neutralise, PROMPT_VERSION, SYSTEM_PROMPTS, TEACHERS, type LlmTeacherConfig, type TeacherPair } from '../src/teacher/index.ts';
 import { CallError, retryAfterMs } from '../src/jobs/index.ts';
 import { block, messagesOf, startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
+import { caught, rejectedWith, useFakeOpenAI } from './helpers.ts';
 
 const KEY = 'sk-test-SECRET-0123456789';
 const PAIR: TeacherPair = { queryId: 'q1', queryText: 'red ceramic mug', itemId: 'i1', itemText: 'Red ceramic mug, 350 ml, dishwasher safe' };
@@ -23,23 +24,9 @@ function close(a: readonly number[], b: readonly number[]): void {
   a.forEach((x, i) => expect(x).toBeCloseTo(b[i]!, 9));
 }
 
-async function callError(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof CallError) return e;
-    throw e;
-  }
-  throw new Error('expected a CallError');
-}
+const callError = (p: Promise<unknown>): Promise<CallError> => rejectedWith(CallError, p);
 
-let fake: FakeOpenAI;
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const fake = useFakeOpenAI();
 afterEach(() => {
   fake.requests.length = 0;
   fake.setBehaviour({ kind: 'answer' });
@@ -379,16 +366,6 @@ describe('config', () => {
     DISTILRANK_LLM_PRICE_OUTPUT: '0.6',
   };
 
-  function optionError(f: () => unknown): DistilrankError {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof DistilrankError) return e;
-      throw e;
-    }
-    throw new Error('expected a DistilrankError');
-  }
-
   it('reads the environment and fills in defaults', () => {
     const c = llmTeacherConfigFromEnv({ ...ENV, DISTILRANK_LLM_API_KEY: KEY, DISTILRANK_LLM_SAMPLES: '7', DISTILRANK_LLM_MODE: 'samples' });
     expect(c).toMatchObject({
@@ -416,7 +393,7 @@ describe('config', () => {
       [{ ...ENV, DISTILRANK_LLM_TIMEOUT_MS: '0' }, 'DISTILRANK_LLM_TIMEOUT_MS'],
     ];
     for (const [env, name] of cases) {
-      const e = optionError(() => llmTeacherConfigFromEnv(env));
+      const e = caught(() => llmTeacherConfigFromEnv(env));
       expect(e.code).toBe('BAD_OPTION');
       expect(e.details.field).toBe(name);
       expect(e.message).toContain(name);
@@ -425,7 +402,7 @@ describe('config', () => {
   });
 
   it('never puts the API key in an error', () => {
-    const e = optionError(() => llmTeacherConfigFromEnv({ ...ENV, DISTILRANK_LLM_API_KEY: KEY, DISTILRANK_LLM_MODE: 'x' }));
+    const e = caught(() => llmTeacherConfigFromEnv({ ...ENV, DISTILRANK_LLM_API_KEY: KEY, DISTILRANK_LLM_MODE: 'x' }));
     expect(e.format()).not.toContain(KEY);
   });
 

@@ -15,84 +15,32 @@ import { Store, type StoredItem, type StoredJudgment, type StoredQuery } from '.
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LOCAL_TEACHER_FORMAT_VERSION, LocalFeatureExtractor, LocalTeacher, TEACHERS, createTeacher, defaultLocalTeacherDir, trainLocalTeacher, withinOneEdit, type AssocHoldout, type TeacherPair, type TrainedLocalTeacher } from '../src/teacher/index.ts';
 import { CallError } from '../src/jobs/index.ts';
-import { caught, tempDir, SYNTH_SCALE } from './helpers.ts';
+import { caught, ingestedStore, useTempDir } from './helpers.ts';
+import { itemExtras, itemId, wordOverlapBundle } from './synth-catalogue.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Synthetic catalogue (as test/student.test.ts): 10 colours × 20 products, titles "colour product";
-// per query the exact item L5, three of the product in another colour L3, three of the colour L2,
-// three sharing no word L1.
+// The synthetic catalogue of test/student.test.ts (wordOverlapBundle, test/synth-catalogue.ts), without
+// brands: 10 colours × 20 products, titles "colour product"; per query the exact item L5, three of the
+// product in another colour L3, three of the colour L2, three sharing no word L1.
 
-const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon', 'ochre', 'slate'];
-const PRODUCTS = [
-  'kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow',
-  'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass', 'bucket', 'ladder', 'stool', 'whistle',
-];
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
-const itemId = (c: number, p: number): string => `it-${c}-${p}`;
-
-function synthBundle(name: string, seed = 1): DatasetBundle {
-  const rand = lcg(seed);
-  const items = [];
-  for (let c = 0; c < COLOURS.length; c++) {
-    for (let p = 0; p < PRODUCTS.length; p++) {
-      const i = c * PRODUCTS.length + p;
-      items.push({ id: itemId(c, p), title: `${COLOURS[c]} ${PRODUCTS[p]}`, ...(i % 2 === 0 ? { description: `a sturdy ${PRODUCTS[p]} for everyday use` } : {}) });
-    }
-  }
-  const combos: Array<[number, number]> = [];
-  for (let c = 0; c < COLOURS.length; c++) for (let p = 0; p < PRODUCTS.length; p++) combos.push([c, p]);
-  const picked = shuffled(combos, rand).slice(0, 60);
-  const queries = picked.map(([c, p], k) => ({ id: `q${String(k).padStart(3, '0')}`, text: `${COLOURS[c]} ${PRODUCTS[p]}` }));
-  const judgments = [];
-  for (const [k, [c, p]] of picked.entries()) {
-    const otherColours = shuffled(COLOURS.map((_, i) => i).filter((i) => i !== c), rand);
-    const otherProducts = shuffled(PRODUCTS.map((_, i) => i).filter((i) => i !== p), rand);
-    const pairs: Array<[string, number]> = [[itemId(c, p), 5]];
-    for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[i]!, p), 3]);
-    for (let i = 0; i < 3; i++) pairs.push([itemId(c, otherProducts[i]!), 2]);
-    for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[3 + i]!, otherProducts[3 + i]!), 1]);
-    for (const [iid, g] of pairs) judgments.push({ queryId: queries[k]!.id, itemId: iid, grade: g });
-  }
-  return { name, description: `synthetic ${name}`, source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
-}
+const synthBundle = (name: string, seed = 1): DatasetBundle => wordOverlapBundle(name, { seed, item: itemExtras(false), description: `synthetic ${name}` });
 
 // ---------------------------------------------------------------------------------------------
 
 const DS = 'synth-a';
-let tmp: { path: string; cleanup: () => void };
+const tmp = useTempDir('distilrank-teacher-local-');
 let store: Store;
 let trained: TrainedLocalTeacher;
 let teacher: LocalTeacher;
 
 beforeAll(async () => {
-  tmp = tempDir('distilrank-teacher-local-');
-  store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-  store.ingest(synthBundle(DS));
-  store.ingest(synthBundle('synth-b', 2));
+  store = ingestedStore(join(tmp.path, 'store.sqlite'), [synthBundle(DS), synthBundle('synth-b', 2)]);
   trained = await trainLocalTeacher({ store, dataset: DS });
   teacher = LocalTeacher.load(store, DS);
 }, 120_000);
 
 afterAll(() => {
   store?.close();
-  tmp?.cleanup();
 });
 
 

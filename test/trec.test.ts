@@ -1,38 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DistilrankError } from '../src/core/errors.ts';
+import { describe, expect, it } from 'vitest';
 import { sortRanking, type Qrels, type Run } from '../src/metrics/measures.ts';
 import { formatQrels, formatRun, readQrels, readRun, writeQrels, writeRun } from '../src/metrics/trec.ts';
-
-function thrown(f: () => unknown): DistilrankError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DistilrankError) return e;
-    throw e;
-  }
-  throw new Error('expected a DistilrankError');
-}
+import { caught, useTempDir } from './helpers.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/trec/${name}`, import.meta.url));
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'distilrank-trec-'));
-});
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
+const tmp = useTempDir('distilrank-trec-', { each: true });
 /** Write `text` to a file in the temp folder and return its path. */
-function file(name: string, text: string | Buffer): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const file = (name: string, text: string | Buffer): string => tmp.write(name, text);
 
 describe('formatRun / writeRun', () => {
   it('writes ranks 1.. in sortRanking order, queries sorted', () => {
@@ -58,28 +36,28 @@ describe('formatRun / writeRun', () => {
     ['docno', new Map([['q1', [{ itemId: 'a\tb', score: 1 }]]]), 'bm25', 'a\\tb'],
     ['tag', new Map([['q1', [{ itemId: 'a', score: 1 }]]]), 'my run', 'my run'],
   ])('rejects a %s with whitespace, naming it, with a hint', (field, run, tag, shown) => {
-    const e = thrown(() => writeRun(join(dir, 'run.txt'), run as Run, tag));
+    const e = caught(() => writeRun(join(tmp.path, 'run.txt'), run as Run, tag));
     expect(e.code).toBe('BAD_INPUT');
     expect(e.details.field).toBe(field);
     expect(e.message).toContain(shown);
     expect(e.details.hint).toMatch(/whitespace/);
-    expect(readdirSync(dir)).toEqual([]); // nothing written, no temp file left
+    expect(readdirSync(tmp.path)).toEqual([]); // nothing written, no temp file left
   });
 
   it('rejects a non-finite score', () => {
     const run: Run = new Map([['q1', [{ itemId: 'a', score: Infinity }]]]);
-    expect(thrown(() => formatRun(run, 't')).details.field).toBe('score');
+    expect(caught(() => formatRun(run, 't')).details.field).toBe('score');
   });
 
   it('replaces an existing file atomically and leaves no temp file', () => {
     const path = file('run.txt', 'old content\n');
     writeRun(path, new Map([['q1', [{ itemId: 'a', score: 1 }]]]), 't');
     expect(readFileSync(path, 'utf8')).toBe('q1 Q0 a 1 1 t\n');
-    expect(readdirSync(dir)).toEqual(['run.txt']);
+    expect(readdirSync(tmp.path)).toEqual(['run.txt']);
   });
 
   it('reports a missing output folder as FILE_NOT_FOUND', () => {
-    const e = thrown(() => writeRun(join(dir, 'nope', 'run.txt'), new Map(), 't'));
+    const e = caught(() => writeRun(join(tmp.path, 'nope', 'run.txt'), new Map(), 't'));
     expect(e.code).toBe('FILE_NOT_FOUND');
   });
 });
@@ -98,7 +76,7 @@ describe('run round trip', () => {
       ],
       ['q2', [{ itemId: 'é-ü', score: 0.1 + 0.2 }]],
     ]);
-    const path = join(dir, 'run.txt');
+    const path = join(tmp.path, 'run.txt');
     writeRun(path, run, 'student-v1');
     const back = readRun(path);
     expect(back).toEqual(new Map([...run].map(([q, items]) => [q, sortRanking(items)])));
@@ -132,14 +110,14 @@ describe('qrels', () => {
       ['q1', new Map([['d1', 3], ['d2', 0], ['d3', 1]])],
       ['q2', new Map([['d1', 2]])],
     ]);
-    const path = join(dir, 'qrels.txt');
+    const path = join(tmp.path, 'qrels.txt');
     writeQrels(path, qrels);
     expect(readQrels(path)).toEqual(qrels);
-    expect(readdirSync(dir)).toEqual(['qrels.txt']);
+    expect(readdirSync(tmp.path)).toEqual(['qrels.txt']);
   });
 
   it('rejects a non-integer grade when writing', () => {
-    const e = thrown(() => formatQrels(new Map([['q1', new Map([['d1', 1.5]])]])));
+    const e = caught(() => formatQrels(new Map([['q1', new Map([['d1', 1.5]])]])));
     expect(e.code).toBe('BAD_INPUT');
     expect(e.details.field).toBe('rel');
   });
@@ -152,7 +130,7 @@ describe('qrels', () => {
 
   it('ignores blank lines, accepts tabs and CRLF, and counts lines from 1', () => {
     const path = file('qrels.txt', '\nq1\t0\td1\t2\r\n   \r\nq1 0 d2 1\r\nq1 0 d3 x\r\n');
-    const e = thrown(() => readQrels(path));
+    const e = caught(() => readQrels(path));
     expect(e.details.line).toBe(5);
     const ok = file('ok.txt', '\nq1\t0\td1\t2\r\n   \r\nq1 0 d2 1\r\n');
     expect(readQrels(ok)).toEqual(new Map([['q1', new Map([['d1', 2], ['d2', 1]])]]));
@@ -170,7 +148,7 @@ describe('malformed input', () => {
     ['qrels', 'q1 0 d1 1 extra\n', 1, undefined, /expected 4 fields, found 5/],
   ])('%s %j: BAD_INPUT at line %i', (kind, text, line, field, message) => {
     const path = file(`${kind}.txt`, text);
-    const e = thrown(() => (kind === 'run' ? readRun(path) : readQrels(path)));
+    const e = caught(() => (kind === 'run' ? readRun(path) : readQrels(path)));
     expect(e.code).toBe('BAD_INPUT');
     expect(e.details.file).toBe(path);
     expect(e.details.line).toBe(line);
@@ -182,7 +160,7 @@ describe('malformed input', () => {
 
   it('a qrels pair judged twice is DUPLICATE_ID at the second line', () => {
     const path = file('qrels.txt', 'q1 0 d1 1\nq2 0 d1 0\n\nq1 0 d1 2\n');
-    const e = thrown(() => readQrels(path));
+    const e = caught(() => readQrels(path));
     expect(e.code).toBe('DUPLICATE_ID');
     expect(e.details).toMatchObject({ file: path, line: 4, field: 'docno' });
     expect(e.message).toContain('line 1');
@@ -190,15 +168,15 @@ describe('malformed input', () => {
 
   it('a run item listed twice for a query is DUPLICATE_ID', () => {
     const path = file('run.txt', 'q1 Q0 d1 1 0.5 t\nq1 Q0 d1 2 0.4 t\n');
-    const e = thrown(() => readRun(path));
+    const e = caught(() => readRun(path));
     expect(e.code).toBe('DUPLICATE_ID');
     expect(e.details).toMatchObject({ file: path, line: 2 });
   });
 
   it('a missing file is FILE_NOT_FOUND; invalid UTF-8 is BAD_ENCODING', () => {
-    expect(thrown(() => readRun(join(dir, 'absent.txt'))).code).toBe('FILE_NOT_FOUND');
+    expect(caught(() => readRun(join(tmp.path, 'absent.txt'))).code).toBe('FILE_NOT_FOUND');
     const path = file('latin1.txt', Buffer.from([0x71, 0x31, 0x20, 0x30, 0x20, 0xe9, 0x20, 0x31, 0x0a]));
-    const e = thrown(() => readQrels(path));
+    const e = caught(() => readQrels(path));
     expect(e.code).toBe('BAD_ENCODING');
     expect(e.details.file).toBe(path);
   });

@@ -3,26 +3,15 @@
  * cases; fetchImage must refuse what it should and fetch what it should (loopback allowed only with
  * allowPrivate, as the tests' own server lives there).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ImageFetchError, fetchImage, isBlockedAddress, type ImageFetchFailure } from '../src/enrich/net/index.ts';
-import { sha256hex, startImageServer, tinyPng, type ImageServer } from './fake-vlm.ts';
+import { sha256hex, tinyPng } from './fake-vlm.ts';
+import { rejectedWith, useImageServer } from './helpers.ts';
 
-let images: ImageServer;
-beforeAll(async () => {
-  images = await startImageServer();
-});
-afterAll(async () => {
-  await images.close();
-});
+const images = useImageServer();
 
 async function reason(p: Promise<unknown>): Promise<ImageFetchFailure> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ImageFetchError) return e.reason;
-    throw e;
-  }
-  throw new Error('expected an ImageFetchError, but the fetch succeeded');
+  return (await rejectedWith(ImageFetchError, p)).reason;
 }
 
 describe('isBlockedAddress', () => {
