@@ -47,7 +47,7 @@ describe('parity with FTS5 on real catalogues', () => {
       try {
         store.ingest(builtInBundle(name));
         const weights = store.dataset(name).fieldWeights;
-        const index = Bm25Index.build(store, name, weights);
+        const index = Bm25Index.build(store.dataset(name), weights);
         const queries = store.queries(name).map((q) => q.text);
         expect(index.stats().items).toBe(store.itemCount(name));
         expect(expectParity(store, name, index, queries, 200, weights)).toBe(queries.length);
@@ -86,7 +86,7 @@ describe('parity with FTS5 on random catalogues', () => {
         const s = freshStore();
         try {
           s.ingest(bundle('rand', items, w));
-          const index = Bm25Index.build(s, 'rand', w);
+          const index = Bm25Index.build(s.dataset('rand'), w);
           expectParity(s, 'rand', index, queries, k, w);
           index.close();
         } finally {
@@ -111,7 +111,7 @@ describe('phrases and the ranker', () => {
         { id: 'lamps', title: 'lamps', description: 'two lamps' },
       ]),
     );
-    index = Bm25Index.build(store, 'mixed', weights);
+    index = Bm25Index.build(store.dataset('mixed'), weights);
   });
   afterAll(() => {
     index.close();
@@ -126,8 +126,8 @@ describe('phrases and the ranker', () => {
   });
 
   it('Bm25Ranker with the index answers exactly as without it, phrases through FTS5', () => {
-    const plain = new Bm25Ranker(store, 'mixed', weights);
-    const fast = new Bm25Ranker(store, 'mixed', weights, { index });
+    const plain = new Bm25Ranker(store.dataset('mixed'), weights);
+    const fast = new Bm25Ranker(store.dataset('mixed'), weights, { index });
     for (const q of ['हिन्दी', 'desk lamps', 'lamp', 'the', 'nothing here']) {
       const a = plain.retrieve(q, 10);
       const b = fast.retrieve(q, 10);
@@ -149,10 +149,10 @@ describe('sliced build', () => {
       const weights = store.dataset('icecat-chorus').fieldWeights;
       let ticks = 0;
       const timer = setInterval(() => (ticks += 1), 1);
-      const sliced = await Bm25Index.buildSliced(store, 'icecat-chorus', weights, 1);
+      const sliced = await Bm25Index.buildSliced(store.dataset('icecat-chorus'), weights, 1);
       clearInterval(timer);
       expect(ticks).toBeGreaterThan(3);
-      const whole = Bm25Index.build(store, 'icecat-chorus', weights);
+      const whole = Bm25Index.build(store.dataset('icecat-chorus'), weights);
       expect(sliced.stats()).toEqual(whole.stats());
       for (const q of store.queries('icecat-chorus').slice(0, 30).map((x) => x.text)) expect(sliced.search(q, 50)).toEqual(whole.search(q, 50));
       sliced.close();

@@ -195,7 +195,7 @@ describe('ranking set', () => {
   beforeAll(() => {
     store = freshStore();
     store.ingest(bundle('products', PRODUCTS));
-    ranker = new Bm25Ranker(store, 'products');
+    ranker = new Bm25Ranker(store.dataset('products'));
   });
   afterAll(() => store.close());
 
@@ -326,7 +326,7 @@ describe('Bm25Ranker', () => {
   it('score returns every candidate exactly once, in order, 0 for non-matching, equal to retrieve scores', () => {
     const s = freshStore();
     s.ingest(bundle('products', PRODUCTS));
-    const ranker = new Bm25Ranker(s, 'products');
+    const ranker = new Bm25Ranker(s.dataset('products'));
     const candidates = ['fridge-ja', 'kettle-1x', 'no-such-item', 'monitor-arm', 'kettle-3x', 'coffee-book'];
     const scored = ranker.score('kettle monitor', candidates);
     expect(scored.map((x) => x.itemId)).toEqual(candidates);
@@ -348,7 +348,7 @@ describe('Bm25Ranker', () => {
     const s = freshStore();
     s.ingest(bundle('products', PRODUCTS));
     // with description weighted far above title, the description "lantern" wins
-    const r = new Bm25Ranker(s, 'products', { title: 1, description: 10, fields: 1 });
+    const r = new Bm25Ranker(s.dataset('products'), { title: 1, description: 10, fields: 1 });
     expect(r.retrieve('lantern', 10)[0]?.itemId).toBe('lantern-desc');
     s.close();
   });
@@ -358,8 +358,8 @@ describe('Bm25Ranker', () => {
     const backward = freshStore();
     forward.ingest(bundle('products', PRODUCTS));
     backward.ingest(bundle('products', [...PRODUCTS].reverse()));
-    const a = new Bm25Ranker(forward, 'products');
-    const b = new Bm25Ranker(backward, 'products');
+    const a = new Bm25Ranker(forward.dataset('products'));
+    const b = new Bm25Ranker(backward.dataset('products'));
     const canon = (xs: { itemId: string; score: number }[]) =>
       [...xs].sort((x, y) => y.score - x.score || (x.itemId < y.itemId ? -1 : 1)).map((x) => [x.itemId, Number(x.score.toPrecision(12))]);
     for (const q of ['lantern', 'kettle', 'hanging whistle', 'monitor kettle lantern', 'the of', 'brass candle holder', 'Kühlschrank']) {
@@ -378,7 +378,7 @@ describe('Bm25Ranker', () => {
     const s = freshStore();
     const titles = ['ＵＳＢ ハブ', 'ｹｰﾌﾞﾙ', 'ﬁlter', 'x² meter'];
     s.ingest(bundle('nfkc', titles.map((title, i) => ({ id: `t${i}`, title }))));
-    const r = new Bm25Ranker(s, 'nfkc');
+    const r = new Bm25Ranker(s.dataset('nfkc'));
     titles.forEach((t, i) => expect(r.retrieve(t, 5).map((x) => x.itemId)).toContain(`t${i}`));
     expect(r.retrieve('USB', 5).map((x) => x.itemId)).toContain('t0');
     s.close();
@@ -388,7 +388,7 @@ describe('Bm25Ranker', () => {
     const s = freshStore();
     const titles = ['Kühlschrank', '冷蔵庫', 'cafe\u0301 noir', 'Straße', 'ΣΟΦΙΑ', 'İstanbul', 'e-mail wi‑fi'];
     s.ingest(bundle('scripts', titles.map((title, i) => ({ id: `t${i}`, title }))));
-    const r = new Bm25Ranker(s, 'scripts');
+    const r = new Bm25Ranker(s.dataset('scripts'));
     titles.forEach((t, i) => expect(r.retrieve(t, 5).map((x) => x.itemId), t).toContain(`t${i}`));
     s.close();
   });

@@ -182,7 +182,7 @@ describe('cranfield', () => {
   });
 
   it('BM25 under both protocols on the test split', async () => {
-    const ranker = new Bm25Ranker(store, 'cranfield');
+    const ranker = new Bm25Ranker(store.dataset('cranfield'));
     const testJudgments = store.judgments('cranfield', { split: 'test' });
     const judged = new Map<string, Set<string>>();
     for (const j of testJudgments) {
@@ -193,8 +193,8 @@ describe('cranfield', () => {
     const expectedQueries = testQueries.filter((q) => judged.has(q.id)).length;
     expect(expectedQueries).toBeGreaterThan(30);
 
-    const rerank = await evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'rerank', ranker });
-    const retrieval = await evaluate({ store, dataset: 'cranfield', split: 'test', protocol: 'retrieval', ranker });
+    const rerank = await evaluate({ dataset: store.dataset('cranfield'), split: 'test', protocol: 'rerank', ranker });
+    const retrieval = await evaluate({ dataset: store.dataset('cranfield'), split: 'test', protocol: 'retrieval', ranker });
     for (const ev of [rerank, retrieval]) {
       expect(ev.report.queries).toBe(expectedQueries);
       expect(ev.report.judgmentSet).toBe('cleverdon');

@@ -72,7 +72,7 @@ describe('distillation: human + teacher labels', () => {
   beforeAll(async () => {
     store = ingestedStore(join(tmp.path, 'store.sqlite'), bundle(), { splitFractions: { train: 0.6, dev: 0.2, test: 0.2 } });
     cache = LabelCache.open(join(tmp.path, 'labels.sqlite'), { create: true });
-    const pairs = buildPool(store, 'distill', { k: 12, queries: 'train' });
+    const pairs = buildPool(store.dataset('distill'), { k: 12, queries: 'train' });
     const summary = await runLabelJob({ cache, teacher, pairs, dataset: 'distill', concurrency: 4 });
     expect(summary.stoppedBy).toBe('done');
     const texts = new Map(store.queries('distill').map((q) => [q.id, q.text]));
@@ -91,8 +91,7 @@ describe('distillation: human + teacher labels', () => {
     for (const l of labels) expect(trainQueries.has(l.queryId)).toBe(true);
 
     const trained = await trainStudent({
-      store,
-      dataset: 'distill',
+      dataset: store.dataset('distill'),
       labels: 'human+teacher',
       teacher: { labels, weight: 0.5, name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion },
     });
@@ -108,7 +107,7 @@ describe('distillation: human + teacher labels', () => {
     // The distilled student ranks the exact item first for test queries over the whole catalogue.
     const dir = join(tmp.path, 'student-distilled');
     writeStudentArtifact(dir, trained.onnx, trained.card);
-    const ranker = await StudentRanker.load(store, 'distill', dir);
+    const ranker = await StudentRanker.load(store.dataset('distill'), dir);
     let first = 0;
     const tests = store.queries('distill', 'test');
     for (const q of tests) {
@@ -121,13 +120,13 @@ describe('distillation: human + teacher labels', () => {
 
   it('a second labelling run pays for nothing', async () => {
     const before = teacher.calls;
-    const summary = await runLabelJob({ cache, teacher, pairs: buildPool(store, 'distill', { k: 12, queries: 'train' }), dataset: 'distill' });
+    const summary = await runLabelJob({ cache, teacher, pairs: buildPool(store.dataset('distill'), { k: 12, queries: 'train' }), dataset: 'distill' });
     expect(summary.labelled).toBe(0);
     expect(teacher.calls).toBe(before);
   });
 
   it('human+teacher without teacher labels is refused before any training', async () => {
-    const e = await trainStudent({ store, dataset: 'distill', labels: 'human+teacher' }).then(
+    const e = await trainStudent({ dataset: store.dataset('distill'), labels: 'human+teacher' }).then(
       () => null,
       (err: unknown) => err,
     );

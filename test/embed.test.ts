@@ -49,7 +49,7 @@ afterAll(() => {
 });
 
 const train = (dir: string, seed = 7) =>
-  trainEmbeddingsForDataset({ store, dataset: DS, dir, negativePool: negativePool(store, DS, 50), negativeDepth: 50, lexical: new Bm25Ranker(store, DS), config: { ...SMALL, seed } });
+  trainEmbeddingsForDataset({ dataset: store.dataset(DS), dir, negativePool: negativePool(store.dataset(DS), 50), negativeDepth: 50, lexical: new Bm25Ranker(store.dataset(DS)), config: { ...SMALL, seed } });
 
 describe('hashed n-gram inputs', () => {
   it('gives CJK text character n-grams (code points), deterministic and in range', () => {
@@ -213,8 +213,8 @@ describe('two-tower training and the artifact', () => {
     // the recorded scores are what `eval --split dev --protocol retrieval` gives the hybrid at each weight
     // with the vector leg searched exactly, as the tuning searches it (HNSW is approximate even on
     // 130 items, and its index is rebuilt per run: it made this comparison flaky)
-    const e = Embeddings.forDataset(store, DS);
-    const bm25 = new Bm25Ranker(store, DS);
+    const e = Embeddings.forDataset(store.dataset(DS));
+    const bm25 = new Bm25Ranker(store.dataset(DS));
     const vector = new VectorRanker(e);
     const allVectors = new Float32Array(e.itemIds.length * e.dim);
     e.itemIds.forEach((id, i) => allVectors.set(e.itemVector(id)!, i * e.dim));
@@ -225,18 +225,18 @@ describe('two-tower training and the artifact', () => {
     };
     expect(f.queries).toBe(new Set(store.judgments(DS, { split: 'dev' }).map((j) => j.queryId)).size);
     for (const r of f.grid) {
-      const ev = await evaluate({ store, dataset: DS, split: 'dev', protocol: 'retrieval', ranker: new HybridRanker(bm25, exactVector, { weights: r }), measures: ['nDCG@10', 'R(rel=3)@100'] });
+      const ev = await evaluate({ dataset: store.dataset(DS), split: 'dev', protocol: 'retrieval', ranker: new HybridRanker(bm25, exactVector, { weights: r }), measures: ['nDCG@10', 'R(rel=3)@100'] });
       expect(ev.report.metrics['nDCG@10']).toBeCloseTo(r.devNdcg10, 9);
       expect(ev.report.metrics['R(rel=3)@100']).toBeCloseTo(r.devRecall100, 9);
     }
     // `--model hybrid` fuses with the card's weights
     expect(fusionWeightsOf(vector)).toEqual(f.weights);
-    expect((createRanker('hybrid', store, DS) as HybridRanker).weights).toEqual(f.weights);
+    expect((createRanker('hybrid', store.dataset(DS)) as HybridRanker).weights).toEqual(f.weights);
   });
 
   it('a hybrid with weight 0 on the vector leg ranks exactly as BM25, retrieving and re-ranking', async () => {
-    const bm25 = new Bm25Ranker(store, DS);
-    const lexicalOnly = new HybridRanker(bm25, new VectorRanker(Embeddings.forDataset(store, DS)), { weights: { bm25: 1, vector: 0 } });
+    const bm25 = new Bm25Ranker(store.dataset(DS));
+    const lexicalOnly = new HybridRanker(bm25, new VectorRanker(Embeddings.forDataset(store.dataset(DS))), { weights: { bm25: 1, vector: 0 } });
     const trecOrder = (xs: readonly ScoredItem[]) => [...xs].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1)).map((x) => x.itemId);
     let ties = 0;
     for (const q of [...store.queries(DS), { text: 'kettle 赤いやかん' }]) {
@@ -252,7 +252,7 @@ describe('two-tower training and the artifact', () => {
     }
     expect(ties).toBeGreaterThan(0); // two-word titles: BM25 ties abound, and they must stay ties
     for (const split of ['dev', 'test'] as const) {
-      const [a, b] = await Promise.all([bm25, lexicalOnly].map((ranker) => evaluate({ store, dataset: DS, split, protocol: 'retrieval', ranker })));
+      const [a, b] = await Promise.all([bm25, lexicalOnly].map((ranker) => evaluate({ dataset: store.dataset(DS), split, protocol: 'retrieval', ranker })));
       expect(b!.report.metrics).toEqual(a!.report.metrics);
     }
   });
@@ -274,7 +274,7 @@ describe('two-tower training and the artifact', () => {
   });
 
   it('query vectors come from the LRU cache on repeats (hits and misses counted)', () => {
-    const e = Embeddings.forDataset(store, DS);
+    const e = Embeddings.forDataset(store.dataset(DS));
     const v1 = e.queries.encode('crimson kettle');
     const v2 = e.queries.encode('crimson kettle');
     e.queries.encode('azure teapot');
@@ -284,7 +284,7 @@ describe('two-tower training and the artifact', () => {
 
   it('vector retrieval finds the exact-title item first; hybrid and vector are registered rankers', async () => {
     expect(Object.keys(RANKERS)).toEqual(expect.arrayContaining(['vector', 'hybrid']));
-    const v = createRanker('vector', store, DS);
+    const v = createRanker('vector', store.dataset(DS));
     let top1 = 0;
     const qs = store.queries(DS);
     for (const q of qs) {
@@ -293,7 +293,7 @@ describe('two-tower training and the artifact', () => {
       if (hits[0]?.itemId === itemId(c, p)) top1 += 1;
     }
     expect(top1 / qs.length).toBeGreaterThan(0.8);
-    const h = createRanker('hybrid', store, DS);
+    const h = createRanker('hybrid', store.dataset(DS));
     const hits = await h.retrieve('crimson kettle', 10);
     expect(hits[0]!.itemId).toBe(itemId(0, 0));
     // Both expose the query-embedding cache to the service's /metrics through stats().
@@ -310,7 +310,7 @@ describe('two-tower training and the artifact', () => {
     bytes[0] = bytes[0]! ^ 1; // one bit of one item vector
     writeFileSync(join(copy, 'items.f32'), bytes);
     expect(caught(() => readEmbedArtifact(copy)).code).toBe('MODEL_MISMATCH');
-    expect(caught(() => Embeddings.forDataset(store, 'no-such', { dir })).code).toBe('MODEL_MISMATCH');
+    expect(caught(() => Embeddings.forDataset(store.dataset('no-such'), { dir })).code).toBe('MODEL_MISMATCH');
     expect(caught(() => readEmbedArtifact(join(tmp.path, 'nothing'))).code).toBe('FILE_NOT_FOUND');
     expect(a.card.id).toMatch(/^[0-9a-f]{12}$/);
   });
@@ -375,14 +375,14 @@ describe('usearch ANN against exact search (sqlite-vec)', () => {
 describe('the student’s twotower_cosine feature', () => {
   it('a student trained with embeddings reads the full feature set, records the artifact, and refuses another one', async () => {
     const embDir = defaultEmbedDir(store.path, DS);
-    const e = Embeddings.forDataset(store, DS);
-    const t = await trainStudent({ store, dataset: DS, embedding: 'default', config: { epochs: 3 } }); // the data set's artifact
+    const e = Embeddings.forDataset(store.dataset(DS));
+    const t = await trainStudent({ dataset: store.dataset(DS), embedding: 'default', config: { epochs: 3 } }); // the data set's artifact
     expect(t.card.embedding).toEqual({ id: e.id });
     expect(t.card.featureSetId).toBe(FEATURE_SET_ID);
     expect(t.card.features.map((f) => f.name)).toContain(TWOTOWER_FEATURE);
     const dir = join(tmp.path, 'student-emb');
     writeStudentArtifact(dir, t.onnx, t.card);
-    const s = await StudentRanker.load(store, DS, dir, { retriever: new HybridRanker(new Bm25Ranker(store, DS), new VectorRanker(e)) });
+    const s = await StudentRanker.load(store.dataset(DS), dir, { retriever: new HybridRanker(new Bm25Ranker(store.dataset(DS)), new VectorRanker(e)) });
     expect(s.name).toBe('student(human)@hybrid');
     const ex = await s.explain('crimson kettle', itemId(0, 0));
     expect(ex.contributions.find((c) => c.feature === TWOTOWER_FEATURE)!.value).toBeCloseTo(e.cosines('crimson kettle', [itemId(0, 0)])[0]!, 5);
@@ -391,14 +391,14 @@ describe('the student’s twotower_cosine feature', () => {
     await s.close();
 
     // without embeddings (the default, even when an artifact exists): the column is left out, and the card says so
-    const lexical = await trainStudent({ store, dataset: DS, config: { epochs: 2 } });
+    const lexical = await trainStudent({ dataset: store.dataset(DS), config: { epochs: 2 } });
     expect(lexical.card.embedding).toBeNull();
     expect(lexical.card.featureSetId).toBe(studentFeatureSet(false).id);
     expect(lexical.card.features.map((f) => f.name)).not.toContain(TWOTOWER_FEATURE);
 
     // retrain the embeddings (another seed): the student refuses them
     await train(embDir, 99);
-    const err = await StudentRanker.load(store, DS, dir).then(
+    const err = await StudentRanker.load(store.dataset(DS), dir).then(
       () => null,
       (x: unknown) => x as { code: string; message: string },
     );

@@ -60,8 +60,8 @@ beforeAll(() => {
       ],
     ),
   );
-  fx = FeatureExtractor.fromStore(store, 'shop');
-  fxPriors = FeatureExtractor.fromStore(store, 'shop', { priorJudgments: store.judgments('shop') });
+  fx = FeatureExtractor.fromStore(store.dataset('shop'));
+  fxPriors = FeatureExtractor.fromStore(store.dataset('shop'), { priorJudgments: store.judgments('shop') });
 });
 afterAll(() => {
   store.close();
@@ -381,7 +381,7 @@ describe('degenerate input', () => {
   });
 
   it('fromStore refuses a data set that is not in the store', () => {
-    expect(() => FeatureExtractor.fromStore(store, 'nothing-here')).toThrow(expect.objectContaining({ code: 'STORE_NOT_FOUND' }));
+    expect(() => FeatureExtractor.fromStore(store.dataset('nothing-here'))).toThrow(expect.objectContaining({ code: 'STORE_NOT_FOUND' }));
   });
 });
 
@@ -407,7 +407,7 @@ describe('BM25 over all text agrees with the store FTS5 BM25', () => {
     }));
     corpus = Store.open(join(tmp.path, 'corpus.db'), { create: true });
     corpus.ingest(bundle('corpus', items));
-    ex = FeatureExtractor.fromStore(corpus, 'corpus');
+    ex = FeatureExtractor.fromStore(corpus.dataset('corpus'));
   });
   afterAll(() => corpus.close());
 
@@ -452,11 +452,11 @@ describe('sliced build', () => {
       const priorJudgments = s.judgments('cranfield', { split: 'train' });
       let ticks = 0;
       const timer = setInterval(() => (ticks += 1), 1);
-      const sliced = await FeatureExtractor.fromStoreSliced(s, 'cranfield', { priorJudgments });
+      const sliced = await FeatureExtractor.fromStoreSliced(s.dataset('cranfield'), { priorJudgments });
       clearInterval(timer);
       // A build that never yielded would let the 1 ms timer fire at most once.
       expect(ticks).toBeGreaterThan(2);
-      const whole = FeatureExtractor.fromStore(s, 'cranfield', { priorJudgments });
+      const whole = FeatureExtractor.fromStore(s.dataset('cranfield'), { priorJudgments });
       expect(sliced.itemCount).toBe(whole.itemCount);
       const ids = s.itemIds('cranfield').slice(0, 300);
       for (const q of s.queries('cranfield').slice(0, 20)) expect(sliced.extract(q, ids)).toEqual(whole.extract(q, ids));

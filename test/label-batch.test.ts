@@ -35,7 +35,7 @@ const fresh = (name: string): string => tmp.fresh(name);
 
 beforeAll(() => {
   const store = ingestedStore(join(tmp.path, 'store.db'), bundle());
-  pool = buildPool(store, DATASET, { k: 3, queries: 'train' });
+  pool = buildPool(store.dataset(DATASET), { k: 3, queries: 'train' });
   store.close();
 });
 afterEach(() => {

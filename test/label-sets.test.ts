@@ -60,21 +60,21 @@ describe('label sets', () => {
 
   it('training reads the newest set of the teacher, or the one named, without building the teacher', () => {
     const cachePath = join(tmp.path, 'labels.sqlite');
-    const newest = readTeacherLabels({ store, dataset: 'synth', teacher: 'fixture-judge', weight: 0.5, cachePath });
+    const newest = readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'fixture-judge', weight: 0.5, cachePath });
     expect(newest).toMatchObject({ name: 'fixture-judge', model: 'judge-v1', promptVersion: 'p2', weight: 0.5 });
     expect(newest.labels).toHaveLength(3);
     const cache = LabelCache.open(cachePath, { readonly: true });
     const p1 = cache.labelSets('synth').find((s) => s.promptVersion === 'p1')!;
     cache.close();
-    const named = readTeacherLabels({ store, dataset: 'synth', teacher: 'fixture-judge', labelSet: p1.id, weight: 1, cachePath, limit: 2 });
+    const named = readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'fixture-judge', labelSet: p1.id, weight: 1, cachePath, limit: 2 });
     expect(named.promptVersion).toBe('p1');
     expect(named.labels).toHaveLength(2);
     expect(named.labels[0]!.queryText.length).toBeGreaterThan(0);
 
-    const unknown = caught(() => readTeacherLabels({ store, dataset: 'synth', teacher: 'fixture-judge', labelSet: 'fixture-judge-0000000000', weight: 1, cachePath }));
+    const unknown = caught(() => readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'fixture-judge', labelSet: 'fixture-judge-0000000000', weight: 1, cachePath }));
     expect(unknown.code).toBe('BAD_INPUT');
     expect(unknown.details.hint).toContain(p1.id);
-    const none = caught(() => readTeacherLabels({ store, dataset: 'synth', teacher: 'llm', weight: 1, cachePath }));
+    const none = caught(() => readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'llm', weight: 1, cachePath }));
     expect(none.code).toBe('BAD_INPUT');
     expect(none.details.hint).toContain('distilrank label');
   });

@@ -329,7 +329,7 @@ describe('buildPool', () => {
     expect(train.size).toBeGreaterThan(0);
     expect(evalTexts.size).toBeGreaterThan(0);
 
-    const pairs = buildPool(store, 'pool-shop', { k: 4 });
+    const pairs = buildPool(store.dataset('pool-shop'), { k: 4 });
     expect(pairs.length).toBeGreaterThan(0);
     for (const p of pairs) {
       expect(train.has(p.queryId)).toBe(true);
@@ -342,10 +342,10 @@ describe('buildPool', () => {
 
     expect(pairs.every((p) => p.itemText.startsWith('title: '))).toBe(true);
     // The same store, and a second store built from the same input, give the same pool.
-    expect(buildPool(store, 'pool-shop', { k: 4 })).toEqual(pairs);
+    expect(buildPool(store.dataset('pool-shop'), { k: 4 })).toEqual(pairs);
     const again = Store.open(fresh('pool-again'), { create: true });
     again.ingest(poolBundle(false));
-    expect(buildPool(again, 'pool-shop', { k: 4 })).toEqual(pairs);
+    expect(buildPool(again.dataset('pool-shop'), { k: 4 })).toEqual(pairs);
     again.close();
   });
 
@@ -353,7 +353,7 @@ describe('buildPool', () => {
     const all = logged.queries('pool-shop');
     const evalTexts = new Set(all.filter((q) => q.split !== 'train').map((q) => q.text));
     const trainTexts = all.filter((q) => q.split === 'train').map((q) => q.text);
-    const pairs = buildPool(logged, 'pool-shop', { k: 3 });
+    const pairs = buildPool(logged.dataset('pool-shop'), { k: 3 });
     const texts = [...new Set(pairs.map((p) => p.queryText))];
     // Each text once, in its most frequent (lower-case) spelling; no evaluation text in any case.
     expect(texts).toEqual([...trainTexts, 'kettle'].sort());
@@ -361,10 +361,10 @@ describe('buildPool', () => {
       expect(p.queryId).toMatch(/^q[0-9a-f]{10}$/);
       expect(evalTexts.has(p.queryText.toLowerCase())).toBe(false);
     }
-    expect(buildPool(logged, 'pool-shop', { k: 3 })).toEqual(pairs);
-    expect(buildPool(logged, 'pool-shop', { k: 3, queries: 'train' }).every((p) => !evalTexts.has(p.queryText))).toBe(true);
-    expect(caught(() => buildPool(store, 'pool-shop', { k: 3, queries: 'logged' })).code).toBe('BAD_OPTION');
-    expect(caught(() => buildPool(store, 'pool-shop', { k: 0 })).code).toBe('BAD_OPTION');
+    expect(buildPool(logged.dataset('pool-shop'), { k: 3 })).toEqual(pairs);
+    expect(buildPool(logged.dataset('pool-shop'), { k: 3, queries: 'train' }).every((p) => !evalTexts.has(p.queryText))).toBe(true);
+    expect(caught(() => buildPool(store.dataset('pool-shop'), { k: 3, queries: 'logged' })).code).toBe('BAD_OPTION');
+    expect(caught(() => buildPool(store.dataset('pool-shop'), { k: 0 })).code).toBe('BAD_OPTION');
   });
 });
 

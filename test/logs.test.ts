@@ -10,11 +10,8 @@ import {
   DEFAULT_ACTION_WEIGHTS,
   aggregateActions,
   evaluationQueryTexts,
-  logEventCounts,
-  replaceSimulatedEvents,
   simulateLogs,
   storedActions,
-  storedLogEvents,
   type ActionEvent,
 } from '../src/enrich/represent/index.ts';
 import { Store } from '../src/store/index.ts';
@@ -102,7 +99,7 @@ describe('the leakage cut-off', () => {
       ev('yak wool', item, 'save', cutoff + 86_400_000, { board: 'yak board' }), // a day later
       ev(`  ${testQuery().toUpperCase()} `, item, 'long_click', cutoff - 5_000, { dwell_ms: 90_000 }), // an evaluation query, before
     ];
-    const a = aggregateActions(events, { cutoff, excludeQueries: evaluationQueryTexts(store, 'synth') });
+    const a = aggregateActions(events, { cutoff, excludeQueries: evaluationQueryTexts(store.dataset('synth')) });
     const text = JSON.stringify(a.actionsFor(item));
     for (const token of ['zebra', 'stripes', 'yak', 'wool']) expect(text).not.toContain(token);
     const trainTokens = trainQuery().split(' ');
@@ -118,13 +115,13 @@ describe('the leakage cut-off', () => {
 
   it('reads stored events before the cut-off only, evaluation queries excluded by default', () => {
     const cutoff = Date.UTC(2025, 5, 1);
-    replaceSimulatedEvents(store, 'synth', [
+    store.dataset('synth').replaceSimulatedLogEvents([
       ev(trainQuery(), 'it-1-1', 'click', cutoff - 1, { simulated: 'true' }),
       ev('late planted', 'it-1-1', 'click', cutoff, { simulated: 'true' }),
       ev(testQuery(), 'it-1-1', 'click', cutoff - 2, { simulated: 'true' }),
     ]);
-    expect([...storedLogEvents(store, 'synth', cutoff)].map((e) => e.queryText)).toEqual([testQuery(), trainQuery()]);
-    const a = storedActions(store, 'synth', { cutoff });
+    expect([...store.dataset('synth').logEvents(cutoff)].map((e) => e.queryText)).toEqual([testQuery(), trainQuery()]);
+    const a = storedActions(store.dataset('synth'), { cutoff });
     expect(a.stats).toMatchObject({ events: 2, used: 1, excludedQueries: 1, simulated: true });
     expect(a.actionsFor('it-1-1')!.engagedQueries).not.toContain('late');
   });
@@ -137,11 +134,11 @@ describe('the leakage cut-off', () => {
 
 describe('simulateLogs', () => {
   it('is deterministic for a seed, marks every event simulated, and uses training queries only', () => {
-    const a = simulateLogs(store, 'synth', { events: 400, seed: 7 });
-    const b = simulateLogs(store, 'synth', { events: 400, seed: 7 });
+    const a = simulateLogs(store.dataset('synth'), { events: 400, seed: 7 });
+    const b = simulateLogs(store.dataset('synth'), { events: 400, seed: 7 });
     expect(a.events).toEqual(b.events);
     expect(a.events.length).toBeGreaterThanOrEqual(400);
-    expect(simulateLogs(store, 'synth', { events: 400, seed: 8 }).events).not.toEqual(a.events);
+    expect(simulateLogs(store.dataset('synth'), { events: 400, seed: 8 }).events).not.toEqual(a.events);
     expect(a.events.every((e) => e.extra?.simulated === 'true')).toBe(true);
     const train = new Set(store.queries('synth', 'train').map((q) => q.text));
     expect(a.events.every((e) => train.has(e.queryText))).toBe(true);
@@ -152,7 +149,7 @@ describe('simulateLogs', () => {
   });
 
   it('relevant results are clicked more (the click model reads the human levels)', () => {
-    const sim = simulateLogs(store, 'synth', { events: 3000, seed: 3 });
+    const sim = simulateLogs(store.dataset('synth'), { events: 3000, seed: 3 });
     const level = new Map(store.judgments('synth', { split: 'train' }).map((j) => [`${j.queryId}`, j]));
     expect(level.size).toBeGreaterThan(0);
     const byText = new Map(store.queries('synth', 'train').map((q) => [q.text, q.id]));
@@ -172,16 +169,16 @@ describe('simulateLogs', () => {
     const s = Store.open(join(dir.path, 'store.sqlite'), { create: true });
     try {
       s.ingest(synthBundle('synth'));
-      const before = simulateLogs(s, 'synth', { events: 1500, seed: 5 });
+      const before = simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 });
       // Plant: every test-split judgment flips to the opposite level.
       const changed = withRawDb(s.path, (db) =>
         db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split != 'train')`).run(),
       ).changes;
       expect(changed).toBeGreaterThan(0);
-      expect(simulateLogs(s, 'synth', { events: 1500, seed: 5 }).events).toEqual(before.events);
+      expect(simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 }).events).toEqual(before.events);
       // Control: the same change on the training split does change the logs.
       withRawDb(s.path, (db) => db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split = 'train')`).run());
-      expect(simulateLogs(s, 'synth', { events: 1500, seed: 5 }).events).not.toEqual(before.events);
+      expect(simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 }).events).not.toEqual(before.events);
     } finally {
       s.close();
       dir.cleanup();
@@ -190,10 +187,10 @@ describe('simulateLogs', () => {
 
   it('replaces earlier simulated events and keeps real ones', () => {
     withRawDb(store.path, (db) => db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)').run('synth', 'real query', 'it-2-2', 'click', 1, 5, null));
-    const sim = simulateLogs(store, 'synth', { events: 200, seed: 1 });
-    replaceSimulatedEvents(store, 'synth', sim.events);
-    replaceSimulatedEvents(store, 'synth', sim.events);
-    expect(logEventCounts(store, 'synth')).toMatchObject({ events: sim.events.length + 1, simulated: sim.events.length });
+    const sim = simulateLogs(store.dataset('synth'), { events: 200, seed: 1 });
+    store.dataset('synth').replaceSimulatedLogEvents(sim.events);
+    store.dataset('synth').replaceSimulatedLogEvents(sim.events);
+    expect(store.dataset('synth').logEventCounts()).toMatchObject({ events: sim.events.length + 1, simulated: sim.events.length });
     withRawDb(store.path, (db) => db.prepare(`DELETE FROM log_events WHERE dataset = 'synth' AND query_text = 'real query'`).run());
   });
 });
@@ -212,7 +209,7 @@ describe('distilrank simulate-logs', () => {
       const summary = JSON.parse(r.stdout) as { simulated: boolean; events: number };
       expect(summary.simulated).toBe(true);
       const again = Store.open(path);
-      expect(logEventCounts(again, 'synth')).toMatchObject({ events: summary.events, simulated: summary.events });
+      expect(again.dataset('synth').logEventCounts()).toMatchObject({ events: summary.events, simulated: summary.events });
       again.close();
       const bad = runCli(['--store', path, 'simulate-logs', '--dataset', 'synth', '--events', '0'], { cwd: dir.path });
       expect(bad.status).toBe(1);

@@ -78,7 +78,7 @@ describe('multilingual pipeline', () => {
   });
 
   it('BM25 puts the asked-for item first for every query, Japanese and Chinese included', () => {
-    const bm25 = new Bm25Ranker(store, DS);
+    const bm25 = new Bm25Ranker(store.dataset(DS));
     const misses: string[] = [];
     for (const q of QUERIES) {
       const top = bm25.retrieve(q.text!, 5);
@@ -93,7 +93,7 @@ describe('multilingual pipeline', () => {
   });
 
   it('features separate the asked-for item from unrelated ones in every language', () => {
-    const fx = FeatureExtractor.fromStore(store, DS);
+    const fx = FeatureExtractor.fromStore(store.dataset(DS));
     // Word-level features carry Spanish and German; CJK words inside longer runs show in the
     // character-gram features (trigram Jaccard, CJK bigram phrase match).
     const match = ['bm25_title', 'coverage_all', 'trigram_jaccard_title', 'phrase_title'].map(featureIndex);

@@ -218,7 +218,7 @@ describe('the representation keys teacher labels', () => {
     const cache = LabelCache.open(join(tmp.path, 'key-labels.sqlite'));
     const teacher = new CountingTeacher();
     const run = async (config: RepresentationConfig | undefined) => {
-      const pairs = buildPool(store, 'keys', { k: 3, queries: 'train', ...(config ? { representation: { config } } : {}) });
+      const pairs = buildPool(store.dataset('keys'), { k: 3, queries: 'train', ...(config ? { representation: { config } } : {}) });
       const before = teacher.calls.length;
       const s = await runLabelJob({ cache, teacher, pairs, dataset: 'keys', concurrency: 2 });
       return { pairs: pairs.length, requested: teacher.calls.length - before, cached: s.cached };
@@ -233,8 +233,8 @@ describe('the representation keys teacher labels', () => {
     expect((await run(a)).requested).toBe(0); // same configuration: none
     // Same fields, another budget: a new id, hence new labels even where the texts are equal.
     const b = { ...a, maxChars: 900 };
-    expect(buildPool(store, 'keys', { k: 3, queries: 'train', representation: { config: b } }).map((p) => p.itemText)).toEqual(
-      buildPool(store, 'keys', { k: 3, queries: 'train', representation: { config: a } }).map((p) => p.itemText),
+    expect(buildPool(store.dataset('keys'), { k: 3, queries: 'train', representation: { config: b } }).map((p) => p.itemText)).toEqual(
+      buildPool(store.dataset('keys'), { k: 3, queries: 'train', representation: { config: a } }).map((p) => p.itemText),
     );
     expect((await run(b)).requested).toBe(second.pairs);
     cache.close();

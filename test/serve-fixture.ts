@@ -27,7 +27,7 @@ export async function buildServeFixture(): Promise<ServeFixture> {
     store.ingest(DATASETS[SERVE_DS]!.load(await resolveDatasetDir(SERVE_DS, { dataDir: DATA_DIR, download: false })));
     const dirs: string[] = [];
     for (const seed of [1, 2]) {
-      const trained = await trainStudent({ store, dataset: SERVE_DS, config: { epochs: 3, seed } });
+      const trained = await trainStudent({ dataset: store.dataset(SERVE_DS), config: { epochs: 3, seed } });
       const dir = join(t.path, `student-${seed}`);
       writeStudentArtifact(dir, trained.onnx, trained.card);
       dirs.push(dir);

@@ -133,7 +133,7 @@ describe('POST /v1/rerank (Cohere / Jina shape)', () => {
 
   it('scores a catalogue text the same whether it arrives as free text or is ranked from the catalogue (no brand, no priors)', async () => {
     const set = app.artifacts.current!;
-    const [item] = set.store.items(SERVE_DS, ['3']);
+    const [item] = set.dataset.storedItems(['3']);
     // An unjudged catalogue item with no brand: its features as a free text equal its catalogue features.
     const r = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { query: 'shear flow past a plate', documents: [{ title: item!.title, text: item!.description ?? '' }] } });
     expect(r.statusCode).toBe(200);

@@ -71,7 +71,7 @@ describe('distilrank train --embedding', () => {
 
   it('trains a student that reads twotower_cosine of the data set’s embeddings and records their id', () => {
     ok(trained);
-    const e = withStore((store) => Embeddings.forDataset(store, DS));
+    const e = withStore((store) => Embeddings.forDataset(store.dataset(DS)));
     expect(trained.stdout).toContain(`(twotower_cosine from embeddings ${e.id})`);
     const card = readCard();
     expect(card.embedding).toEqual({ id: e.id });
@@ -88,7 +88,7 @@ describe('distilrank train --embedding', () => {
     expect(report.metrics['nDCG@10']).toBeLessThanOrEqual(1);
 
     const ex = JSON.parse(ok(cli(['explain', '--dataset', DS, '--query', 'crimson kettle', '--item', 'it-0-0', '--json'])).stdout) as Explanation;
-    const cosine = withStore((store) => Embeddings.forDataset(store, DS).cosines('crimson kettle', ['it-0-0'])[0]!);
+    const cosine = withStore((store) => Embeddings.forDataset(store.dataset(DS)).cosines('crimson kettle', ['it-0-0'])[0]!);
     expect(ex.contributions.find((c) => c.feature === TWOTOWER_FEATURE)!.value).toBeCloseTo(cosine, 5);
     expect(cosine).toBeGreaterThan(0.1); // a real similarity, not the zero of a missing column
   }, 60_000);
@@ -97,9 +97,9 @@ describe('distilrank train --embedding', () => {
 describe('free texts with a student that reads twotower_cosine', () => {
   it('a free text equal to a catalogue item’s text gets that item’s offline cosine (item tower per request)', () => {
     withStore((store) => {
-      const e = Embeddings.forDataset(store, DS);
+      const e = Embeddings.forDataset(store.dataset(DS));
       const catalogue = store.items(DS, store.itemIds(DS));
-      const features = StudentFeatures.fromStore(store, DS, { priorJudgments: store.judgments(DS, { split: 'train' }), embedding: e });
+      const features = StudentFeatures.fromStore(store.dataset(DS), { priorJudgments: store.judgments(DS, { split: 'train' }), embedding: e });
       const copies: StoredItem[] = catalogue.map((it, i) => ({ ...it, id: `copy-${i}` }));
       const adHoc = features.adHoc(copies);
       const col = features.names.indexOf(TWOTOWER_FEATURE);
@@ -126,7 +126,7 @@ describe('free texts with a student that reads twotower_cosine', () => {
   it('a similarity that cannot embed free texts is refused (MODEL_MISMATCH naming the model and the fix)', () => {
     withStore((store) => {
       const fixed: QueryItemSimilarity = { id: 'fixed-1', cosines: (_q, ids) => new Float32Array(ids.length).fill(0.5) };
-      const features = StudentFeatures.fromStore(store, DS, { priorJudgments: [], embedding: fixed });
+      const features = StudentFeatures.fromStore(store.dataset(DS), { priorJudgments: [], embedding: fixed });
       const err = caught(() => features.adHoc([{ ...DESCRIBED[0]!, imageUrl: null, attributes: {}, language: null }]));
       expect(err.code).toBe('MODEL_MISMATCH');
       expect(err.details.field).toBe('model');

@@ -42,10 +42,10 @@ function ingest(s: Store, bundle: DatasetBundle, splitFractions?: SplitFractions
 
 beforeAll(async () => {
   store = ingestedStore(join(tmp.path, 'store.sqlite'), [wordOverlapBundle(DS), wordOverlapBundle('synth-b', { seed: 2 })]);
-  trained = await trainStudent({ store, dataset: DS });
+  trained = await trainStudent({ dataset: store.dataset(DS) });
   modelDir = join(tmp.path, 'models', DS, 'student-human');
   writeStudentArtifact(modelDir, trained.onnx, trained.card);
-  ranker = await StudentRanker.load(store, DS, modelDir);
+  ranker = await StudentRanker.load(store.dataset(DS), modelDir);
 });
 
 afterAll(async () => {
@@ -112,7 +112,7 @@ describe('trainStudent → writeStudentArtifact → StudentRanker.load', () => {
   it('serves the training-time scores: predictLevels equals the reference forward pass on the same features', async () => {
     const info = store.dataset(DS);
     const priors = store.judgments(DS, { split: 'train', judgmentSet: info.defaultJudgmentSet });
-    const extractor = StudentFeatures.fromStore(store, DS, { priorJudgments: priors, embedding: null });
+    const extractor = StudentFeatures.fromStore(store.dataset(DS), { priorJudgments: priors, embedding: null });
     const dev = judgedByQuery(store, DS, 'dev');
     expect(dev.size).toBeGreaterThan(0);
     let worst = 0;
@@ -172,10 +172,10 @@ describe('trainStudent → writeStudentArtifact → StudentRanker.load', () => {
   });
 
   it('retrieve(k) returns at most k items from BM25’s top `candidates`, sorted by score', async () => {
-    const small = await StudentRanker.load(store, DS, modelDir, { candidates: 15 });
+    const small = await StudentRanker.load(store.dataset(DS), modelDir, { candidates: 15 });
     try {
       expect(small.candidates).toBe(15);
-      const bm25 = new Bm25Ranker(store, DS);
+      const bm25 = new Bm25Ranker(store.dataset(DS));
       for (const q of store.queries(DS, 'test').slice(0, 5)) {
         const pool = new Set(bm25.retrieve(q.text, 15).map((c) => c.itemId));
         expect(pool.size).toBeGreaterThan(5);
@@ -234,7 +234,7 @@ describe('the model card', () => {
     expect(card.split.train.pairs).toBeGreaterThan(300);
 
     // negatives: per query min(5, BM25 top-200 candidates that are not judged)
-    const bm25 = new Bm25Ranker(store, DS);
+    const bm25 = new Bm25Ranker(store.dataset(DS));
     const expectedNegatives = (m: Map<string, Array<{ itemId: string }>>, split: 'train' | 'dev'): number =>
       store
         .queries(DS, split)
@@ -280,23 +280,23 @@ describe('the model card', () => {
 
 describe('reproducibility', () => {
   it('training twice with the same seed gives a byte-identical model.onnx; another seed does not', async () => {
-    const again = await trainStudent({ store, dataset: DS });
+    const again = await trainStudent({ dataset: store.dataset(DS) });
     expect(Buffer.from(again.onnx).equals(Buffer.from(trained.onnx))).toBe(true);
     expect(again.card.onnxSha256).toBe(trained.card.onnxSha256);
     expect(again.card.training.history).toEqual(trained.card.training.history);
 
-    const other = await trainStudent({ store, dataset: DS, config: { seed: 7 } });
+    const other = await trainStudent({ dataset: store.dataset(DS), config: { seed: 7 } });
     expect(Buffer.from(other.onnx).equals(Buffer.from(trained.onnx))).toBe(false);
   });
 
   it('the label shift changes level predictions only: ranking scores and the ONNX model are the same', async () => {
-    const raw = await trainStudent({ store, dataset: DS, priorCorrection: false });
+    const raw = await trainStudent({ dataset: store.dataset(DS), priorCorrection: false });
     expect(raw.card.negatives.priorShift).toEqual([0, 0, 0, 0, 0]);
     expect(Buffer.from(raw.onnx).equals(Buffer.from(trained.onnx))).toBe(true);
     const rawDir = join(fresh('noshift'), 'student');
     writeStudentArtifact(rawDir, raw.onnx, raw.card);
-    const plain = await StudentRanker.load(store, DS, rawDir);
-    const shifted = await StudentRanker.load(store, DS, modelDir);
+    const plain = await StudentRanker.load(store.dataset(DS), rawDir);
+    const shifted = await StudentRanker.load(store.dataset(DS), modelDir);
     const q = store.queries(DS, 'test')[0]!;
     const ids = store.judgments(DS, { split: 'test' }).filter((j) => j.queryId === q.id).map((j) => j.itemId);
     expect(await shifted.score(q.text, ids)).toEqual(await plain.score(q.text, ids));
@@ -318,7 +318,7 @@ describe('artifact refusals', () => {
     editCard(dir, (c) => {
       c.formatVersion = STUDENT_FORMAT_VERSION + 1;
     });
-    const e = await rejection(StudentRanker.load(store, DS, dir));
+    const e = await rejection(StudentRanker.load(store.dataset(DS), dir));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.details.file).toBe(join(dir, 'card.json'));
     expect(e.details.field).toBe('formatVersion');
@@ -343,7 +343,7 @@ describe('artifact refusals', () => {
     const bytes = readFileSync(onnxPath);
     bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
     writeFileSync(onnxPath, bytes);
-    const e = await rejection(StudentRanker.load(store, DS, dir));
+    const e = await rejection(StudentRanker.load(store.dataset(DS), dir));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.details.file).toBe(onnxPath);
     expect(e.message).toMatch(/checksum/);
@@ -353,7 +353,7 @@ describe('artifact refusals', () => {
     const dir = artifactCopy();
     const onnxPath = join(dir, 'model.onnx');
     writeFileSync(onnxPath, readFileSync(onnxPath).subarray(0, 100));
-    const e = await rejection(StudentRanker.load(store, DS, dir));
+    const e = await rejection(StudentRanker.load(store.dataset(DS), dir));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.details.file).toBe(onnxPath);
   });
@@ -363,7 +363,7 @@ describe('artifact refusals', () => {
     editCard(dir, (c) => {
       c.featureSetId = 'features-0000000000';
     });
-    const e = await rejection(StudentRanker.load(store, DS, dir));
+    const e = await rejection(StudentRanker.load(store.dataset(DS), dir));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.details.file).toBe(dir);
     expect(e.details.field).toBe('featureSetId');
@@ -373,7 +373,7 @@ describe('artifact refusals', () => {
   });
 
   it('refuses a model trained on data set A for data set B', async () => {
-    const e = await rejection(StudentRanker.load(store, 'synth-b', modelDir));
+    const e = await rejection(StudentRanker.load(store.dataset('synth-b'), modelDir));
     expect(e.code).toBe('MODEL_MISMATCH');
     expect(e.details.file).toBe(modelDir);
     expect(e.details.field).toBe('dataset');
@@ -385,15 +385,15 @@ describe('artifact refusals', () => {
   it('a folder without card.json (or without model.onnx) is FILE_NOT_FOUND', async () => {
     const noCard = artifactCopy();
     rmSync(join(noCard, 'card.json'));
-    const e = await rejection(StudentRanker.load(store, DS, noCard));
+    const e = await rejection(StudentRanker.load(store.dataset(DS), noCard));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.details.file).toBe(noCard);
     expect(e.details.hint).toMatch(/distilrank train/);
 
     const noModel = artifactCopy();
     rmSync(join(noModel, 'model.onnx'));
-    expect((await rejection(StudentRanker.load(store, DS, noModel))).code).toBe('FILE_NOT_FOUND');
-    expect((await rejection(StudentRanker.load(store, DS, join(tmp.path, 'nowhere')))).code).toBe('FILE_NOT_FOUND');
+    expect((await rejection(StudentRanker.load(store.dataset(DS), noModel))).code).toBe('FILE_NOT_FOUND');
+    expect((await rejection(StudentRanker.load(store.dataset(DS), join(tmp.path, 'nowhere')))).code).toBe('FILE_NOT_FOUND');
   });
 
   it('a card.json that is not JSON is MODEL_MISMATCH naming the card', () => {
@@ -418,7 +418,7 @@ describe('atomic writes', () => {
     const dir = join(fresh('atomic'), 'student-human');
     writeStudentArtifact(dir, trained.onnx, trained.card);
     writeFileSync(join(dir, 'stray.txt'), 'left over from an older artifact');
-    const other = await trainStudent({ store, dataset: DS, config: { seed: 11, epochs: 3 } });
+    const other = await trainStudent({ dataset: store.dataset(DS), config: { seed: 11, epochs: 3 } });
     writeStudentArtifact(dir, other.onnx, other.card);
     expect(readdirSync(dir).sort()).toEqual(['card.json', 'model.onnx']);
     expect(readFileSync(join(dir, 'model.onnx')).equals(Buffer.from(other.onnx))).toBe(true);
@@ -434,7 +434,7 @@ describe('atomic writes', () => {
     const s = Store.open(path, { create: true });
     try {
       ingest(s, wordOverlapBundle('nodev'), { train: 0.8, dev: 0, test: 0.2 });
-      const e = await rejection(trainStudent({ store: s, dataset: 'nodev' }));
+      const e = await rejection(trainStudent({ dataset: s.dataset('nodev') }));
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/dev split/);
       expect(e.details.field).toBe('split');
@@ -454,12 +454,12 @@ describe('atomic writes', () => {
     const s = Store.open(join(fresh('single'), 'store.sqlite'), { create: true });
     try {
       ingest(s, wordOverlapBundle('single', { grade: () => 5 }));
-      const e = await rejection(trainStudent({ store: s, dataset: 'single', negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
+      const e = await rejection(trainStudent({ dataset: s.dataset('single'), negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/single class/);
       expect(e.message).toContain('L5');
       // the sampled negatives (L1) are the contrast that makes the same data trainable
-      const ok = await trainStudent({ store: s, dataset: 'single', config: { epochs: 2 } });
+      const ok = await trainStudent({ dataset: s.dataset('single'), config: { epochs: 2 } });
       expect(ok.card.negatives.train).toBeGreaterThan(0);
     } finally {
       s.close();
@@ -471,7 +471,7 @@ describe('atomic writes', () => {
     try {
       ingest(s, wordOverlapBundle('few', { queries: 10, judgedPerQuery: 2 }));
       expect(s.judgments('few', { split: 'train' }).length).toBeLessThan(20);
-      const e = await rejection(trainStudent({ store: s, dataset: 'few', negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
+      const e = await rejection(trainStudent({ dataset: s.dataset('few'), negatives: { perQuery: 0, weight: 0.5, depth: 200, seed: 's' } }));
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/too few labels/);
     } finally {
@@ -529,7 +529,7 @@ describe('explain()', () => {
 
     // values are the extracted features
     const priors = store.judgments(DS, { split: 'train', judgmentSet: 'default' });
-    const x = StudentFeatures.fromStore(store, DS, { priorJudgments: priors, embedding: null }).extract({ text: q.text }, [exact]);
+    const x = StudentFeatures.fromStore(store.dataset(DS), { priorJudgments: priors, embedding: null }).extract({ text: q.text }, [exact]);
     const names = LEXICAL.specs.map((f) => f.name);
     for (const c of ex.contributions) expect(c.value).toBeCloseTo(x[names.indexOf(c.feature)]!, 6);
     expect(ex.contributions.find((c) => c.feature === 'exact_title')!.value).toBe(1);
@@ -558,16 +558,16 @@ describe('labelledPairs with sampled negatives', () => {
   const NEG = { perQuery: 3, weight: 0.25, depth: 50, seed: 'test-negatives' };
 
   function extractor(): FeatureExtractor {
-    return FeatureExtractor.fromStore(store, DS, { priorJudgments: store.judgments(DS, { split: 'train' }) });
+    return FeatureExtractor.fromStore(store.dataset(DS), { priorJudgments: store.judgments(DS, { split: 'train' }) });
   }
 
   it('adds min(perQuery, available) unjudged BM25 candidates per query, weighted L1 rows', () => {
     const ext = extractor();
-    const bm25 = new Bm25Ranker(store, DS);
+    const bm25 = new Bm25Ranker(store.dataset(DS));
     const judged = judgedByQuery(store, DS, 'train');
     for (const perQuery of [3, 100]) {
       const neg = { ...NEG, perQuery };
-      const t = labelledPairs(store, DS, ext, 'train', 'default', neg);
+      const t = labelledPairs(store.dataset(DS), ext, 'train', 'default', neg);
       const { set } = t;
       expect(set.rows).toBe(t.queryIds.length);
       expect(t.itemIds).toHaveLength(set.rows);
@@ -608,23 +608,23 @@ describe('labelledPairs with sampled negatives', () => {
 
   it('is deterministic across calls, and depends on the seed', () => {
     const ext = extractor();
-    const a = labelledPairs(store, DS, ext, 'train', 'default', NEG);
-    const b = labelledPairs(store, DS, ext, 'train', 'default', { ...NEG });
+    const a = labelledPairs(store.dataset(DS), ext, 'train', 'default', NEG);
+    const b = labelledPairs(store.dataset(DS), ext, 'train', 'default', { ...NEG });
     expect(b.itemIds).toEqual(a.itemIds);
     expect(b.queryIds).toEqual(a.queryIds);
     expect(b.set.features).toEqual(a.set.features);
     expect(b.set.weights).toEqual(a.set.weights);
-    const c = labelledPairs(store, DS, ext, 'train', 'default', { ...NEG, seed: 'another seed' });
+    const c = labelledPairs(store.dataset(DS), ext, 'train', 'default', { ...NEG, seed: 'another seed' });
     expect(c.itemIds).not.toEqual(a.itemIds);
     expect(c.set.rows).toBe(a.set.rows);
   });
 
   it('without negatives: exactly the judged pairs, unweighted', () => {
-    const t = labelledPairs(store, DS, extractor(), 'train', 'default', { ...NEG, perQuery: 0 });
+    const t = labelledPairs(store.dataset(DS), extractor(), 'train', 'default', { ...NEG, perQuery: 0 });
     expect(t.set.rows).toBe(store.judgments(DS, { split: 'train' }).length);
     expect(t.judged.every(Boolean)).toBe(true);
     expect(t.set.weights).toBeUndefined();
-    const none = labelledPairs(store, DS, extractor(), 'train');
+    const none = labelledPairs(store.dataset(DS), extractor(), 'train');
     expect(none.set.rows).toBe(t.set.rows);
   });
 });

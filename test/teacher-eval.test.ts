@@ -185,7 +185,7 @@ describe('evaluateTeacher', () => {
     const cache = freshCache();
     try {
       const teacher = new LookupTeacher(levels, biased);
-      const report = await evaluateTeacher({ store, dataset: DS, teacher, cache, calibrationSplit: 'dev', evalSplit: 'test', concurrency: 2 });
+      const report = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, calibrationSplit: 'dev', evalSplit: 'test', concurrency: 2 });
       expect(report).toMatchObject({ dataset: DS, teacher: 'lookup', model: 'biased', promptVersion: 'p1', judgmentSet: 'default' });
       expect(report.splits).toEqual({ calibration: 'dev', evaluation: 'test' });
       expect(report.pairs).toEqual({ calibration: 10 * nDev, evaluation: 10 * N });
@@ -233,7 +233,7 @@ describe('evaluateTeacher', () => {
       expect(cache.labelsFor(evalRefDataset(DS), 'lookup', 'biased', 'p1')).toHaveLength(10 * (N + nDev));
 
       // A second run asks the teacher nothing and reports the same numbers, at no cost.
-      const again = await evaluateTeacher({ store, dataset: DS, teacher, cache, calibrationSplit: 'dev', evalSplit: 'test' });
+      const again = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, calibrationSplit: 'dev', evalSplit: 'test' });
       expect(teacher.calls).toBe(10 * (N + nDev));
       expect(again.cost.total.calls).toBe(0);
       expect(again.cost.total.usd).toBe(0);
@@ -266,7 +266,7 @@ describe('evaluateTeacher', () => {
         { name: 'perfect', run: make((l) => l) },
         { name: 'middling', run: make((l) => ({ 1: 2, 2: 3, 3: 5, 4: 1, 5: 4 })[l]!) },
       ];
-      const report = await evaluateTeacher({ store, dataset: DS, teacher, cache, systems });
+      const report = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, systems });
       const s = report.systems!;
       expect(s.measure).toBe('nDCG@10');
       expect(s.queries).toBe(8);
@@ -284,7 +284,7 @@ describe('evaluateTeacher', () => {
       const swapped = new LookupTeacher(levels, (l) => peaked(l === 1 ? 5 : l === 5 ? 1 : l, 0.96), 'swapped');
       const cache2 = freshCache();
       try {
-        const r2 = await evaluateTeacher({ store, dataset: DS, teacher: swapped, cache: cache2, systems, calibration: { minPairs: 1e9 } });
+        const r2 = await evaluateTeacher({ dataset: store.dataset(DS), teacher: swapped, cache: cache2, systems, calibration: { minPairs: 1e9 } });
         expect(r2.systems!.gainAgreement).toBeCloseTo(0.6, 10);
         expect(r2.systems!.systems.map((x) => x.rankTeacher)).toEqual([1, 3, 2]);
         expect(r2.systems!.kendallTau).toBe(-1);
@@ -294,12 +294,12 @@ describe('evaluateTeacher', () => {
 
       // Fewer than three systems: NaN, with a note (cached labels: no calls).
       const calls = teacher.calls;
-      const two = await evaluateTeacher({ store, dataset: DS, teacher, cache, systems: systems.slice(0, 2) });
+      const two = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, systems: systems.slice(0, 2) });
       expect(teacher.calls).toBe(calls);
       expect(two.systems!.kendallTau).toBeNaN();
       expect(two.systems!.note).toMatch(/2 systems: a ranking agreement needs at least 3/);
       expect(two.notes).toContain(two.systems!.note);
-      await expect(evaluateTeacher({ store, dataset: DS, teacher, cache, systems: [systems[0]!, systems[0]!] })).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
+      await expect(evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, systems: [systems[0]!, systems[0]!] })).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
     } finally {
       cache.close();
     }
@@ -309,7 +309,7 @@ describe('evaluateTeacher', () => {
     const cache = freshCache();
     try {
       const teacher = new LookupTeacher(levels, biased);
-      const report = await evaluateTeacher({ store, dataset: DS, teacher, cache, budget: { calls: 100 }, concurrency: 1 });
+      const report = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, budget: { calls: 100 }, concurrency: 1 });
       expect(teacher.calls).toBe(100);
       expect(report.cost.total.calls).toBe(100);
       expect(report.jobs.calibration).toMatchObject({ labelled: 80, stoppedBy: 'done', unlabelled: 0 });
@@ -318,7 +318,7 @@ describe('evaluateTeacher', () => {
       expect(report.raw.pairs).toBe(20);
       expect(report.notes.some((n) => /evaluation: 60 of 80 judged pairs have no teacher label \(stopped: budget\)/.test(n))).toBe(true);
       // Resuming pays only for the rest.
-      const rest = await evaluateTeacher({ store, dataset: DS, teacher, cache, concurrency: 1 });
+      const rest = await evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, concurrency: 1 });
       expect(teacher.calls).toBe(160);
       expect(rest.cost.total.calls).toBe(60);
       expect(rest.pairs.evaluation).toBe(80);
@@ -331,10 +331,10 @@ describe('evaluateTeacher', () => {
     const cache = freshCache();
     try {
       const teacher = new LookupTeacher(levels, biased);
-      await expect(evaluateTeacher({ store, dataset: DS, teacher, cache, judgmentSet: 'nope' })).rejects.toMatchObject({ code: 'UNKNOWN_NAME' });
-      await expect(evaluateTeacher({ store, dataset: 'absent', teacher, cache })).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+      await expect(evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, judgmentSet: 'nope' })).rejects.toMatchObject({ code: 'UNKNOWN_NAME' });
+      await expect(evaluateTeacher({ dataset: store.dataset('absent'), teacher, cache })).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
       store.ingest(tinyBundle('notest'), { splitFractions: { train: 0.5, dev: 0.5, test: 0 } });
-      await expect(evaluateTeacher({ store, dataset: 'notest', teacher, cache })).rejects.toMatchObject({ code: 'BAD_INPUT', details: { field: 'split' } });
+      await expect(evaluateTeacher({ dataset: store.dataset('notest'), teacher, cache })).rejects.toMatchObject({ code: 'BAD_INPUT', details: { field: 'split' } });
       expect(teacher.calls).toBe(0);
     } finally {
       cache.close();

@@ -35,8 +35,8 @@ let teacher: LocalTeacher;
 
 beforeAll(async () => {
   store = ingestedStore(join(tmp.path, 'store.sqlite'), [synthBundle(DS), synthBundle('synth-b', 2)]);
-  trained = await trainLocalTeacher({ store, dataset: DS });
-  teacher = LocalTeacher.load(store, DS);
+  trained = await trainLocalTeacher({ dataset: store.dataset(DS) });
+  teacher = LocalTeacher.load(store.dataset(DS));
 }, 120_000);
 
 afterAll(() => {
@@ -135,7 +135,7 @@ describe('registry', () => {
   it('lists local as a non-LLM teacher and builds it from the trained artifact', async () => {
     expect(TEACHERS.local!.isLLM).toBe(false);
     expect(TEACHERS.local!.description).toMatch(/not an LLM/);
-    const t = createTeacher('local', { store, dataset: DS });
+    const t = createTeacher('local', { dataset: store.dataset(DS) });
     expect(t.name).toBe('local');
     expect(t.promptVersion).toBe(teacher.promptVersion);
     const j = await t.judge({ queryId: 'z', queryText: 'olive pillow', itemId: itemId(2, 9), itemText: '' });
@@ -143,10 +143,10 @@ describe('registry', () => {
   });
 
   it('without a trained artifact: FILE_NOT_FOUND with a hint to train it', () => {
-    const e = caught(() => createTeacher('local', { store, dataset: 'synth-b' }));
+    const e = caught(() => createTeacher('local', { dataset: store.dataset('synth-b') }));
     expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.details.hint).toContain('distilrank teacher train --dataset synth-b');
-    const e2 = caught(() => createTeacher('local', { store, dataset: DS, modelDir: join(tmp.path, 'nowhere') }));
+    const e2 = caught(() => createTeacher('local', { dataset: store.dataset(DS), modelDir: join(tmp.path, 'nowhere') }));
     expect(e2.code).toBe('FILE_NOT_FOUND');
   });
 
@@ -172,13 +172,13 @@ describe('artifact refusals (MODEL_MISMATCH)', () => {
     return dir;
   }
   const refusal = (dir: string, dataset = DS): DistilrankError => {
-    const e = caught(() => LocalTeacher.load(store, dataset, dir));
+    const e = caught(() => LocalTeacher.load(store.dataset(dataset), dir));
     expect(e.details.hint).toBeTruthy();
     return e;
   };
 
   it('loads an untouched copy', () => {
-    expect(LocalTeacher.load(store, DS, copy()).promptVersion).toBe(teacher.promptVersion);
+    expect(LocalTeacher.load(store.dataset(DS), copy()).promptVersion).toBe(teacher.promptVersion);
   });
 
   it('refuses a truncated file, changed weights, another format, feature set or data set', () => {
@@ -203,7 +203,7 @@ describe('artifact refusals (MODEL_MISMATCH)', () => {
     const other = Store.open(join(tmp.path, 'other.sqlite'), { create: true });
     try {
       other.ingest(synthBundle(DS), { splitSeed: 'another-split' });
-      const e = caught(() => LocalTeacher.load(other, DS, trained.dir!));
+      const e = caught(() => LocalTeacher.load(other.dataset(DS), trained.dir!));
       expect(e.code).toBe('MODEL_MISMATCH');
       expect(e.message).toMatch(/training judgments/);
     } finally {
@@ -212,17 +212,17 @@ describe('artifact refusals (MODEL_MISMATCH)', () => {
   });
 
   it('retraining with another seed changes the promptVersion; the same seeds reproduce it', async () => {
-    const again = await trainLocalTeacher({ store, dataset: DS, dir: null });
+    const again = await trainLocalTeacher({ dataset: store.dataset(DS), dir: null });
     expect(again.dir).toBeUndefined();
     expect(again.teacher.promptVersion).toBe(teacher.promptVersion);
     const dir = join(tmp.path, 'seed-7');
-    const other = await trainLocalTeacher({ store, dataset: DS, seeds: [7], dir });
+    const other = await trainLocalTeacher({ dataset: store.dataset(DS), seeds: [7], dir });
     expect(existsSync(join(dir, 'teacher.json'))).toBe(true);
     expect(other.teacher.promptVersion).not.toBe(teacher.promptVersion);
-    expect(LocalTeacher.load(store, DS, dir).promptVersion).toBe(other.teacher.promptVersion);
+    expect(LocalTeacher.load(store.dataset(DS), dir).promptVersion).toBe(other.teacher.promptVersion);
     // rewriting over an existing artifact replaces it whole
-    const replaced = await trainLocalTeacher({ store, dataset: DS, seeds: [8], dir });
-    expect(LocalTeacher.load(store, DS, dir).promptVersion).toBe(replaced.teacher.promptVersion);
+    const replaced = await trainLocalTeacher({ dataset: store.dataset(DS), seeds: [8], dir });
+    expect(LocalTeacher.load(store.dataset(DS), dir).promptVersion).toBe(replaced.teacher.promptVersion);
     expect(readdirSync(tmp.path).filter((f) => f.startsWith('.seed-7'))).toEqual([]);
   }, 120_000);
 });

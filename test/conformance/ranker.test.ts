@@ -36,15 +36,14 @@ beforeAll(async () => {
   const bundle = synth(DS);
   store.ingest({ ...bundle, items: [...bundle.items, ...DUPLICATES] });
   await trainEmbeddingsForDataset({
-    store,
-    dataset: DS,
+    dataset: store.dataset(DS),
     dir: defaultEmbedDir(store.path, DS),
-    negativePool: negativePool(store, DS, 50),
+    negativePool: negativePool(store.dataset(DS), 50),
     negativeDepth: 50,
-    lexical: new Bm25Ranker(store, DS),
+    lexical: new Bm25Ranker(store.dataset(DS)),
     config: { hashing: { ...DEFAULT_HASHING, buckets: 2 ** 12 }, dim: 16, hidden: 32, epochs: 2, batchSize: 32, seed: 7 },
   });
-  const student = await trainStudent({ store, dataset: DS, config: { epochs: 3 } });
+  const student = await trainStudent({ dataset: store.dataset(DS), config: { epochs: 3 } });
   writeStudentArtifact(defaultStudentDir(store.path, DS, 'human'), student.onnx, student.card);
   fixture = { catalogue: store.itemIds(DS), queries: QUERIES };
 }, 120_000);
@@ -54,7 +53,7 @@ afterAll(() => {
   tmp?.cleanup();
 });
 
-const load = (name: string) => () => loadModel(name, store, DS).then((m) => ({ ranker: m.ranker, close: m.close }));
+const load = (name: string) => () => loadModel(name, store.dataset(DS)).then((m) => ({ ranker: m.ranker, close: m.close }));
 /** The hybrid's vector leg takes part unless the weights chosen on dev dropped it. */
 const hybridHasVector = (r: Ranker): boolean => (r as HybridRanker).weights.vector > 0;
 

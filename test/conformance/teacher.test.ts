@@ -263,7 +263,7 @@ const XENC: TeacherSubject = {
 const LOCAL_DS = 'conformance-local';
 let store: Store | undefined;
 const localDir = (name: string) => join(tmp.path, 'local', name);
-const local = (name: string) => (): Teacher => createTeacher('local', { store: store!, dataset: LOCAL_DS, modelDir: localDir(name) });
+const local = (name: string) => (): Teacher => createTeacher('local', { dataset: store!.dataset(LOCAL_DS), modelDir: localDir(name) });
 
 const LOCAL: TeacherSubject = {
   name: 'local',
@@ -271,8 +271,8 @@ const LOCAL: TeacherSubject = {
     store = Store.open(join(tmp.path, 'local-store.sqlite'), { create: true });
     store.ingest(synth(LOCAL_DS));
     const config = { epochs: 4, hidden: [32] };
-    await trainLocalTeacher({ store, dataset: LOCAL_DS, seeds: [1], config, dir: localDir('seed-1') });
-    await trainLocalTeacher({ store, dataset: LOCAL_DS, seeds: [2], config, dir: localDir('seed-2') });
+    await trainLocalTeacher({ dataset: store.dataset(LOCAL_DS), seeds: [1], config, dir: localDir('seed-1') });
+    await trainLocalTeacher({ dataset: store.dataset(LOCAL_DS), seeds: [2], config, dir: localDir('seed-2') });
   },
   teardown: () => {
     store?.close();
