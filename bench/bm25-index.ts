@@ -48,7 +48,14 @@ try {
     global.gc?.();
     const added = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore;
     const st = index.stats();
-    buildRows.push([name, String(st.items), String(st.terms), String(st.postings), fmt(buildMs, 0), `${Math.round(added / 2 ** 20)} MiB${global.gc ? '' : ' (no --expose-gc: rough)'}`]);
+    buildRows.push([
+      name,
+      String(st.items),
+      String(st.terms),
+      String(st.postings),
+      fmt(buildMs, 0),
+      `${Math.round(added / 2 ** 20)} MiB${global.gc ? '' : ' (no --expose-gc: rough)'}`,
+    ]);
 
     const queries = store.queries(name).map((q) => q.text);
     const fts = new Bm25Ranker(store.dataset(name), weights);
@@ -75,10 +82,22 @@ try {
     }
     const row = (label: string, ms: number[]) => {
       const total = ms.reduce((x, y) => x + y, 0);
-      return [name, label, String(ms.length), fmt(percentile(ms, 0.5), 2), fmt(percentile(ms, 0.99), 2), fmt(percentile(ms, 0.999), 2), fmt(Math.max(...ms), 2), fmt((ms.length / total) * 1000, 0)];
+      return [
+        name,
+        label,
+        String(ms.length),
+        fmt(percentile(ms, 0.5), 2),
+        fmt(percentile(ms, 0.99), 2),
+        fmt(percentile(ms, 0.999), 2),
+        fmt(Math.max(...ms), 2),
+        fmt((ms.length / total) * 1000, 0),
+      ];
     };
     speedRows.push(row('FTS5', ftsMs));
-    speedRows.push([...row('in memory', memMs), `${same}/${queries.length} identical, max |Δscore| ${maxDiff.toExponential(1)}, ${st.deferred} deferred to FTS5`]);
+    speedRows.push([
+      ...row('in memory', memMs),
+      `${same}/${queries.length} identical, max |Δscore| ${maxDiff.toExponential(1)}, ${st.deferred} deferred to FTS5`,
+    ]);
     index.close();
     store.close();
   }

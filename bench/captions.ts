@@ -24,13 +24,18 @@ import { startFakeVlm, startImageServer } from '../test/fake-vlm.ts';
 const n = Number(process.env.DISTILRANK_BENCH_ITEMS ?? 1000);
 const latencyMs = Number(process.env.DISTILRANK_BENCH_LATENCY_MS ?? 20);
 const levels = (process.env.DISTILRANK_BENCH_CONCURRENCY ?? '1,4,16').split(',').map(Number);
-const pricing = { inputPerMTok: Number(process.env.DISTILRANK_BENCH_PRICE_INPUT ?? 0.15), outputPerMTok: Number(process.env.DISTILRANK_BENCH_PRICE_OUTPUT ?? 0.6) };
+const pricing = {
+  inputPerMTok: Number(process.env.DISTILRANK_BENCH_PRICE_INPUT ?? 0.15),
+  outputPerMTok: Number(process.env.DISTILRANK_BENCH_PRICE_OUTPUT ?? 0.6),
+};
 if (!(n > 0) || !(latencyMs > 0) || levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('bad DISTILRANK_BENCH_* settings');
 
 const cpu = cpus();
 console.log(`distilrank captions benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-console.log(`${n} items, one generated PNG each (~70 bytes); fake VLM latency ${latencyMs} ms; prices $${pricing.inputPerMTok} / $${pricing.outputPerMTok} per 1M input / output tokens\n`);
+console.log(
+  `${n} items, one generated PNG each (~70 bytes); fake VLM latency ${latencyMs} ms; prices $${pricing.inputPerMTok} / $${pricing.outputPerMTok} per 1M input / output tokens\n`,
+);
 
 const images = await startImageServer();
 const vlm = await startFakeVlm({ latencyMs });
@@ -69,9 +74,7 @@ try {
     ]);
   }
   console.log('Throughput and cost, one fresh cache per run');
-  console.log(
-    table(['C', 'wall s', 'items/s', 'ideal items/s', 'waiting on VLM', 'fetching images', 'calls', 'input tokens', 'output tokens', 'usd'], rows),
-  );
+  console.log(table(['C', 'wall s', 'items/s', 'ideal items/s', 'waiting on VLM', 'fetching images', 'calls', 'input tokens', 'output tokens', 'usd'], rows));
 
   // Budget stop, then resume: every image requested exactly once over the two runs.
   vlm.requests.length = 0;

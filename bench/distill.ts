@@ -17,8 +17,7 @@ import { join, resolve } from 'node:path';
 import { studyReport } from '../src/cli/distill-commands.ts';
 import { fmt, table } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
-import { formatStudy, type DistillStudy } from '../src/studies/index.ts';
-import { runDistillStudy } from '../src/studies/index.ts';
+import { formatStudy, type DistillStudy, runDistillStudy } from '../src/studies/index.ts';
 import { percentile } from '../src/eval/index.ts';
 import { LabelCache, itemText } from '../src/label/index.ts';
 import { Bm25Ranker } from '../src/retrieve/index.ts';
@@ -39,14 +38,23 @@ const cpu = cpus();
 
 console.log(`distilrank distillation benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread`);
-console.log(`teacher: local (NOT an LLM: MLP ensemble over expensive features, trained on human train labels); CPU priced at $${cpuUsdPerHour}/core-hour; multiples ${multiples.join(', ')}; ${negatives} sampled negatives per query in every student\n`);
+console.log(
+  `teacher: local (NOT an LLM: MLP ensemble over expensive features, trained on human train labels); CPU priced at $${cpuUsdPerHour}/core-hour; multiples ${multiples.join(', ')}; ${negatives} sampled negatives per query in every student\n`,
+);
 
 const LLM_PRICE = { input: Number(process.env.DISTILRANK_BENCH_LLM_PRICE_INPUT ?? 0.15), output: Number(process.env.DISTILRANK_BENCH_LLM_PRICE_OUTPUT ?? 0.6) };
 
 /** Score candidate pools with the llm teacher against the test server; cost per 1,000 queries. */
 async function llmCostPerThousand(pools: Array<{ text: string; ids: string[] }>, store: Store, dataset: string) {
   const server = await startFakeOpenAI();
-  const teacher = createLlmTeacher(resolveLlmTeacherConfig({ baseURL: server.url, model: 'test-server', pricing: { inputPerMTok: LLM_PRICE.input, outputPerMTok: LLM_PRICE.output }, mode: 'logprobs' }));
+  const teacher = createLlmTeacher(
+    resolveLlmTeacherConfig({
+      baseURL: server.url,
+      model: 'test-server',
+      pricing: { inputPerMTok: LLM_PRICE.input, outputPerMTok: LLM_PRICE.output },
+      mode: 'logprobs',
+    }),
+  );
   let usd = 0;
   let tokens = 0;
   let pairs = 0;
@@ -67,7 +75,13 @@ async function llmCostPerThousand(pools: Array<{ text: string; ids: string[] }>,
     await server.close();
   }
   const total = times.reduce((a, b) => a + b, 0);
-  return { usPerPair: (total * 1000) / pairs, p50: percentile(times, 0.5), p99: percentile(times, 0.99), tokensPerPair: tokens / pairs, usdPerThousand: (usd / pools.length) * 1000 };
+  return {
+    usPerPair: (total * 1000) / pairs,
+    p50: percentile(times, 0.5),
+    p99: percentile(times, 0.99),
+    tokensPerPair: tokens / pairs,
+    usdPerThousand: (usd / pools.length) * 1000,
+  };
 }
 
 const studies: DistillStudy[] = [];
@@ -98,7 +112,10 @@ try {
     // An LLM teacher's price per 1,000 queries: its real prompts for 100 BM25 candidates of 30 test
     // queries, answered by the OpenAI-compatible test server (a word-overlap rule: quality is not measured).
     const bm25 = new Bm25Ranker(store.dataset(name));
-    const pools = store.queries(name, 'test').slice(0, 30).map((q) => ({ text: q.text, ids: bm25.retrieve(q.text, 100).map((c) => c.itemId) }));
+    const pools = store
+      .queries(name, 'test')
+      .slice(0, 30)
+      .map((q) => ({ text: q.text, ids: bm25.retrieve(q.text, 100).map((c) => c.itemId) }));
     const llm = await llmCostPerThousand(pools, store, name);
     const distilled = study.roi.find((r) => r.kind === 'student' && r.model.startsWith('student (distilled'))!;
     llmRows.push([
@@ -114,8 +131,12 @@ try {
     cache.close();
     store.close();
   }
-  console.log(`LLM teacher cost (its real requests for 100 candidates × 30 test queries, answered by the test server on 127.0.0.1; $${LLM_PRICE.input}/$${LLM_PRICE.output} per 1M input/output tokens; latency is the local round trip, not a real model's)`);
-  console.log(table(['data set', 'µs/pair', 'p50 ms/query', 'p99 ms/query', 'tokens/pair', '$/1k queries', 'distilled student $/1k', 'student cheaper by'], llmRows));
+  console.log(
+    `LLM teacher cost (its real requests for 100 candidates × 30 test queries, answered by the test server on 127.0.0.1; $${LLM_PRICE.input}/$${LLM_PRICE.output} per 1M input/output tokens; latency is the local round trip, not a real model's)`,
+  );
+  console.log(
+    table(['data set', 'µs/pair', 'p50 ms/query', 'p99 ms/query', 'tokens/pair', '$/1k queries', 'distilled student $/1k', 'student cheaper by'], llmRows),
+  );
   if (reportPath) {
     studyReport(resolve(reportPath), 'distilrank distillation benchmark', studies);
     console.log(`report: ${resolve(reportPath)}`);

@@ -32,7 +32,10 @@ try {
     negativeDepth: 200,
     lexical: new Bm25Ranker(store.dataset(name)),
     config,
-    onEpoch: (e) => console.log(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, dev nDCG@10 (${stopping}) ${e.devNdcg10.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+    onEpoch: (e) =>
+      console.log(
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, dev nDCG@10 (${stopping}) ${e.devNdcg10.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      ),
   });
   console.log(`best epoch ${card.training.bestEpoch} of ${card.training.epochs}; ${((performance.now() - t0) / 1000).toFixed(0)} s with the fusion tuning`);
   for (const [k, v] of Object.entries(card.metrics)) console.log(`${k}: ${v.toFixed(4)}`);

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ablationHeader, ablationTable } from '../src/cli/represent-commands.ts';
-import { fmt, table } from '../src/core/index.ts';
+import { fmt, table, mulberry32 } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
-import { mulberry32 } from '../src/core/index.ts';
 import { aggregateActions, simulateLogs, storedActions, type ActionEvent } from '../src/enrich/represent/index.ts';
 import { runAblation } from '../src/studies/index.ts';
 import { Store } from '../src/store/index.ts';
@@ -22,7 +21,9 @@ const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-enrich-'));
 const cpu = cpus();
 
 console.log(`distilrank enrichment benchmark — ${new Date().toISOString()}`);
-console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread\n`);
+console.log(
+  `machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread\n`,
+);
 
 /** 1M events over 50k items and 20k query texts of 1–4 words from a 5k-word vocabulary. */
 function syntheticEvents(n: number, seed = 1): ActionEvent[] {
@@ -36,8 +37,19 @@ function syntheticEvents(n: number, seed = 1): ActionEvent[] {
     const r = rand();
     const action = r < 0.6 ? 'click' : r < 0.8 ? 'long_click' : 'save';
     const extra: Record<string, string | number> =
-      action === 'save' ? { board: `${word()} ${word()} ideas` } : action === 'long_click' ? { dwell_ms: 30_000 + Math.floor(rand() * 100_000), link_title: `${word()} ${word()}` } : { dwell_ms: Math.floor(rand() * 20_000) };
-    events.push({ queryText: queries[Math.floor(rand() * queries.length)]!, itemId: `item${Math.floor(rand() * 50_000)}`, action, position: 1 + Math.floor(rand() * 10), time: start + i * 30_000, extra });
+      action === 'save'
+        ? { board: `${word()} ${word()} ideas` }
+        : action === 'long_click'
+          ? { dwell_ms: 30_000 + Math.floor(rand() * 100_000), link_title: `${word()} ${word()}` }
+          : { dwell_ms: Math.floor(rand() * 20_000) };
+    events.push({
+      queryText: queries[Math.floor(rand() * queries.length)]!,
+      itemId: `item${Math.floor(rand() * 50_000)}`,
+      action,
+      position: 1 + Math.floor(rand() * 10),
+      time: start + i * 30_000,
+      extra,
+    });
   }
   return events;
 }
@@ -72,7 +84,15 @@ try {
   const fromStore = storedActions(store.dataset('bench-logs'), { cutoff, excludeQueries: excluded });
   const s1 = (performance.now() - t1) / 1000;
   store.close();
-  rows.push(['from the store (SQLite cursor)', String(N), String(fromStore.stats.used), String(fromStore.size), fmt(s1, 2), fmt((s1 * 1e6) / N, 2), fmt(N / s1 / 1e6, 2)]);
+  rows.push([
+    'from the store (SQLite cursor)',
+    String(N),
+    String(fromStore.stats.used),
+    String(fromStore.size),
+    fmt(s1, 2),
+    fmt((s1 * 1e6) / N, 2),
+    fmt(N / s1 / 1e6, 2),
+  ]);
   console.log('## Log aggregation (synthetic events generated in-process; 90% before the cut-off; 200 query texts excluded)');
   console.log(table(['source', 'events', 'used', 'items', 'seconds', 's per 1M events', 'M events/s'], rows));
   console.log(`(writing the 1M events into the store: ${fmt(insertSeconds, 1)} s, not counted)\n`);
@@ -83,7 +103,12 @@ try {
     s.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     const progress = (stage: string) => process.stderr.write(`  ${stage}\n`);
     console.log('## Ablation: real fields');
-    const real = await runAblation({ dataset: s.dataset(name), order: ['title', 'description', 'brand', 'attributes'], workDir: join(work, 'ablate-real'), onStage: progress });
+    const real = await runAblation({
+      dataset: s.dataset(name),
+      order: ['title', 'description', 'brand', 'attributes'],
+      workDir: join(work, 'ablate-real'),
+      onStage: progress,
+    });
     console.log(ablationHeader(real));
     console.log(ablationTable(real));
     console.log(`(${real.seconds.toFixed(0)} s)\n`);

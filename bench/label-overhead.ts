@@ -25,9 +25,7 @@ import { fmt, table } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { LabelCache, buildPool, runLabelJob, type LabelBudget, type LabelJobSummary } from '../src/label/index.ts';
 import { Store } from '../src/store/index.ts';
-import { createLlmTeacher } from '../src/teacher/index.ts';
-import type { Teacher, TeacherPair } from '../src/teacher/index.ts';
-
+import { createLlmTeacher, type Teacher, type TeacherPair } from '../src/teacher/index.ts';
 
 const dataDir = process.env.DISTILRANK_DATA_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'data');
 const latencyMs = Number(process.env.DISTILRANK_BENCH_LATENCY_MS ?? 20);
@@ -46,7 +44,9 @@ if (!adapter) throw new Error(`unknown data set ${datasetName}: one of ${Object.
 const cpu = cpus();
 console.log(`distilrank labelling-job overhead benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-console.log(`endpoint: fake OpenAI server (test/fake-openai.ts) in its own process on 127.0.0.1, fixed latency L = ${latencyMs} ms, logprobs answers; teacher: llm, mode logprobs, $${PRICING.inputPerMTok}/$${PRICING.outputPerMTok} per 1M input/output tokens`);
+console.log(
+  `endpoint: fake OpenAI server (test/fake-openai.ts) in its own process on 127.0.0.1, fixed latency L = ${latencyMs} ms, logprobs answers; teacher: llm, mode logprobs, $${PRICING.inputPerMTok}/$${PRICING.outputPerMTok} per 1M input/output tokens`,
+);
 
 /** One request as the server saw it: from its body having been read to its reply being written. */
 interface Interval {
@@ -149,7 +149,9 @@ try {
   store.ingest(adapter.load(await resolveDatasetDir(datasetName, { dataDir, download: false })));
   const pool = buildPool(store.dataset(datasetName), { k });
   const uniquePairs = new Set(pool.map((p) => `${p.queryText}\0${p.itemText}`)).size;
-  console.log(`pool: ${datasetName}, BM25 top ${k} per training query → ${pool.length} pairs (${uniquePairs} distinct query/item texts); set up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `pool: ${datasetName}, BM25 top ${k} per training query → ${pool.length} pairs (${uniquePairs} distinct query/item texts); set up in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 
   // Warm-up (JIT, the client's connection pool): a slice of the pool, discarded.
   await measure(pool.slice(0, 64), 4, freshCachePath());
@@ -205,7 +207,9 @@ try {
         ['wall time / pairs', fmt((m.wallMs / n) * 1000, 0)],
       ];
     }
-    verdicts.push(`C=${c}: max in flight ${f.max}/${c}, waiting share ${fmt(share * 100, 1)}% ${share >= TARGET_SHARE && f.max === c ? 'MEETS' : 'MISSES'} the target`);
+    verdicts.push(
+      `C=${c}: max in flight ${f.max}/${c}, waiting share ${fmt(share * 100, 1)}% ${share >= TARGET_SHARE && f.max === c ? 'MEETS' : 'MISSES'} the target`,
+    );
   }
 
   // Resume: a run stopped by a calls budget of half the pairs, then the same job again without one.
@@ -221,23 +225,36 @@ try {
   console.log(`\nThroughput and overhead (${pool.length} pairs per run, fresh cache each run, retries unused: the server never fails)`);
   console.log(
     table(
-      ['concurrency', 'pairs', 'requests', 'wall s', 'ideal s', 'pairs/s', 'max in flight', 'mean in flight', 'waiting share', 'endpoint ms/req', 'overhead µs/pair', 'CPU µs/pair'],
+      [
+        'concurrency',
+        'pairs',
+        'requests',
+        'wall s',
+        'ideal s',
+        'pairs/s',
+        'max in flight',
+        'mean in flight',
+        'waiting share',
+        'endpoint ms/req',
+        'overhead µs/pair',
+        'CPU µs/pair',
+      ],
       rows,
     ),
   );
   console.log(
     [
-      'Definitions. A request\'s time at the endpoint = from the fake server having read its body to its reply being written',
+      "Definitions. A request's time at the endpoint = from the fake server having read its body to its reply being written",
       `(the fixed latency L = ${latencyMs} ms plus timer slack: "endpoint ms/req" is its mean). In flight = requests open at the server,`,
-      'integrated exactly from those start/end timestamps over the job\'s wall time W. Waiting share = Σ request durations at the',
-      'server / (C × W) = mean in flight / C: the share of the C concurrency slots\' time spent waiting on the endpoint; the rest',
+      "integrated exactly from those start/end timestamps over the job's wall time W. Waiting share = Σ request durations at the",
+      "server / (C × W) = mean in flight / C: the share of the C concurrency slots' time spent waiting on the endpoint; the rest",
       'is our code (job, openai client, HTTP, JSON, hashing, SQLite commits; the fake server runs in its own process).',
       `Ideal s = labelled pairs × L / C. Overhead µs/pair = (W − ideal) / pairs (it includes the timer slack, so it`,
-      'overstates our code by about the slack / C). CPU µs/pair = this process\'s CPU time (the job and the client) / pairs.',
+      "overstates our code by about the slack / C). CPU µs/pair = this process's CPU time (the job and the client) / pairs.",
     ].join('\n'),
   );
   if (breakdown.length) {
-    console.log('\nWhere a pair\'s time goes at C=1 (mean µs per request; timestamps around teacher.judge() and at the server)');
+    console.log("\nWhere a pair's time goes at C=1 (mean µs per request; timestamps around teacher.judge() and at the server)");
     console.log(table(['interval', 'µs'], breakdown));
   }
   console.log('\nCost reported by the job');

@@ -15,13 +15,11 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fmt, table } from '../src/core/index.ts';
+import { fmt, table, mulberry32 } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
-import { DEFAULT_EMBED_CONFIG, Embeddings, QueryEncoder, readEmbedArtifact, trainEmbeddingsForDataset } from '../src/embed/index.ts';
+import { DEFAULT_EMBED_CONFIG, Embeddings, QueryEncoder, readEmbedArtifact, trainEmbeddingsForDataset, VectorRanker } from '../src/embed/index.ts';
 import { evaluate, percentile } from '../src/eval/index.ts';
-import { mulberry32 } from '../src/core/index.ts';
 import { Bm25Ranker, EQUAL_WEIGHTS, HybridRanker, negativePool, type Ranker } from '../src/retrieve/index.ts';
-import { VectorRanker } from '../src/embed/index.ts';
 import { fusionWeightsOf } from '../src/models/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
@@ -75,7 +73,10 @@ try {
     const bm25 = new Bm25Ranker(store.dataset(name));
     const vector = new VectorRanker(embeddings);
     const weights = fusionWeightsOf(vector);
-    if (card.fusion) process.stderr.write(`${name}: fusion weights bm25 ${weights.bm25}, vector ${weights.vector}; dev nDCG@10 by weight: ${card.fusion.grid.map((g) => `${g.bm25}/${g.vector} ${g.devNdcg10.toFixed(4)}`).join(', ')}\n`);
+    if (card.fusion)
+      process.stderr.write(
+        `${name}: fusion weights bm25 ${weights.bm25}, vector ${weights.vector}; dev nDCG@10 by weight: ${card.fusion.grid.map((g) => `${g.bm25}/${g.vector} ${g.devNdcg10.toFixed(4)}`).join(', ')}\n`,
+      );
     // hybrid: the weights chosen on dev (the card's), as `--model hybrid` fuses; hybrid=: plain RRF with equal weights, for comparison.
     const retrievers: Array<[string, Ranker]> = [
       ['bm25', bm25],
@@ -166,13 +167,39 @@ try {
 
 console.log('Retrieval quality, TEST split, retrieval protocol (top 100; unjudged = not relevant); student re-ranks each retriever’s top 200');
 console.log(
-  table(['data set', 'retriever', 'queries', 'R(rel=3)@100', 'nDCG@10 alone', 'nDCG@10 + student', 'nDCG@10 + student w/o twotower_cosine', 'p50 ms alone', 'p50 ms + student'], quality),
+  table(
+    [
+      'data set',
+      'retriever',
+      'queries',
+      'R(rel=3)@100',
+      'nDCG@10 alone',
+      'nDCG@10 + student',
+      'nDCG@10 + student w/o twotower_cosine',
+      'p50 ms alone',
+      'p50 ms + student',
+    ],
+    quality,
+  ),
 );
 console.log('\nEmbeddings: training, index, query-embedding latency (one core), query cache');
 console.log(
   table(
-    ['data set', 'items', 'best/epochs', 'embed train s', 'index build s', 'query µs cold p50/p99', 'query µs cached p50/p99', `cache hit rate (LRU ${REPLAY_CACHE})`, 'MiB vectors+index+weights', 'RSS Δ MiB'],
+    [
+      'data set',
+      'items',
+      'best/epochs',
+      'embed train s',
+      'index build s',
+      'query µs cold p50/p99',
+      'query µs cached p50/p99',
+      `cache hit rate (LRU ${REPLAY_CACHE})`,
+      'MiB vectors+index+weights',
+      'RSS Δ MiB',
+    ],
     speed,
   ),
 );
-console.log(`\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s. Embedding epochs ≤ ${epochs}; HNSW index built on all cores, queried on one; RRF k = 60, 200 candidates per leg; hybrid W/V: BM25 weight W, vector weight V, chosen on the dev split (the embedding card's fusion).`);
+console.log(
+  `\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s. Embedding epochs ≤ ${epochs}; HNSW index built on all cores, queried on one; RRF k = 60, 200 candidates per leg; hybrid W/V: BM25 weight W, vector weight V, chosen on the dev split (the embedding card's fusion).`,
+);

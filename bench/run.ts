@@ -71,7 +71,14 @@ try {
           times.push(performance.now() - s);
         }
         const total = times.reduce((a, b) => a + b, 0);
-        latencyRows.push([label, String(times.length), fmt(percentile(times, 0.5), 3), fmt(percentile(times, 0.99), 3), fmt(Math.max(...times), 2), Math.round((times.length / total) * 1000).toLocaleString('en-US')]);
+        latencyRows.push([
+          label,
+          String(times.length),
+          fmt(percentile(times, 0.5), 3),
+          fmt(percentile(times, 0.99), 3),
+          fmt(Math.max(...times), 2),
+          Math.round((times.length / total) * 1000).toLocaleString('en-US'),
+        ]);
       }
     }
     store.close();
@@ -87,7 +94,12 @@ try {
   console.log(
     table(
       ['data set', 'protocol', 'queries', 'nDCG@10', 'nDCG_exp@10', 'P(rel=3)@10', 'R(rel=3)@100', 'AP(rel=3)', 'RR(rel=3)'],
-      quality.map((r) => [r.dataset, r.protocol, String(r.queries), ...['nDCG@10', 'nDCG_exp@10', 'P(rel=3)@10', 'R(rel=3)@100', 'AP(rel=3)', 'RR(rel=3)'].map((m) => fmt(r.metrics[m]!))]),
+      quality.map((r) => [
+        r.dataset,
+        r.protocol,
+        String(r.queries),
+        ...['nDCG@10', 'nDCG_exp@10', 'P(rel=3)@10', 'R(rel=3)@100', 'AP(rel=3)', 'RR(rel=3)'].map((m) => fmt(r.metrics[m]!)),
+      ]),
     ),
   );
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

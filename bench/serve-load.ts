@@ -74,7 +74,11 @@ interface Served {
 }
 
 function serve(model: string): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, '--store', storePath, 'serve', '--dataset', DATASET, '--port', '0', '--model', model, '--candidates', String(CANDIDATES), '--rate-limit', '0'], { env });
+  const child = spawn(
+    process.execPath,
+    [CLI, '--store', storePath, 'serve', '--dataset', DATASET, '--port', '0', '--model', model, '--candidates', String(CANDIDATES), '--rate-limit', '0'],
+    { env },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -107,7 +111,12 @@ function rssMiB(pid: number): number {
   }
 }
 
-function load(url: string, queries: readonly string[], opts: { duration: number; overallRate?: number; connections: number }, onModel?: (m: string) => void): Promise<CannonResult> {
+function load(
+  url: string,
+  queries: readonly string[],
+  opts: { duration: number; overallRate?: number; connections: number },
+  onModel?: (m: string) => void,
+): Promise<CannonResult> {
   let i = 0;
   return new Promise((res, rej) => {
     const inst = autocannon(
@@ -138,7 +147,12 @@ function load(url: string, queries: readonly string[], opts: { duration: number;
  * queueing (coordinated omission). autocannon's `overallRate` does not do this: each connection sends
  * its per-second quota back to back at the start of every second, a burst of `rate` requests.
  */
-async function openLoad(url: string, queries: readonly string[], opts: { duration: number; rate: number }, onModel?: (m: string) => void): Promise<CannonResult> {
+async function openLoad(
+  url: string,
+  queries: readonly string[],
+  opts: { duration: number; rate: number },
+  onModel?: (m: string) => void,
+): Promise<CannonResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(`${url}/v1/search`);
   const total = Math.round(opts.duration * opts.rate);
@@ -153,16 +167,20 @@ async function openLoad(url: string, queries: readonly string[], opts: { duratio
     new Promise((done) => {
       const due = t0 + (i * 1000) / opts.rate;
       const body = JSON.stringify({ query: queries[i % queries.length], k: K });
-      const req = httpRequest(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          latencies.push(performance.now() - due);
-          if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx += 1;
-          else if (onModel) onModel(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model?: string }).model));
-          done();
-        });
-      });
+      const req = httpRequest(
+        target,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            latencies.push(performance.now() - due);
+            if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx += 1;
+            else if (onModel) onModel(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model?: string }).model));
+            done();
+          });
+        },
+      );
       let timedOut = false;
       req.on('timeout', () => {
         timedOut = true;
@@ -204,13 +222,27 @@ async function openLoad(url: string, queries: readonly string[], opts: { duratio
 
 function row(name: string, r: CannonResult, extra = ''): string[] {
   const failed = r.errors + r.timeouts + r.non2xx;
-  return [name, fmt(r.requests.average, 1), String(r.requests.total), fmt(r.latency.p50, 1), fmt(r.latency.p99, 1), fmt(r.latency.p99_9, 1), fmt(r.latency.max, 1), String(failed), extra];
+  return [
+    name,
+    fmt(r.requests.average, 1),
+    String(r.requests.total),
+    fmt(r.latency.p50, 1),
+    fmt(r.latency.p99, 1),
+    fmt(r.latency.p99_9, 1),
+    fmt(r.latency.max, 1),
+    String(failed),
+    extra,
+  ];
 }
 
 const cpu = cpus();
 console.log(`distilrank service load benchmark — ${new Date().toISOString()}`);
-console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server and autocannon share the machine`);
-console.log(`data: ${DATASET} (${dataDir}); queries: the test split (seeded 70/10/20); k=${K}, ${CANDIDATES} BM25 candidates re-ranked; ${seconds} s per run\n`);
+console.log(
+  `machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server and autocannon share the machine`,
+);
+console.log(
+  `data: ${DATASET} (${dataDir}); queries: the test split (seeded 70/10/20); k=${K}, ${CANDIDATES} BM25 candidates re-ranked; ${seconds} s per run\n`,
+);
 
 if (!existsSync(join(studentDir, 'card.json'))) {
   log(`no student for ${DATASET} in ${work}: training one now (ingests the data set first; ~2 min on 2 cores)`);
@@ -246,7 +278,11 @@ try {
   const run = openLoad(server.url, queries, { duration: reloadSeconds, rate }, (m) => models.set(m, (models.get(m) ?? 0) + 1));
   await new Promise((r) => setTimeout(r, RELOAD_AFTER_S * 1000));
   const t0 = performance.now();
-  const rr = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: `student:${reloadDir}` }) });
+  const rr = await fetch(`${server.url}/admin/reload`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: `student:${reloadDir}` }),
+  });
   reload = { status: rr.status, ms: performance.now() - t0, body: await rr.text() };
   const during = await run;
   reloadNote = `reload ${reload.status} in ${fmt(reload.ms / 1000, 1)} s; responses by model: ${[...models].map(([m, n]) => `${m} ${n}`).join(', ')}`;
@@ -270,6 +306,11 @@ if (baseline) {
   }
 }
 
-console.log(table(['run', 'req/s', 'requests', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'failed', 'note'], rows.map((r) => r.slice(0, 9))));
+console.log(
+  table(
+    ['run', 'req/s', 'requests', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'failed', 'note'],
+    rows.map((r) => r.slice(0, 9)),
+  ),
+);
 console.log(`\n${reloadNote}`);
 console.log(`target: p99 ≤ 15 ms at ${rate} req/s on 2 cores, zero failed requests (failed = errors + timeouts + non-2xx).`);

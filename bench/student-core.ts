@@ -34,7 +34,9 @@ const dev = randomSet(Math.max(1000, Math.floor(rows / 10)), 2);
 let t = performance.now();
 const model = await trainMlp(train, dev, { epochs: 1 });
 const trainS = (performance.now() - t) / 1000;
-console.log(`train: ${rows} × ${dims}, hidden [${model.config.hidden.join(', ')}], batch ${model.config.batchSize}, 1 epoch on tfjs-${backend}: ${trainS.toFixed(2)} s (incl. dev loss on ${dev.rows} rows)`);
+console.log(
+  `train: ${rows} × ${dims}, hidden [${model.config.hidden.join(', ')}], batch ${model.config.batchSize}, 1 epoch on tfjs-${backend}: ${trainS.toFixed(2)} s (incl. dev loss on ${dev.rows} rows)`,
+);
 
 const names = Array.from({ length: dims }, (_, i) => `f${i}`);
 const bytes = exportOnnx(model, { featureNames: names });
@@ -49,7 +51,9 @@ for (let i = 0; i < 5; i++) {
 }
 runs.sort((a, b) => a - b);
 const med = runs[2]!;
-console.log(`ORT (1 thread): 100k rows in one call: median ${med.toFixed(1)} ms over 5 runs → ${((100_000 / med) * 1000 / 1e6).toFixed(2)}M rows/s; model ${bytes.length} bytes`);
+console.log(
+  `ORT (1 thread): 100k rows in one call: median ${med.toFixed(1)} ms over 5 runs → ${(((100_000 / med) * 1000) / 1e6).toFixed(2)}M rows/s; model ${bytes.length} bytes`,
+);
 
 for (const batch of [1, 100, 400]) {
   const lat: number[] = [];
@@ -62,7 +66,9 @@ for (const batch of [1, 100, 400]) {
   }
   lat.splice(0, 200); // warm-up
   lat.sort((a, b) => a - b);
-  console.log(`ORT (1 thread): batch ${batch}: p50 ${(percentile(lat, 0.5) * 1000).toFixed(0)} µs, p99 ${(percentile(lat, 0.99) * 1000).toFixed(0)} µs (${lat.length} calls)`);
+  console.log(
+    `ORT (1 thread): batch ${batch}: p50 ${(percentile(lat, 0.5) * 1000).toFixed(0)} µs, p99 ${(percentile(lat, 0.99) * 1000).toFixed(0)} µs (${lat.length} calls)`,
+  );
 }
 
 t = performance.now();

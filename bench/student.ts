@@ -22,7 +22,9 @@ const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-student-'));
 const cpu = cpus();
 
 console.log(`distilrank student benchmark — ${new Date().toISOString()}`);
-console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread for features, training (tfjs wasm) and ONNX Runtime`);
+console.log(
+  `machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; one thread for features, training (tfjs wasm) and ONNX Runtime`,
+);
 console.log(`data: ${dataDir}; test split of each data set, seeded by query (70/10/20)\n`);
 
 const qualityRows: string[][] = [];

@@ -31,8 +31,12 @@ const batch = arg('batch', 32);
 const maxLength = arg('max-length', 128);
 const dataset = 'home-depot';
 const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-xenc-'));
-console.log(`distilrank onnx-cross-encoder benchmark — ${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
-console.log('model: the TINY TEST-BUILT cross-encoder (test/tiny-cross-encoder.ts): quality meaningless, speed of the teacher path only; one onnxruntime thread');
+console.log(
+  `distilrank onnx-cross-encoder benchmark — ${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`,
+);
+console.log(
+  'model: the TINY TEST-BUILT cross-encoder (test/tiny-cross-encoder.ts): quality meaningless, speed of the teacher path only; one onnxruntime thread',
+);
 
 try {
   const store = Store.open(join(work, 'store.sqlite'), { create: true });
@@ -53,7 +57,14 @@ try {
     const items = judged.get(q.id);
     if (!items || pairs.length >= wanted) continue;
     queries.push({ text: q.text, items });
-    const texts = new Map(store.items(dataset, items.map((i) => i.itemId)).map((it) => [it.id, itemText(it)]));
+    const texts = new Map(
+      store
+        .items(
+          dataset,
+          items.map((i) => i.itemId),
+        )
+        .map((it) => [it.id, itemText(it)]),
+    );
     for (const i of items) pairs.push({ queryId: q.id, queryText: q.text, itemId: i.itemId, itemText: texts.get(i.itemId) ?? '' });
   }
   const modelDir = join(work, 'tiny-xenc');
@@ -89,7 +100,12 @@ try {
   t0 = performance.now();
   const summary = await runLabelJob({ cache, teacher, pairs, dataset, concurrency: batch });
   s = (performance.now() - t0) / 1000;
-  timing.push([`label job, concurrency ${batch} (micro-batched, cache writes)`, `${fmt(teacher.stats.pairs / teacher.stats.passes, 1)} (mean)`, fmt(summary.labelled / s, 0), fmt((s / Math.max(1, summary.labelled)) * 1000, 3)]);
+  timing.push([
+    `label job, concurrency ${batch} (micro-batched, cache writes)`,
+    `${fmt(teacher.stats.pairs / teacher.stats.passes, 1)} (mean)`,
+    fmt(summary.labelled / s, 0),
+    fmt((s / Math.max(1, summary.labelled)) * 1000, 3),
+  ]);
   cache.close();
   await teacher.close();
 
@@ -100,7 +116,13 @@ try {
   const bm25 = await calibrateRanker(createRanker('bm25', store.dataset(dataset)), store.dataset(dataset), 'train');
   t0 = performance.now();
   const bm25Probs: number[] = [];
-  for (const q of queries) bm25Probs.push(...(await bm25.predictLevels(q.text, q.items.map((i) => i.itemId))));
+  for (const q of queries)
+    bm25Probs.push(
+      ...(await bm25.predictLevels(
+        q.text,
+        q.items.map((i) => i.itemId),
+      )),
+    );
   const bm25Seconds = (performance.now() - t0) / 1000;
   timing.push(['bm25+isotonic(train) predictLevels (baseline)', 'by query', rate(bm25Seconds), fmt((bm25Seconds / pairs.length) * 1000, 3)]);
   const quality = [
@@ -108,10 +130,17 @@ try {
     ['bm25+isotonic(train)', labelAgreement(bm25Probs, truth, truthExpected)],
   ] as const;
 
-  console.log(`\nJudging throughput on ${dataset} test pairs (one thread; model load ${fmt(loadSeconds, 2)} s; mean ${fmt(tokens / pairs.length, 1)} tokens per pair; batched = one by one: ${same})`);
+  console.log(
+    `\nJudging throughput on ${dataset} test pairs (one thread; model load ${fmt(loadSeconds, 2)} s; mean ${fmt(tokens / pairs.length, 1)} tokens per pair; batched = one by one: ${same})`,
+  );
   console.log(table(['path', 'pairs per pass', 'pairs/s', 'ms/pair'], timing));
   console.log(`\nAgreement with the human labels, the same ${pairs.length} pairs (${dataset}, test split)`);
-  console.log(table(['model', 'accuracy', 'κ quadratic', 'RMSE E[level]'], quality.map(([name, r]) => [name, fmt(r.metrics.accuracy), fmt(r.metrics.kappa_quadratic), fmt(r.metrics.RMSE_expected_level)])));
+  console.log(
+    table(
+      ['model', 'accuracy', 'κ quadratic', 'RMSE E[level]'],
+      quality.map(([name, r]) => [name, fmt(r.metrics.accuracy), fmt(r.metrics.kappa_quadratic), fmt(r.metrics.RMSE_expected_level)]),
+    ),
+  );
   console.log(`rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
   store.close();
 } finally {

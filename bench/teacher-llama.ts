@@ -32,20 +32,25 @@ const datasetName = process.env.DISTILRANK_BENCH_DATASET ?? 'icecat-chorus';
 const nPairs = Number(process.env.DISTILRANK_BENCH_PAIRS ?? 300);
 const k = Number(process.env.DISTILRANK_BENCH_K ?? 10);
 const threads = process.env.DISTILRANK_LLAMA_THREADS;
-if (!Number.isInteger(nPairs) || nPairs < 1 || !Number.isInteger(k) || k < 1) throw new Error('DISTILRANK_BENCH_PAIRS and DISTILRANK_BENCH_K must be positive integers');
+if (!Number.isInteger(nPairs) || nPairs < 1 || !Number.isInteger(k) || k < 1)
+  throw new Error('DISTILRANK_BENCH_PAIRS and DISTILRANK_BENCH_K must be positive integers');
 const adapter = DATASETS[datasetName];
 if (!adapter) throw new Error(`unknown data set ${datasetName}: one of ${Object.keys(DATASETS).join(', ')}`);
 
 const cpu = cpus();
 console.log(`distilrank llama teacher throughput benchmark — ${new Date().toISOString()}`);
-console.log(`machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; CPU only, threads: ${threads ?? "node-llama-cpp's default"}`);
+console.log(
+  `machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; CPU only, threads: ${threads ?? "node-llama-cpp's default"}`,
+);
 
 const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-llama-'));
 try {
   // A tiny model whose answer depends on the whole prompt (so nothing can be skipped), with a chat template.
   const modelPath = join(work, 'tiny-test-model.gguf');
   const model = writeTinyLlama(modelPath, { logits: { '5': 0, '1': 0 }, attention: 'mean', promptWeights: { '5': 6, '1': -6 }, chatTemplate: CHATML_TEMPLATE });
-  console.log(`model: TINY TEST-BUILT GGUF (test/tiny-llama.ts), llama architecture, 1 block, n_embd ${model.nEmbd}, vocabulary ${model.tokens.length} tokens, f32 — not a real LLM; labels not meaningful`);
+  console.log(
+    `model: TINY TEST-BUILT GGUF (test/tiny-llama.ts), llama architecture, 1 block, n_embd ${model.nEmbd}, vocabulary ${model.tokens.length} tokens, f32 — not a real LLM; labels not meaningful`,
+  );
 
   const store = Store.open(join(work, `${datasetName}.sqlite`), { create: true });
   let pairs;
@@ -65,7 +70,12 @@ try {
     { sequences: 1, concurrency: 4, reusePrefix: false },
   ];
   for (const c of configs) {
-    const env = { DISTILRANK_LLAMA_MODEL: modelPath, DISTILRANK_LLAMA_CONTEXT_SIZE: '4096', DISTILRANK_LLAMA_SEQUENCES: String(c.sequences), ...(threads ? { DISTILRANK_LLAMA_THREADS: threads } : {}) };
+    const env = {
+      DISTILRANK_LLAMA_MODEL: modelPath,
+      DISTILRANK_LLAMA_CONTEXT_SIZE: '4096',
+      DISTILRANK_LLAMA_SEQUENCES: String(c.sequences),
+      ...(threads ? { DISTILRANK_LLAMA_THREADS: threads } : {}),
+    };
     const teacher = createLlamaTeacher(llamaTeacherConfigFromEnv(env), { reusePrefix: c.reusePrefix });
     const cache = LabelCache.open(join(work, `labels-${rows.length}.sqlite`), { create: true });
     try {
@@ -75,7 +85,8 @@ try {
       const t1 = performance.now();
       const summary = await runLabelJob({ cache, teacher, pairs, dataset: datasetName, concurrency: c.concurrency });
       const seconds = (performance.now() - t1) / 1000;
-      if (summary.labelled !== pairs.length) throw new Error(`only ${summary.labelled} of ${pairs.length} pairs labelled (${summary.failed} failed, stopped: ${summary.stoppedBy})`);
+      if (summary.labelled !== pairs.length)
+        throw new Error(`only ${summary.labelled} of ${pairs.length} pairs labelled (${summary.failed} failed, stopped: ${summary.stoppedBy})`);
       const tokens = summary.cost.inputTokens;
       rows.push([
         String(c.sequences),

@@ -22,7 +22,9 @@ const holdout = (args.find((a) => a.startsWith('--holdout='))?.split('=')[1] ?? 
 const skipStudent = args.includes('--no-student');
 const names = only.length ? only : ['home-depot', 'icecat-chorus'];
 const work = mkdtempSync(join(tmpdir(), 'distilrank-bench-teacher-local-'));
-console.log(`distilrank local teacher benchmark — ${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}; holdout ${holdout}`);
+console.log(
+  `distilrank local teacher benchmark — ${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}; holdout ${holdout}`,
+);
 
 const quality: string[][] = [];
 const timing: string[][] = [];
@@ -31,12 +33,18 @@ try {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
     let t0 = performance.now();
-    const trained = await trainLocalTeacher({ dataset: store.dataset(name), assocHoldout: holdout, onStage: (s) => console.log(`  ${name}: ${s} (${((performance.now() - t0) / 1000).toFixed(1)} s)`) });
+    const trained = await trainLocalTeacher({
+      dataset: store.dataset(name),
+      assocHoldout: holdout,
+      onStage: (s) => console.log(`  ${name}: ${s} (${((performance.now() - t0) / 1000).toFixed(1)} s)`),
+    });
     const teacherSeconds = (performance.now() - t0) / 1000;
     const teacher = trained.teacher;
     console.log(`  ${name}: teacher dev ${JSON.stringify(trained.card.metrics)}; members ${JSON.stringify(trained.card.training.members)}`);
 
-    const rows: Array<[string, { predictLevels(q: string, ids: readonly string[]): Float32Array | Promise<Float32Array>; name: string }]> = [['local teacher', { name: 'local', predictLevels: (q, ids) => teacher.predictLevels(q, ids) }]];
+    const rows: Array<[string, { predictLevels(q: string, ids: readonly string[]): Float32Array | Promise<Float32Array>; name: string }]> = [
+      ['local teacher', { name: 'local', predictLevels: (q, ids) => teacher.predictLevels(q, ids) }],
+    ];
     let studentSeconds = NaN;
     if (!skipStudent) {
       t0 = performance.now();
@@ -81,7 +89,22 @@ try {
   console.log('\nLabel agreement with the human judgments (label metrics of src/eval; argmax level, expected level)');
   console.log(table(['data set', 'model', 'split', 'pairs', 'accuracy', 'κ quadratic', 'RMSE E[level]'], quality));
   console.log('\nTraining and judging (one thread)');
-  console.log(table(['data set', 'train pairs', 'teacher features s', 'teacher train s', 'best/epochs per member', 'student train s', 'judge pairs/s', 'judgeMany pairs/s', 'rss'], timing));
+  console.log(
+    table(
+      [
+        'data set',
+        'train pairs',
+        'teacher features s',
+        'teacher train s',
+        'best/epochs per member',
+        'student train s',
+        'judge pairs/s',
+        'judgeMany pairs/s',
+        'rss',
+      ],
+      timing,
+    ),
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -22,7 +22,10 @@ const small = ['--teacher-epochs', '3', '--student-epochs', '3', '--candidates',
 describe('distilrank ablate', () => {
   it('prints the rows in the stated order (teacher and student, both protocols) and writes the same as JSON', () => {
     const json = join(tmp.path, 'ablate.json');
-    const r = runCli(['--store', storePath, '--quiet', 'ablate', '--dataset', 'synth', '--order', 'title,brand,description,caption', ...small, '--json', json], { cwd: tmp.path });
+    const r = runCli(
+      ['--store', storePath, '--quiet', 'ablate', '--dataset', 'synth', '--order', 'title,brand,description,caption', ...small, '--json', json],
+      { cwd: tmp.path },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const result = JSON.parse(readFileSync(json, 'utf8')) as AblationResult;
@@ -40,7 +43,8 @@ describe('distilrank ablate', () => {
     for (const row of result.rows) {
       expect(row['nDCG@10']).toBeGreaterThan(0);
       expect(row['nDCG@10']).toBeLessThanOrEqual(1);
-      if (row.model === 'bm25') expect(row.kappa_quadratic).toBeNull(); // NaN in JSON: BM25 predicts no levels
+      if (row.model === 'bm25')
+        expect(row.kappa_quadratic).toBeNull(); // NaN in JSON: BM25 predicts no levels
       else expect(Number.isFinite(row.kappa_quadratic)).toBe(true);
       expect(row.simulated).toBe(false);
       expect(row.queries).toBeGreaterThan(0);
@@ -62,7 +66,23 @@ describe('distilrank ablate', () => {
     expect(sim.stdout).toContain('SIMULATED');
     const json = join(tmp.path, 'ablate-sim.json');
     const r = runCli(
-      ['--store', storePath, '--quiet', 'ablate', '--dataset', 'synth', '--order', 'title,brand,engaged_queries,board_titles,link_text', '--from', 'brand', '--models', 'student', ...small, '--json', json],
+      [
+        '--store',
+        storePath,
+        '--quiet',
+        'ablate',
+        '--dataset',
+        'synth',
+        '--order',
+        'title,brand,engaged_queries,board_titles,link_text',
+        '--from',
+        'brand',
+        '--models',
+        'student',
+        ...small,
+        '--json',
+        json,
+      ],
       { cwd: tmp.path },
     );
     expect(r.stderr).toBe('');

@@ -16,12 +16,13 @@ const tmp = useTempDir('distilrank-bad-input-');
 let goodDump: string;
 
 const GOOD = {
-  'items.jsonl': [
-    '{"id": "i1", "title": "red running shoe", "description": "light trail shoe"}',
-    '{"id": "i2", "title": "blue running shoe"}',
-    '{"id": "i3", "title": "green wool hat"}',
-    '{"id": "i4", "title": "black rain coat"}',
-  ].join('\n') + '\n',
+  'items.jsonl':
+    [
+      '{"id": "i1", "title": "red running shoe", "description": "light trail shoe"}',
+      '{"id": "i2", "title": "blue running shoe"}',
+      '{"id": "i3", "title": "green wool hat"}',
+      '{"id": "i4", "title": "black rain coat"}',
+    ].join('\n') + '\n',
   'queries.tsv': 'q1\trunning shoe\nq2\twool hat\nq3\train coat\n',
   'judgments.qrels': 'q1 0 i1 3\nq1 0 i2 2\nq1 0 i3 0\nq2 0 i3 3\nq3 0 i4 1\n',
 } as const;
@@ -31,10 +32,14 @@ function storeDump(path: string): string {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     const h = createHash('sha256');
-    h.update(JSON.stringify(db.prepare("SELECT type, name FROM sqlite_master ORDER BY type, name").all()));
+    h.update(JSON.stringify(db.prepare('SELECT type, name FROM sqlite_master ORDER BY type, name').all()));
     h.update(String(db.pragma('user_version', { simple: true })));
     for (const table of ['datasets', 'items', 'queries', 'judgments', 'log_events']) {
-      const rows = db.prepare(`SELECT * FROM ${table}`).all().map((r) => JSON.stringify(r)).sort();
+      const rows = db
+        .prepare(`SELECT * FROM ${table}`)
+        .all()
+        .map((r) => JSON.stringify(r))
+        .sort();
       h.update(`\n#${table}\n${rows.join('\n')}`);
     }
     return h.digest('hex');
@@ -56,12 +61,19 @@ function write(name: string, content: string | Buffer): string {
 function ingest(files: { items?: string; queries?: string; judgments?: string } = {}, extra: { scale?: string; store?: string } = {}): CliResult {
   return runCli(
     [
-      '--store', extra.store ?? STORE,
-      'ingest', '--name', 'shop',
-      '--items', files.items ?? 'items.jsonl',
-      '--queries', files.queries ?? 'queries.tsv',
-      '--judgments', files.judgments ?? 'judgments.qrels',
-      '--scale', extra.scale ?? 'quepid-0-3',
+      '--store',
+      extra.store ?? STORE,
+      'ingest',
+      '--name',
+      'shop',
+      '--items',
+      files.items ?? 'items.jsonl',
+      '--queries',
+      files.queries ?? 'queries.tsv',
+      '--judgments',
+      files.judgments ?? 'judgments.qrels',
+      '--scale',
+      extra.scale ?? 'quepid-0-3',
     ],
     { cwd: tmp.path },
   );
@@ -118,7 +130,10 @@ describe('bad input files', () => {
   });
 
   it('a CSV item row with the wrong number of fields → BAD_INPUT at that line', () => {
-    const items = write('fields.csv', 'id,title,description\ni1,red running shoe,light\ni2,blue running shoe\ni3,green wool hat,warm\ni4,black rain coat,dry\n');
+    const items = write(
+      'fields.csv',
+      'id,title,description\ni1,red running shoe,light\ni2,blue running shoe\ni3,green wool hat,warm\ni4,black rain coat,dry\n',
+    );
     const err = expectRejected(ingest({ items }), 'BAD_INPUT', { file: items, line: 3 });
     expect(err).toContain('row has 2 fields but the header has 3');
   });
@@ -200,14 +215,53 @@ describe('bad input files', () => {
   });
 
   it('a log event naming an unknown item → UNKNOWN_REFERENCE at its line', () => {
-    const logs = write('logs.jsonl', '{"query": "running shoe", "item_id": "i1", "action": "click", "time": 1709806500000}\n{"query": "wool hat", "item_id": "i8", "action": "click", "time": "2024-03-07T10:15:00Z"}\n');
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--logs', logs, '--scale', 'quepid-0-3'], { cwd: tmp.path });
+    const logs = write(
+      'logs.jsonl',
+      '{"query": "running shoe", "item_id": "i1", "action": "click", "time": 1709806500000}\n{"query": "wool hat", "item_id": "i8", "action": "click", "time": "2024-03-07T10:15:00Z"}\n',
+    );
+    const r = runCli(
+      [
+        '--store',
+        STORE,
+        'ingest',
+        '--name',
+        'shop',
+        '--items',
+        'items.jsonl',
+        '--queries',
+        'queries.tsv',
+        '--judgments',
+        'judgments.qrels',
+        '--logs',
+        logs,
+        '--scale',
+        'quepid-0-3',
+      ],
+      { cwd: tmp.path },
+    );
     const err = expectRejected(r, 'UNKNOWN_REFERENCE', { file: logs, line: 2, field: 'item_id' });
     expect(err).toContain('"i8"');
   });
 
   it('an invalid data set name → BAD_OPTION, field dataset', () => {
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'My Shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--scale', 'quepid-0-3'], { cwd: tmp.path });
+    const r = runCli(
+      [
+        '--store',
+        STORE,
+        'ingest',
+        '--name',
+        'My Shop',
+        '--items',
+        'items.jsonl',
+        '--queries',
+        'queries.tsv',
+        '--judgments',
+        'judgments.qrels',
+        '--scale',
+        'quepid-0-3',
+      ],
+      { cwd: tmp.path },
+    );
     expectRejected(r, 'BAD_OPTION', { field: 'dataset' });
   });
 
@@ -216,7 +270,9 @@ describe('bad input files', () => {
   });
 
   it('a missing required ingest option → BAD_OPTION naming it', () => {
-    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels'], { cwd: tmp.path });
+    const r = runCli(['--store', STORE, 'ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels'], {
+      cwd: tmp.path,
+    });
     expectRejected(r, 'BAD_OPTION', { field: 'scale' });
   });
 });

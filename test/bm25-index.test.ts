@@ -29,7 +29,10 @@ function expectParity(store: Store, dataset: string, index: Bm25Index, queries: 
     }
     const want = store.bm25(dataset, match, { k, weights });
     expect(got, q).not.toBeNull();
-    expect(got!.map((r) => r.itemId), q).toEqual(want.map((r) => r.itemId));
+    expect(
+      got!.map((r) => r.itemId),
+      q,
+    ).toEqual(want.map((r) => r.itemId));
     got!.forEach((r, i) => expect(close(r.score, want[i]!.score), `${q} ${r.itemId}: ${r.score} vs ${want[i]!.score}`).toBe(true));
     // Restricted scoring: matching candidates get FTS5's score, the others (and unknown ids) 0.
     const candidates = [...want.slice(0, 5).map((r) => r.itemId), 'no-such-item'];
@@ -66,14 +69,27 @@ const MAPPING = discreteMapping('binary', 'binary', [
 ]);
 
 function bundle(name: string, items: DatasetBundle['items'], fieldWeights?: FieldWeights): DatasetBundle {
-  return { name, description: 'test', source: 'test', mapping: MAPPING, defaultJudgmentSet: 'default', ...(fieldWeights ? { fieldWeights } : {}), items, queries: [{ id: 'q', text: 'x' }], judgments: [] };
+  return {
+    name,
+    description: 'test',
+    source: 'test',
+    mapping: MAPPING,
+    defaultJudgmentSet: 'default',
+    ...(fieldWeights ? { fieldWeights } : {}),
+    items,
+    queries: [{ id: 'q', text: 'x' }],
+    judgments: [],
+  };
 }
 
 describe('parity with FTS5 on random catalogues', () => {
   // Inflected words, so the porter stemmer merges some query terms ("boxes" and "box" are one term twice).
   const word = fc.constantFrom('box', 'boxes', 'red', 'reddish', 'cat', 'cats', 'lamp', 'lamps', 'the', 'x', '1', '2', 'running', 'run');
   const text = (max: number) => fc.array(word, { maxLength: max }).map((ws) => ws.join(' '));
-  const item = fc.record({ title: text(4), description: text(8), fields: fc.dictionary(fc.constantFrom('brand', 'size'), text(3), { maxKeys: 2 }) }, { requiredKeys: ['title'] });
+  const item = fc.record(
+    { title: text(4), description: text(8), fields: fc.dictionary(fc.constantFrom('brand', 'size'), text(3), { maxKeys: 2 }) },
+    { requiredKeys: ['title'] },
+  );
   // Duplicated items make equal scores: ties must come out in the same order as FTS5's.
   const corpus = fc.array(item, { minLength: 1, maxLength: 30 }).map((xs) => [...xs, ...xs.slice(0, 3)].map((x, i) => ({ id: `d${i}`, ...x })));
   const weight = fc.constantFrom(0.3, 1, 2, 3.5);
@@ -131,7 +147,10 @@ describe('phrases and the ranker', () => {
     for (const q of ['हिन्दी', 'desk lamps', 'lamp', 'the', 'nothing here']) {
       const a = plain.retrieve(q, 10);
       const b = fast.retrieve(q, 10);
-      expect(b.map((r) => r.itemId), q).toEqual(a.map((r) => r.itemId));
+      expect(
+        b.map((r) => r.itemId),
+        q,
+      ).toEqual(a.map((r) => r.itemId));
       b.forEach((r, i) => expect(close(r.score, a[i]!.score)).toBe(true));
       const ids = ['hi', 'lamp', 'lamps', 'unknown'];
       expect(fast.score(q, ids).map((r) => r.itemId)).toEqual(ids);
@@ -154,7 +173,11 @@ describe('sliced build', () => {
       expect(ticks).toBeGreaterThan(3);
       const whole = Bm25Index.build(store.dataset('icecat-chorus'), weights);
       expect(sliced.stats()).toEqual(whole.stats());
-      for (const q of store.queries('icecat-chorus').slice(0, 30).map((x) => x.text)) expect(sliced.search(q, 50)).toEqual(whole.search(q, 50));
+      for (const q of store
+        .queries('icecat-chorus')
+        .slice(0, 30)
+        .map((x) => x.text))
+        expect(sliced.search(q, 50)).toEqual(whole.search(q, 50));
       sliced.close();
       whole.close();
     } finally {

@@ -231,7 +231,12 @@ describe('ranking set', () => {
     // "27" and "4k" occur only in the Dell monitor; "monitor" is in two rows.
     expect(() => ranker.retrieve('27" monitor (4k)', 10)).not.toThrow();
     expect(top('27" monitor (4k)')).toBe('monitor-27');
-    expect(ranker.retrieve('27" monitor (4k)', 10).map((x) => x.itemId).sort()).toEqual(['monitor-27', 'monitor-arm']);
+    expect(
+      ranker
+        .retrieve('27" monitor (4k)', 10)
+        .map((x) => x.itemId)
+        .sort(),
+    ).toEqual(['monitor-27', 'monitor-arm']);
   });
 
   it('a query without terms returns nothing, and scores every candidate 0', () => {
@@ -306,12 +311,15 @@ describe('ftsMatchExpression', () => {
     s.ingest(bundle('fuzz', PRODUCTS));
     try {
       fc.assert(
-        fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 })), (q) => {
-          const m = ftsMatchExpression(q);
-          if (m === null) return;
-          expect(m.split(' OR ').length).toBeLessThanOrEqual(MAX_QUERY_TERMS);
-          expect(() => s.bm25('fuzz', m, { k: 5 })).not.toThrow();
-        }),
+        fc.property(
+          fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 })),
+          (q) => {
+            const m = ftsMatchExpression(q);
+            if (m === null) return;
+            expect(m.split(' OR ').length).toBeLessThanOrEqual(MAX_QUERY_TERMS);
+            expect(() => s.bm25('fuzz', m, { k: 5 })).not.toThrow();
+          },
+        ),
         { numRuns: 300 },
       );
     } finally {
@@ -377,7 +385,12 @@ describe('Bm25Ranker', () => {
   it('an item is found by its own title when the title has compatibility characters', () => {
     const s = freshStore();
     const titles = ['ＵＳＢ ハブ', 'ｹｰﾌﾞﾙ', 'ﬁlter', 'x² meter'];
-    s.ingest(bundle('nfkc', titles.map((title, i) => ({ id: `t${i}`, title }))));
+    s.ingest(
+      bundle(
+        'nfkc',
+        titles.map((title, i) => ({ id: `t${i}`, title })),
+      ),
+    );
     const r = new Bm25Ranker(s.dataset('nfkc'));
     titles.forEach((t, i) => expect(r.retrieve(t, 5).map((x) => x.itemId)).toContain(`t${i}`));
     expect(r.retrieve('USB', 5).map((x) => x.itemId)).toContain('t0');
@@ -387,9 +400,19 @@ describe('Bm25Ranker', () => {
   it('an item is found by its own title (scripts and diacritics that NFKC leaves alone)', () => {
     const s = freshStore();
     const titles = ['Kühlschrank', '冷蔵庫', 'cafe\u0301 noir', 'Straße', 'ΣΟΦΙΑ', 'İstanbul', 'e-mail wi‑fi'];
-    s.ingest(bundle('scripts', titles.map((title, i) => ({ id: `t${i}`, title }))));
+    s.ingest(
+      bundle(
+        'scripts',
+        titles.map((title, i) => ({ id: `t${i}`, title })),
+      ),
+    );
     const r = new Bm25Ranker(s.dataset('scripts'));
-    titles.forEach((t, i) => expect(r.retrieve(t, 5).map((x) => x.itemId), t).toContain(`t${i}`));
+    titles.forEach((t, i) =>
+      expect(
+        r.retrieve(t, 5).map((x) => x.itemId),
+        t,
+      ).toContain(`t${i}`),
+    );
     s.close();
   });
 });

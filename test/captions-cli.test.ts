@@ -41,7 +41,21 @@ beforeAll(async () => {
     DISTILRANK_VLM_PRICE_OUTPUT: '4',
   };
   const ingest = await runCliAsync(
-    ['--store', store, 'ingest', '--name', 'cap', '--items', join(tmp.path, 'items.jsonl'), '--queries', join(tmp.path, 'queries.tsv'), '--judgments', join(tmp.path, 'qrels.txt'), '--scale', 'quepid-0-3'],
+    [
+      '--store',
+      store,
+      'ingest',
+      '--name',
+      'cap',
+      '--items',
+      join(tmp.path, 'items.jsonl'),
+      '--queries',
+      join(tmp.path, 'queries.tsv'),
+      '--judgments',
+      join(tmp.path, 'qrels.txt'),
+      '--scale',
+      'quepid-0-3',
+    ],
     tmp.path,
     {},
   );
@@ -63,7 +77,11 @@ describe('distilrank enrich captions', () => {
 
   it('stops with CAPTIONER_FAILED on a 401, never printing the key', async () => {
     vlm.setBehaviour({ kind: 'error', status: 401 });
-    const r = await runCliAsync(['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', '1', '--cache', join(tmp.path, 'fatal.sqlite')], tmp.path, { ...env, DISTILRANK_VLM_API_KEY: 'sk-test-key-123' });
+    const r = await runCliAsync(
+      ['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', '1', '--cache', join(tmp.path, 'fatal.sqlite')],
+      tmp.path,
+      { ...env, DISTILRANK_VLM_API_KEY: 'sk-test-key-123' },
+    );
     vlm.setBehaviour({ kind: 'caption' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error[CAPTIONER_FAILED]');
@@ -74,11 +92,15 @@ describe('distilrank enrich captions', () => {
 
   it('survives kill -9: no caption lost, none paid twice except calls in flight', async () => {
     const cachePath = join(store, '..', 'captions.sqlite');
-    const child = spawn(process.execPath, [CLI, '--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, '--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     await killWhen(child, () => committed(cachePath) ?? 0, KILL_AFTER, 60_000);
 
     const cache = CaptionCache.open(cachePath);
@@ -94,7 +116,11 @@ describe('distilrank enrich captions', () => {
     const requestsBefore = vlm.requests.length;
     expect(requestsBefore).toBeGreaterThanOrEqual(afterKill);
 
-    const r = await runCliAsync(['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)], tmp.path, env);
+    const r = await runCliAsync(
+      ['--store', store, 'enrich', 'captions', '--dataset', 'cap', '--allow-private-urls', '--concurrency', String(CONCURRENCY)],
+      tmp.path,
+      env,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${ITEMS - afterKill} captioned now, ${afterKill} already cached`);
     expect(r.stdout).toContain(`${WITHOUT_IMAGE} without an image`);
@@ -120,7 +146,11 @@ describe('distilrank enrich captions', () => {
   it('the caption reaches the item text representation (what the teacher reads) when the representation lists it', async () => {
     const rep = join(tmp.path, 'with-caption.json');
     writeFileSync(rep, JSON.stringify({ fields: [{ source: 'title' }, { source: 'caption' }] }));
-    const r = await runCliAsync(['--store', store, 'represent', '--dataset', 'cap', '--representation', rep, '--item', 'p0', `p${ITEMS}`, '--json'], tmp.path, env);
+    const r = await runCliAsync(
+      ['--store', store, 'represent', '--dataset', 'cap', '--representation', rep, '--item', 'p0', `p${ITEMS}`, '--json'],
+      tmp.path,
+      env,
+    );
     expect(r.status, r.stderr).toBe(0);
     const shown = JSON.parse(r.stdout) as { items: Array<{ id: string; text: string }> };
     const cache = CaptionCache.open(join(store, '..', 'captions.sqlite'), { readonly: true });

@@ -26,7 +26,8 @@ afterEach(() => {
 const PRICES = { inputPerMTok: 2, outputPerMTok: 10 };
 const captioner = (over: Partial<ConstructorParameters<typeof VlmCaptioner>[0]> = {}) =>
   new VlmCaptioner({ baseURL: vlm.url, model: 'fake-vlm-7b', pricing: PRICES, timeoutMs: 2000, ...over });
-const items = (n: number, prefix = 'p'): CaptionItem[] => Array.from({ length: n }, (_, i) => ({ itemId: `${prefix}${i}`, imageUrl: images.imageUrl(`${prefix}${i}`) }));
+const items = (n: number, prefix = 'p'): CaptionItem[] =>
+  Array.from({ length: n }, (_, i) => ({ itemId: `${prefix}${i}`, imageUrl: images.imageUrl(`${prefix}${i}`) }));
 const FAST = { baseDelayMs: 2, maxDelayMs: 10 };
 const fetchOpts = { allowPrivate: true };
 
@@ -99,7 +100,15 @@ describe('captions job', () => {
       return { kind: 'raw', body: '{"choices": [' };
     });
     const t0 = Date.now();
-    const s = await runCaptionJob({ cache, captioner: captioner({ timeoutMs: 300 }), dataset: 'shop', items: items(8), fetch: fetchOpts, concurrency: 4, retry: FAST });
+    const s = await runCaptionJob({
+      cache,
+      captioner: captioner({ timeoutMs: 300 }),
+      dataset: 'shop',
+      items: items(8),
+      fetch: fetchOpts,
+      concurrency: 4,
+      retry: FAST,
+    });
     expect(s).toMatchObject({ captioned: 8, failed: 0, stoppedBy: 'done' });
     expect(vlm.requests).toHaveLength(16); // each image: one fault, one success
     expect([...seen.values()].every((n) => n === 2)).toBe(true);
@@ -117,7 +126,14 @@ describe('captions job', () => {
     expect(s.failures[0]!.kind).toBe('server');
     expect(cache.count()).toBe(0);
     vlm.setBehaviour({ kind: 'error', status: 401 });
-    const f = await runCaptionJob({ cache, captioner: captioner({ apiKey: 'sk-secret-1' }), dataset: 'shop', items: items(5), fetch: fetchOpts, concurrency: 1 });
+    const f = await runCaptionJob({
+      cache,
+      captioner: captioner({ apiKey: 'sk-secret-1' }),
+      dataset: 'shop',
+      items: items(5),
+      fetch: fetchOpts,
+      concurrency: 1,
+    });
     expect(f.stoppedBy).toBe('fatal');
     expect(f.error!.message).toContain('DISTILRANK_VLM_API_KEY');
     expect(f.error!.message).not.toContain('sk-secret-1');
@@ -148,7 +164,15 @@ describe('captions job', () => {
     expect(vlm.requests).toHaveLength(10);
     expect(new Set(vlm.requests.map((r) => r.imageSha256)).size).toBe(10);
     // A money budget: the first call flies alone, later ones only while the estimate fits.
-    const usd = await runCaptionJob({ cache, captioner: captioner(), dataset: 'other', items: items(10, 'u'), fetch: fetchOpts, concurrency: 4, budget: { usd: 0.0012 } });
+    const usd = await runCaptionJob({
+      cache,
+      captioner: captioner(),
+      dataset: 'other',
+      items: items(10, 'u'),
+      fetch: fetchOpts,
+      concurrency: 4,
+      budget: { usd: 0.0012 },
+    });
     expect(usd.stoppedBy).toBe('budget');
     expect(usd.cost.usd).toBeLessThanOrEqual(0.0012 + 0.0004);
     expect(usd.captioned).toBeGreaterThan(0);
@@ -171,7 +195,12 @@ describe('captions job', () => {
     const onlyServer = { allowAddress: (a: string) => a === '127.0.0.1' };
     const allowed = await runCaptionJob({ cache, captioner: captioner(), dataset: 'shop', items: list, fetch: onlyServer, retry: FAST });
     expect(allowed).toMatchObject({ captioned: 1, urlRefused: 4 });
-    expect(Object.fromEntries(allowed.urlRefusals.map((r) => [r.itemId, r.reason]))).toEqual({ meta: 'blocked_address', file: 'bad_url', html: 'not_image', big: 'too_large' });
+    expect(Object.fromEntries(allowed.urlRefusals.map((r) => [r.itemId, r.reason]))).toEqual({
+      meta: 'blocked_address',
+      file: 'bad_url',
+      html: 'not_image',
+      big: 'too_large',
+    });
     expect(vlm.requests).toHaveLength(1);
   });
 
@@ -183,7 +212,13 @@ describe('captions job', () => {
 
 describe('captions configuration', () => {
   it('reads DISTILRANK_VLM_* and names a missing variable', () => {
-    const env = { DISTILRANK_VLM_BASE_URL: 'http://127.0.0.1:9/v1', DISTILRANK_VLM_MODEL: 'm', DISTILRANK_VLM_PRICE_INPUT: '0.5', DISTILRANK_VLM_PRICE_OUTPUT: '1.5', DISTILRANK_VLM_IMAGE_MODE: 'url' };
+    const env = {
+      DISTILRANK_VLM_BASE_URL: 'http://127.0.0.1:9/v1',
+      DISTILRANK_VLM_MODEL: 'm',
+      DISTILRANK_VLM_PRICE_INPUT: '0.5',
+      DISTILRANK_VLM_PRICE_OUTPUT: '1.5',
+      DISTILRANK_VLM_IMAGE_MODE: 'url',
+    };
     const c = vlmConfigFromEnv(env);
     expect(c).toMatchObject({ model: 'm', pricing: { inputPerMTok: 0.5, outputPerMTok: 1.5 }, imageMode: 'url', maxTokens: 80 });
     expect(vlmConfigFromEnv(env, { model: 'override' }).model).toBe('override');

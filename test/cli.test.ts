@@ -92,7 +92,10 @@ describe('eval --json', () => {
   it('rerank scores above retrieval on cranfield (judged candidates are the easier task)', () => {
     const dir = workDir();
     const r = ok(runCli(['eval', '--dataset', 'cranfield', '--protocol', 'both', '--json'], { cwd: dir }));
-    const reports = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as EvalReport);
+    const reports = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as EvalReport);
     expect(reports.map((x) => x.protocol)).toEqual(['rerank', 'retrieval']);
     expect(reports[0]!.metrics['nDCG@10']).toBeGreaterThan(reports[1]!.metrics['nDCG@10']!);
   });
@@ -106,7 +109,10 @@ describe('eval --json', () => {
   it('home-depot, both protocols: 2,359 test queries', { timeout: 120_000 }, () => {
     const dir = workDir();
     for (const protocol of ['rerank', 'retrieval'] as const) {
-      const report = oneReport(runCli(['eval', '--dataset', 'home-depot', '--protocol', protocol, '--json'], { cwd: dir }), { dataset: 'home-depot', protocol });
+      const report = oneReport(runCli(['eval', '--dataset', 'home-depot', '--protocol', protocol, '--json'], { cwd: dir }), {
+        dataset: 'home-depot',
+        protocol,
+      });
       expect(report.queries).toBe(2359);
       expect(report.judgmentSet).toBe('kaggle');
     }
@@ -125,11 +131,15 @@ describe('--run and export-qrels reproduce the reported numbers', () => {
       expect(q.stdout).toMatch(/wrote \d+ judgments for 45 test queries of cranfield/);
 
       // qrels: integer gains 0..4 only (L1=0 … L5=4), four fields per line
-      const qrelsLines = readFileSync(qrelsFile, 'utf8').split('\n').filter((l) => l !== '');
+      const qrelsLines = readFileSync(qrelsFile, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
       expect(qrelsLines.length).toBeGreaterThan(0);
       for (const line of qrelsLines) expect(line).toMatch(/^\S+ 0 \S+ [0-4]$/);
       // run: six fields, the tag names model and protocol, ranks 1.. per query
-      const runLines = readFileSync(runFile, 'utf8').split('\n').filter((l) => l !== '');
+      const runLines = readFileSync(runFile, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
       for (const line of runLines) expect(line).toMatch(new RegExp(`^\\S+ Q0 \\S+ [1-9]\\d* \\S+ distilrank-bm25-${protocol}$`));
 
       const run = readRun(runFile);
@@ -198,7 +208,13 @@ describe('datasets', () => {
     expect(r.stdout).toMatch(/^cranfield: /m);
     expect(r.stdout).toContain('1400 items, 225 queries');
     expect(r.stdout).toContain('scale cranfield-cleverdon');
-    for (const [native, level] of [['1', 'L5'], ['2', 'L4'], ['3', 'L3'], ['4', 'L2'], ['-1', 'L5']]) {
+    for (const [native, level] of [
+      ['1', 'L5'],
+      ['2', 'L4'],
+      ['3', 'L3'],
+      ['4', 'L2'],
+      ['-1', 'L5'],
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^\\s+${native} → ${level}\\s`, 'm'));
     }
     const json = JSON.parse(ok(runCli(['datasets', '--json'], { cwd: dir })).stdout) as Array<{ name: string; queries: number; scale: { rows: unknown[] } }>;
@@ -256,7 +272,8 @@ describe('demo', () => {
     // The distilled student is now the default `student-distilled` artifact.
     expect(readdirSync(join(cwd, '.distilrank', 'models', 'icecat-chorus', 'student-human-teacher')).sort()).toEqual(['card.json', 'model.onnx']);
     const html = readFileSync(join(cwd, '.distilrank', 'demo-report.html'), 'utf8');
-    for (const heading of ['Evaluation on the test split', 'Scaling curve — icecat-chorus', 'ROI — icecat-chorus', 'Quality against cost — icecat-chorus']) expect(html).toContain(heading);
+    for (const heading of ['Evaluation on the test split', 'Scaling curve — icecat-chorus', 'ROI — icecat-chorus', 'Quality against cost — icecat-chorus'])
+      expect(html).toContain(heading);
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(4);
     expect(r.stdout).toMatch(/^done in \d+\.\d s; store: /m);
     noStackTrace(r);
@@ -304,11 +321,24 @@ describe('progress output with CI=true', () => {
 describe('reportTable', () => {
   it("names the retriever a re-ranked run's candidates came from", async () => {
     const { reportTable } = await import('../src/cli/common.ts');
-    const base = { dataset: 'd', split: 'test', protocol: 'retrieval', queries: 3, metrics: { 'nDCG@10': 0.5 }, judgmentSet: 'j', depth: 100, latencyMs: { p50: 1, p99: 2 }, candidates: 200 };
-    const out = reportTable([
-      { ...base, model: 'student(human)' },
-      { ...base, model: 'student(human)@hybrid' },
-    ] as never, ['nDCG@10']);
+    const base = {
+      dataset: 'd',
+      split: 'test',
+      protocol: 'retrieval',
+      queries: 3,
+      metrics: { 'nDCG@10': 0.5 },
+      judgmentSet: 'j',
+      depth: 100,
+      latencyMs: { p50: 1, p99: 2 },
+      candidates: 200,
+    };
+    const out = reportTable(
+      [
+        { ...base, model: 'student(human)' },
+        { ...base, model: 'student(human)@hybrid' },
+      ] as never,
+      ['nDCG@10'],
+    );
     expect(out).toMatch(/^student\(human\)\s+retrieval \(bm25@200\)/m);
     expect(out).toMatch(/^student\(human\)@hybrid\s+retrieval \(hybrid@200\)/m);
   });

@@ -40,7 +40,21 @@ describe('Dataset handle', () => {
   it('shows only the data set metadata as JSON (never the store)', () => {
     const json = JSON.parse(JSON.stringify(store.dataset('synth'))) as Record<string, unknown>;
     expect(Object.keys(json).sort()).toEqual(
-      ['defaultJudgmentSet', 'description', 'fieldWeights', 'ingestedAt', 'items', 'judgmentSets', 'judgments', 'name', 'queries', 'scale', 'source', 'splitFractions', 'splitSeed'].sort(),
+      [
+        'defaultJudgmentSet',
+        'description',
+        'fieldWeights',
+        'ingestedAt',
+        'items',
+        'judgmentSets',
+        'judgments',
+        'name',
+        'queries',
+        'scale',
+        'source',
+        'splitFractions',
+        'splitSeed',
+      ].sort(),
     );
   });
 

@@ -165,7 +165,12 @@ describe('cranfield', () => {
       id: '1',
       text: 'what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft .',
     });
-    const q1 = new Map(store.judgments('cranfield', { judgmentSet: 'cleverdon' }).filter((j) => j.queryId === '1').map((j) => [j.itemId, j]));
+    const q1 = new Map(
+      store
+        .judgments('cranfield', { judgmentSet: 'cleverdon' })
+        .filter((j) => j.queryId === '1')
+        .map((j) => [j.itemId, j]),
+    );
     expect(q1.get('486')).toMatchObject({ nativeGrade: -1, level: 5, gain: 4, soft: null, raters: null });
     expect(q1.get('13')).toMatchObject({ nativeGrade: 4, level: 2, gain: 1 });
     expect(q1.get('184')).toMatchObject({ nativeGrade: 2, level: 4 });

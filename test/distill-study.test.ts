@@ -11,12 +11,13 @@ import { ok, runCli, tempDir, type CliResult } from './helpers.ts';
 const dir = tempDir('distilrank-distill-');
 afterAll(() => dir.cleanup());
 
-
 describe('distilrank distill', { timeout: 600_000 }, () => {
   let first: CliResult;
   let study: DistillStudy;
   beforeAll(() => {
-    first = ok(runCli(['distill', '--dataset', 'cranfield', '--multiples', '1,3', '--negatives', '20', '--json', 'study.json'], { cwd: dir.path, timeoutMs: 600_000 }));
+    first = ok(
+      runCli(['distill', '--dataset', 'cranfield', '--multiples', '1,3', '--negatives', '20', '--json', 'study.json'], { cwd: dir.path, timeoutMs: 600_000 }),
+    );
     study = JSON.parse(readFileSync(join(dir.path, 'study.json'), 'utf8')) as DistillStudy;
   });
 
@@ -65,11 +66,14 @@ describe('distilrank distill', { timeout: 600_000 }, () => {
 
   it('writes an HTML report with the curves and the ROI plot', () => {
     const html = readFileSync(join(dir.path, '.distilrank', 'distill-cranfield.html'), 'utf8');
-    for (const h of ['Scaling curve — cranfield', 'nDCG@10 against training pairs — cranfield', 'ROI — cranfield', 'Quality against cost — cranfield']) expect(html).toContain(h);
+    for (const h of ['Scaling curve — cranfield', 'nDCG@10 against training pairs — cranfield', 'ROI — cranfield', 'Quality against cost — cranfield'])
+      expect(html).toContain(h);
   });
 
   it('a second run pays for nothing: every teacher label comes from the cache, the tables are the same', () => {
-    const again = ok(runCli(['distill', '--dataset', 'cranfield', '--multiples', '1,3', '--negatives', '20', '--json', 'again.json'], { cwd: dir.path, timeoutMs: 600_000 }));
+    const again = ok(
+      runCli(['distill', '--dataset', 'cranfield', '--multiples', '1,3', '--negatives', '20', '--json', 'again.json'], { cwd: dir.path, timeoutMs: 600_000 }),
+    );
     expect(again.stderr).not.toContain('training the local teacher first');
     const s2 = JSON.parse(readFileSync(join(dir.path, 'again.json'), 'utf8')) as DistillStudy;
     expect(s2.pool.job.labelled).toBe(0);

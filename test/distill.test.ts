@@ -6,12 +6,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
-import { LabelCache, buildPool, runLabelJob } from '../src/label/index.ts';
+import { LabelCache, buildPool, runLabelJob, type TeacherLabel } from '../src/label/index.ts';
 import type { LevelDistribution } from '../src/core/index.ts';
 import type { Store } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
-import { type TeacherLabel } from '../src/label/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from '../src/teacher/index.ts';
 import { SYNTH_SCALE, ingestedStore, useTempDir } from './helpers.ts';
 
@@ -39,12 +38,26 @@ function bundle(): DatasetBundle {
       const id = `q${String(k++).padStart(3, '0')}`;
       queries.push({ id, text: `${c} ${p}` });
       // humans judged only four items per query: the teacher covers the rest of the pool
-      for (const iid of [`${c}-${p}`, `${COLOURS[(ci + 1) % COLOURS.length]}-${p}`, `${c}-${PRODUCTS[(pi + 1) % PRODUCTS.length]}`, `${COLOURS[(ci + 3) % COLOURS.length]}-${PRODUCTS[(pi + 5) % PRODUCTS.length]}`]) {
+      for (const iid of [
+        `${c}-${p}`,
+        `${COLOURS[(ci + 1) % COLOURS.length]}-${p}`,
+        `${c}-${PRODUCTS[(pi + 1) % PRODUCTS.length]}`,
+        `${COLOURS[(ci + 3) % COLOURS.length]}-${PRODUCTS[(pi + 5) % PRODUCTS.length]}`,
+      ]) {
         judgments.push({ queryId: id, itemId: iid, grade: overlapLevel(`${c} ${p}`, iid.replace('-', ' ')) });
       }
     }
   }
-  return { name: 'distill', description: 'distillation fixture', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return {
+    name: 'distill',
+    description: 'distillation fixture',
+    source: '/synthetic',
+    mapping: SYNTH_SCALE,
+    defaultJudgmentSet: 'default',
+    items,
+    queries,
+    judgments,
+  };
 }
 
 class OverlapTeacher implements Teacher {

@@ -4,16 +4,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { COMPLETION_MARKER, pythonFloatRepr, pythonJsonLines, resolveDatasetDir } from '../src/ingest/datasets/download.ts';
-import type { ResolveDatasetOptions } from '../src/ingest/datasets/download.ts';
-import { DATASET_SOURCES } from '../src/ingest/datasets/sources.ts';
-import type { DatasetSource } from '../src/ingest/datasets/sources.ts';
+import { COMPLETION_MARKER, pythonFloatRepr, pythonJsonLines, resolveDatasetDir, type ResolveDatasetOptions } from '../src/ingest/datasets/download.ts';
+import { DATASET_SOURCES, type DatasetSource } from '../src/ingest/datasets/sources.ts';
 import { listen, type Running } from './fake-server.ts';
 import { DATA_DIR, rejected, useTempDir } from './helpers.ts';
 
@@ -299,8 +296,7 @@ describe.skipIf(!haveData)('resolveDatasetDir', () => {
 
 /** JSON text as an upstream tool might have written it: indented, non-ASCII as \u escapes. */
 function asUpstreamArray(lines: string[]): string {
-  const ascii = (s: string): string =>
-    s.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const ascii = (s: string): string => s.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `[\n  ${lines.map((l) => ascii(l).replace(/", "/g, '",\n    "')).join(',\n  ')}\n]`;
 }
 
@@ -313,7 +309,15 @@ const ZIP_PATH = (n: number): string => `/icecat-chorus/data-encoder/ecommerce/v
 describe('python-compatible JSON lines', () => {
   it('formats floats as Python repr', () => {
     expect([1, 1000, 1e-6, 1e-4, 1e16, 1e15, 0.1, -2.5, 1.5e16].map(pythonFloatRepr)).toEqual([
-      '1.0', '1000.0', '1e-06', '0.0001', '1e+16', '1000000000000000.0', '0.1', '-2.5', '1.5e+16',
+      '1.0',
+      '1000.0',
+      '1e-06',
+      '0.0001',
+      '1e+16',
+      '1000000000000000.0',
+      '0.1',
+      '-2.5',
+      '1.5e+16',
     ]);
   });
 

@@ -22,11 +22,20 @@ import {
   readEmbedArtifact,
   trainEmbeddingsForDataset,
   type EmbedTrainConfig,
+  VectorRanker,
 } from '../src/embed/index.ts';
 import { FEATURE_SET_ID, TWOTOWER_FEATURE, studentFeatureSet } from '../src/features/index.ts';
 import { evaluate } from '../src/eval/index.ts';
-import { Bm25Ranker, EQUAL_WEIGHTS, FUSION_GRID, HybridRanker, negativePool, reciprocalRankFusion, type Ranker, type ScoredItem } from '../src/retrieve/index.ts';
-import { VectorRanker } from '../src/embed/index.ts';
+import {
+  Bm25Ranker,
+  EQUAL_WEIGHTS,
+  FUSION_GRID,
+  HybridRanker,
+  negativePool,
+  reciprocalRankFusion,
+  type Ranker,
+  type ScoredItem,
+} from '../src/retrieve/index.ts';
 import { RANKERS, createRanker, fusionWeightsOf } from '../src/models/index.ts';
 import { Store } from '../src/store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
@@ -49,7 +58,14 @@ afterAll(() => {
 });
 
 const train = (dir: string, seed = 7) =>
-  trainEmbeddingsForDataset({ dataset: store.dataset(DS), dir, negativePool: negativePool(store.dataset(DS), 50), negativeDepth: 50, lexical: new Bm25Ranker(store.dataset(DS)), config: { ...SMALL, seed } });
+  trainEmbeddingsForDataset({
+    dataset: store.dataset(DS),
+    dir,
+    negativePool: negativePool(store.dataset(DS), 50),
+    negativeDepth: 50,
+    lexical: new Bm25Ranker(store.dataset(DS)),
+    config: { ...SMALL, seed },
+  });
 
 describe('hashed n-gram inputs', () => {
   it('gives CJK text character n-grams (code points), deterministic and in range', () => {
@@ -220,12 +236,19 @@ describe('two-tower training and the artifact', () => {
     e.itemIds.forEach((id, i) => allVectors.set(e.itemVector(id)!, i * e.dim));
     const exactVector: Ranker = {
       name: 'vector (exact)',
-      retrieve: (q, k) => exactTopK(e.queries.encode(q), allVectors, e.dim, Math.min(k, e.itemIds.length)).map((h) => ({ itemId: e.itemIds[h.row]!, score: h.score })),
+      retrieve: (q, k) =>
+        exactTopK(e.queries.encode(q), allVectors, e.dim, Math.min(k, e.itemIds.length)).map((h) => ({ itemId: e.itemIds[h.row]!, score: h.score })),
       score: (q, ids) => vector.score(q, ids),
     };
     expect(f.queries).toBe(new Set(store.judgments(DS, { split: 'dev' }).map((j) => j.queryId)).size);
     for (const r of f.grid) {
-      const ev = await evaluate({ dataset: store.dataset(DS), split: 'dev', protocol: 'retrieval', ranker: new HybridRanker(bm25, exactVector, { weights: r }), measures: ['nDCG@10', 'R(rel=3)@100'] });
+      const ev = await evaluate({
+        dataset: store.dataset(DS),
+        split: 'dev',
+        protocol: 'retrieval',
+        ranker: new HybridRanker(bm25, exactVector, { weights: r }),
+        measures: ['nDCG@10', 'R(rel=3)@100'],
+      });
       expect(ev.report.metrics['nDCG@10']).toBeCloseTo(r.devNdcg10, 9);
       expect(ev.report.metrics['R(rel=3)@100']).toBeCloseTo(r.devRecall100, 9);
     }
@@ -424,7 +447,10 @@ describe('CLI embed and --export', () => {
     const jsonl = join(tmp.path, 'vectors.jsonl');
     const ex = runCli([...base, 'embed', '--dataset', DS, '--export', jsonl, '--queries', 'test'], { cwd });
     expect(ex.status).toBe(0);
-    const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; id: string; vector: number[]; embedding?: string; dim?: number });
+    const lines = readFileSync(jsonl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; id: string; vector: number[]; embedding?: string; dim?: number });
     expect(lines[0]).toMatchObject({ kind: 'meta', embedding: art.card.id, dim: 16 });
     const items = lines.filter((l) => l.kind === 'item');
     expect(items.map((l) => l.id)).toEqual(art.itemIds);

@@ -93,7 +93,11 @@ export function messagesOf(req: FakeRequest): Array<{ role: string; content: str
 /** The deterministic default level of a request: 1 + query words found in the item block, clipped to 5. */
 export function ruleLevel(req: FakeRequest): number {
   const user = [...messagesOf(req)].reverse().find((m) => m.role === 'user')?.content ?? '';
-  const words = (s: string): string[] => s.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
+  const words = (s: string): string[] =>
+    s
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length > 0);
   const item = new Set(words(block(user, 'item')));
   const query = new Set(words(block(user, 'query')));
   let found = 0;
@@ -123,7 +127,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
 
   const answer = (req: FakeRequest, reply: Extract<FakeReply, { kind: 'answer' }>): Record<string, unknown> => {
     const body = req.body;
-    const json = typeof body.response_format === 'object' && body.response_format !== null && (body.response_format as { type?: unknown }).type === 'json_schema';
+    const json =
+      typeof body.response_format === 'object' && body.response_format !== null && (body.response_format as { type?: unknown }).type === 'json_schema';
     const n = supportsN && typeof body.n === 'number' && body.n > 1 ? body.n : 1;
     const wantLogprobs = body.logprobs === true && (reply.logprobs ?? serverLogprobs);
     const topN = typeof body.top_logprobs === 'number' ? body.top_logprobs : 0;
@@ -150,15 +155,21 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
           .sort((a, b) => b[1] - a[1])
           .slice(0, Math.max(topN, 1))
           .map(([token, p]) => ({ token, logprob: Math.log(p), bytes: [...Buffer.from(token)] }));
-        logprobs = { content: [{ token: content, logprob: Math.log(t[content] ?? 1), bytes: [...Buffer.from(content)], top_logprobs: entries }], refusal: null };
+        logprobs = {
+          content: [{ token: content, logprob: Math.log(t[content] ?? 1), bytes: [...Buffer.from(content)], top_logprobs: entries }],
+          refusal: null,
+        };
       }
       choices.push({ index: i, message: { role: 'assistant', content, refusal: null }, logprobs, finish_reason: 'stop' });
     }
     const chars = messagesOf(req).reduce((s, m) => s + String(m.content).length, 0);
-    const usage = reply.usage === null ? undefined : {
-      prompt_tokens: reply.usage?.prompt_tokens ?? Math.ceil(chars / 4),
-      completion_tokens: reply.usage?.completion_tokens ?? completionTokens,
-    };
+    const usage =
+      reply.usage === null
+        ? undefined
+        : {
+            prompt_tokens: reply.usage?.prompt_tokens ?? Math.ceil(chars / 4),
+            completion_tokens: reply.usage?.completion_tokens ?? completionTokens,
+          };
     completionId += 1;
     return {
       id: `chatcmpl-fake-${completionId}`,

@@ -45,7 +45,7 @@ function chunk(type: string, data: Buffer): Buffer {
 /** A valid w×h RGB PNG whose pixels come from SHA-256(seed) (distinct seeds give distinct bytes). */
 export function tinyPng(seed: string, w = 2, h = 2): Buffer {
   const digest = createHash('sha256').update(seed).digest();
-  const pixel = (x: number, y: number) => digest.subarray(((y * w + x) * 3) % 30, ((y * w + x) * 3) % 30 + 3);
+  const pixel = (x: number, y: number) => digest.subarray(((y * w + x) * 3) % 30, (((y * w + x) * 3) % 30) + 3);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);

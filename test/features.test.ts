@@ -16,7 +16,12 @@ import { type DatasetBundle } from '../src/ingest/index.ts';
 import { analyze, cjkBigrams, porterStem, tokenize } from '../src/text/index.ts';
 import { TEST_SCALE, builtInBundle, ingestedStore, useTempDir } from './helpers.ts';
 
-function bundle(name: string, items: DatasetBundle['items'], queries: DatasetBundle['queries'] = [{ id: 'q0', text: 'x' }], judgments: DatasetBundle['judgments'] = []): DatasetBundle {
+function bundle(
+  name: string,
+  items: DatasetBundle['items'],
+  queries: DatasetBundle['queries'] = [{ id: 'q0', text: 'x' }],
+  judgments: DatasetBundle['judgments'] = [],
+): DatasetBundle {
   return { name, description: 'test', source: '/test', mapping: TEST_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
 }
 
@@ -74,7 +79,11 @@ const col = (name: string): number => {
 };
 
 /** Feature `name` of each item for one query, by item id. */
-function features(ex: FeatureExtractor, query: string | { id?: string; text: string }, ids: readonly string[] = SHOP_IDS): (name: string) => Record<string, number> {
+function features(
+  ex: FeatureExtractor,
+  query: string | { id?: string; text: string },
+  ids: readonly string[] = SHOP_IDS,
+): (name: string) => Record<string, number> {
   const q = typeof query === 'string' ? { text: query } : query;
   const rows = ex.extract(q, ids);
   return (name: string) => Object.fromEntries(ids.map((id, r) => [id, rows[r * FEATURES.length + col(name)]!]));
@@ -96,7 +105,18 @@ describe('registry', () => {
       expect(f.description).toMatch(/^[^\n]+\.$/);
       expect(Number.isInteger(f.version) && f.version >= 1).toBe(true);
     }
-    expect(featureNames()).toEqual(expect.arrayContaining(['bm25_title', 'bm25_all', 'coverage_all', 'exact_title', 'phrase_title', 'trigram_jaccard_title', 'twotower_cosine', 'emb_sim_2']));
+    expect(featureNames()).toEqual(
+      expect.arrayContaining([
+        'bm25_title',
+        'bm25_all',
+        'coverage_all',
+        'exact_title',
+        'phrase_title',
+        'trigram_jaccard_title',
+        'twotower_cosine',
+        'emb_sim_2',
+      ]),
+    );
   });
 
   it('FEATURE_SET_ID is a short hash that changes with any version, name or order change', () => {
@@ -115,9 +135,24 @@ describe('registry', () => {
 describe('text: stemming and n-grams', () => {
   it('stems English as Porter does and leaves other scripts alone', () => {
     const cases: Record<string, string> = {
-      monitors: 'monitor', monitor: 'monitor', caresses: 'caress', ponies: 'poni', cats: 'cat', agreed: 'agre',
-      motoring: 'motor', hopping: 'hop', filing: 'file', happy: 'happi', relational: 'relat', generalizations: 'gener',
-      electrical: 'electr', adjustable: 'adjust', controll: 'control', sky: 'sky', led: 'led', tv: 'tv',
+      monitors: 'monitor',
+      monitor: 'monitor',
+      caresses: 'caress',
+      ponies: 'poni',
+      cats: 'cat',
+      agreed: 'agre',
+      motoring: 'motor',
+      hopping: 'hop',
+      filing: 'file',
+      happy: 'happi',
+      relational: 'relat',
+      generalizations: 'gener',
+      electrical: 'electr',
+      adjustable: 'adjust',
+      controll: 'control',
+      sky: 'sky',
+      led: 'led',
+      tv: 'tv',
     };
     for (const [w, s] of Object.entries(cases)) expect(porterStem(w), w).toBe(s);
     for (const w of ['冷蔵庫', '电冰箱', 'москва', 'ελληνικά', '냉장고', 'ドライヤー']) expect(porterStem(w)).toBe(w);
@@ -318,7 +353,11 @@ describe('multilingual text', () => {
   });
 
   it('Japanese and Chinese: equal titles match fully; CJK bigrams find words inside longer runs', () => {
-    for (const [query, id] of [['冷蔵庫', 'p8'], ['小型冷蔵庫 静音', 'p9'], ['电冰箱 双门', 'p10']] as const) {
+    for (const [query, id] of [
+      ['冷蔵庫', 'p8'],
+      ['小型冷蔵庫 静音', 'p9'],
+      ['电冰箱 双门', 'p10'],
+    ] as const) {
       const f = features(fx, query, [id]);
       expect(f('coverage_title')[id], query).toBe(1);
       expect(f('coverage_all')[id], query).toBe(1);

@@ -6,7 +6,6 @@ import { caught, errorWhere, useTempDir } from './helpers.ts';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'input');
 
-
 /** The parts of an error the tests pin down (code, file, line, field); it must carry a hint. */
 const where = errorWhere;
 
@@ -228,7 +227,11 @@ describe('readJsonl', () => {
     expect(e.code).toBe('BAD_INPUT');
     expect(e.details).toMatchObject({ file: p, line: 2 });
     expect(e.message).toContain('array');
-    for (const [text, kind] of [['"s"', 'string'], ['null', 'null'], ['3', 'number']] as const) {
+    for (const [text, kind] of [
+      ['"s"', 'string'],
+      ['null', 'null'],
+      ['3', 'number'],
+    ] as const) {
       expect(caught(() => parseJsonl(`{}\n\n${text}\n`, 'x.jsonl')).details).toMatchObject({ file: 'x.jsonl', line: 3 });
       expect(caught(() => parseJsonl(text, 'x.jsonl')).message).toContain(kind);
     }

@@ -35,8 +35,15 @@ function bundle(over: Partial<DatasetBundle> = {}): DatasetBundle {
 describe('ids must survive TREC files', () => {
   it('refuses an item id with whitespace, naming file, line and field', () => {
     const s = store();
-    const b = bundle({ items: [{ id: 'a', title: 'x' }, { id: 'p 1', title: 'y', origin: { file: 'items.jsonl', line: 2 } }] });
-    expect(() => s.ingest(b)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', details: expect.objectContaining({ file: 'items.jsonl', line: 2, field: 'id' }) }));
+    const b = bundle({
+      items: [
+        { id: 'a', title: 'x' },
+        { id: 'p 1', title: 'y', origin: { file: 'items.jsonl', line: 2 } },
+      ],
+    });
+    expect(() => s.ingest(b)).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', details: expect.objectContaining({ file: 'items.jsonl', line: 2, field: 'id' }) }),
+    );
     expect(s.datasetNames()).toEqual([]);
   });
 
@@ -53,9 +60,26 @@ describe('levels of disagreeing raters on a discrete scale', () => {
       bundle({
         judgments: [
           // grades 1 and 2 → L3 and L4; mean level 3.5 → L4. Pair grade 1.5 is not a Quepid grade.
-          { queryId: 'q1', itemId: 'a', grade: 1.5, raters: [{ rater: 'r1', grade: 1 }, { rater: 'r2', grade: 2 }] },
+          {
+            queryId: 'q1',
+            itemId: 'a',
+            grade: 1.5,
+            raters: [
+              { rater: 'r1', grade: 1 },
+              { rater: 'r2', grade: 2 },
+            ],
+          },
           // grades 0, 0, 3 → L1, L1, L5; mean level 7/3 → L2.
-          { queryId: 'q1', itemId: 'b', grade: 1, raters: [{ rater: 'r1', grade: 0 }, { rater: 'r2', grade: 0 }, { rater: 'r3', grade: 3 }] },
+          {
+            queryId: 'q1',
+            itemId: 'b',
+            grade: 1,
+            raters: [
+              { rater: 'r1', grade: 0 },
+              { rater: 'r2', grade: 0 },
+              { rater: 'r3', grade: 3 },
+            ],
+          },
         ],
       }),
     );
@@ -70,7 +94,19 @@ describe('levels of disagreeing raters on a discrete scale', () => {
 
   it('still refuses a rater grade that is off the scale', () => {
     const s = store();
-    const b = bundle({ judgments: [{ queryId: 'q1', itemId: 'a', grade: 1.5, raters: [{ rater: 'r1', grade: 1 }, { rater: 'r2', grade: 9 }] }] });
+    const b = bundle({
+      judgments: [
+        {
+          queryId: 'q1',
+          itemId: 'a',
+          grade: 1.5,
+          raters: [
+            { rater: 'r1', grade: 1 },
+            { rater: 'r2', grade: 9 },
+          ],
+        },
+      ],
+    });
     expect(() => s.ingest(b)).toThrow(expect.objectContaining({ code: 'UNKNOWN_GRADE' }));
   });
 
@@ -79,7 +115,9 @@ describe('levels of disagreeing raters on a discrete scale', () => {
     writeFileSync(join(d, 'items.jsonl'), '{"id":"a","title":"red mug"}\n{"id":"b","title":"blue mug"}\n');
     writeFileSync(join(d, 'queries.tsv'), 'q1\tmug\n');
     writeFileSync(join(d, 'j.csv'), 'query_id,item_id,grade,rater\nq1,a,1,r1\nq1,a,2,r2\nq1,b,0,r1\n');
-    const r = runCli(['ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'j.csv', '--scale', 'quepid-0-3'], { cwd: d });
+    const r = runCli(['ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'j.csv', '--scale', 'quepid-0-3'], {
+      cwd: d,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const s = Store.open(join(d, '.distilrank', 'store.sqlite'));
@@ -101,7 +139,9 @@ describe('ingest options', () => {
 
   it('checks the data set name before reading any file', () => {
     const d = workDir();
-    const r = runCli(['ingest', '--name', 'My Shop', '--items', 'missing.jsonl', '--queries', 'q.tsv', '--judgments', 'j.txt', '--scale', 'quepid-0-3'], { cwd: d });
+    const r = runCli(['ingest', '--name', 'My Shop', '--items', 'missing.jsonl', '--queries', 'q.tsv', '--judgments', 'j.txt', '--scale', 'quepid-0-3'], {
+      cwd: d,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error[BAD_OPTION]');
     expect(r.stderr).not.toContain('FILE_NOT_FOUND');

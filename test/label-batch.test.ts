@@ -76,7 +76,9 @@ async function runBatch(input: string, output: string, fault: (id: string) => Fa
     const f = fault(req.custom_id);
     n += 1;
     if (f === 'error') {
-      out.push(JSON.stringify({ id: `batch_req_${n}`, custom_id: req.custom_id, response: null, error: { code: 'server_error', message: 'model overloaded' } }));
+      out.push(
+        JSON.stringify({ id: `batch_req_${n}`, custom_id: req.custom_id, response: null, error: { code: 'server_error', message: 'model overloaded' } }),
+      );
       continue;
     }
     if (f === 'http500') {
@@ -94,7 +96,9 @@ async function runBatch(input: string, output: string, fault: (id: string) => Fa
     const body = (await res.json()) as { choices: Array<Record<string, unknown>> };
     if (f === 'nologprobs') for (const c of body.choices) c.logprobs = null;
     if (f === 'fewer') body.choices = body.choices.slice(0, 1);
-    out.push(JSON.stringify({ id: `vllm-${n}`, custom_id: req.custom_id, response: { status_code: res.status, request_id: `vllm-batch-${n}`, body }, error: null }));
+    out.push(
+      JSON.stringify({ id: `vllm-${n}`, custom_id: req.custom_id, response: { status_code: res.status, request_id: `vllm-batch-${n}`, body }, error: null }),
+    );
   }
   writeFileSync(output, out.map((l) => l + '\n').join(''));
 }

@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { LabelCache } from '../src/label/index.ts';
 import { runCliAsync, useFakeOpenAI, useTempDir } from './helpers.ts';
 
-
 const pairKey = (body: Record<string, unknown>): string => {
   const messages = body.messages as Array<{ role: string; content: string }>;
   return messages[messages.length - 1]!.content;

@@ -17,7 +17,11 @@ const judge = (teacher: { name: string; model: string; promptVersion: string }, 
   const queries = store.queries('synth', 'train').slice(0, n);
   for (const q of queries) {
     const item = `title: item of ${q.text}`;
-    cache.put(labelKey(teacher, q.text, item, representation), { distribution: DIST, cost: COST, method: 'fixture' }, { dataset: 'synth', queryId: q.id, itemId: 'it-0-0', queryText: q.text });
+    cache.put(
+      labelKey(teacher, q.text, item, representation),
+      { distribution: DIST, cost: COST, method: 'fixture' },
+      { dataset: 'synth', queryId: q.id, itemId: 'it-0-0', queryText: q.text },
+    );
   }
 };
 
@@ -40,7 +44,9 @@ describe('label sets', () => {
     const id = labelSetId('llm', 'm', 'p1', 'default');
     expect(id).toBe(labelSetId('llm', 'm', 'p1', 'default'));
     expect(id).toMatch(/^llm-[0-9a-f]{10}$/);
-    expect(new Set([id, labelSetId('llm', 'm2', 'p1', 'default'), labelSetId('llm', 'm', 'p2', 'default'), labelSetId('llm', 'm', 'p1', 'other')]).size).toBe(4);
+    expect(new Set([id, labelSetId('llm', 'm2', 'p1', 'default'), labelSetId('llm', 'm', 'p2', 'default'), labelSetId('llm', 'm', 'p1', 'other')]).size).toBe(
+      4,
+    );
   });
 
   it('the cache lists each configuration that labelled the data set, newest first, with its pairs', async () => {
@@ -71,7 +77,9 @@ describe('label sets', () => {
     expect(named.labels).toHaveLength(2);
     expect(named.labels[0]!.queryText.length).toBeGreaterThan(0);
 
-    const unknown = caught(() => readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'fixture-judge', labelSet: 'fixture-judge-0000000000', weight: 1, cachePath }));
+    const unknown = caught(() =>
+      readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'fixture-judge', labelSet: 'fixture-judge-0000000000', weight: 1, cachePath }),
+    );
     expect(unknown.code).toBe('BAD_INPUT');
     expect(unknown.details.hint).toContain(p1.id);
     const none = caught(() => readTeacherLabels({ dataset: store.dataset('synth'), teacher: 'llm', weight: 1, cachePath }));

@@ -31,7 +31,6 @@ import { shopBundle } from './synth-catalogue.ts';
 const tmp = useTempDir('distilrank-label-');
 const fresh = (name = 'labels'): string => tmp.fresh(name, '.sqlite');
 
-
 const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 // ---------------------------------------------------------------------------------------------
@@ -142,9 +141,22 @@ describe('itemText', () => {
 
   it('lists title, description, fields and scalar attributes as name: value lines, deterministically', () => {
     expect(itemText(item)).toBe(
-      ['title: Red walrus mug', 'description: A ceramic mug.', 'brand: Acme', 'bullets: dishwasher safe', 'colour: red', 'ml: 350', 'sale: yes', 'tags: kitchen, gift'].join('\n'),
+      [
+        'title: Red walrus mug',
+        'description: A ceramic mug.',
+        'brand: Acme',
+        'bullets: dishwasher safe',
+        'colour: red',
+        'ml: 350',
+        'sale: yes',
+        'tags: kitchen, gift',
+      ].join('\n'),
     );
-    const reordered: StoredItem = { ...item, fields: { bullets: 'dishwasher safe', brand: 'Acme' }, attributes: { sale: true, tags: ['kitchen', 'gift'], colour: 'red', ml: 350 } };
+    const reordered: StoredItem = {
+      ...item,
+      fields: { bullets: 'dishwasher safe', brand: 'Acme' },
+      attributes: { sale: true, tags: ['kitchen', 'gift'], colour: 'red', ml: 350 },
+    };
     expect(itemText(reordered)).toBe(itemText(item));
   });
 
@@ -162,7 +174,11 @@ describe('itemText', () => {
 
 describe('LabelCache', () => {
   const teacher = { name: 'llm', model: 'model-a', promptVersion: 'p1' };
-  const judgment: TeacherJudgment = { distribution: [0.1, 0.2, 0.3, 0.3, 0.1], method: 'logprobs', cost: { calls: 1, inputTokens: 120, outputTokens: 3, seconds: 0.4, usd: 0.002 } };
+  const judgment: TeacherJudgment = {
+    distribution: [0.1, 0.2, 0.3, 0.3, 0.1],
+    method: 'logprobs',
+    cost: { calls: 1, inputTokens: 120, outputTokens: 3, seconds: 0.4, usd: 0.002 },
+  };
 
   it('round-trips a label across reopening, and any change to the key is a miss', () => {
     const path = fresh();
@@ -238,7 +254,10 @@ describe('LabelCache', () => {
 
     const out = tmp.fresh('export', '.jsonl');
     expect(cache.exportJsonl(out, { dataset: 'shop', promptVersion: 'p1' })).toBe(3);
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatchObject({ dataset: 'shop', queryId: 'q1', itemId: 'i1', queryText: 'mug', teacher: 'llm', promptVersion: 'p1', method: 'logprobs' });
     cache.close();
@@ -381,7 +400,13 @@ describe('runLabelJob', () => {
     const first = await job(cache, teacher, pairs, { onProgress: (p) => progress.push(p) });
     expect(first).toMatchObject({ pairs: 41, labelled: 40, cached: 0, duplicates: 1, failed: 0, remaining: 0, stoppedBy: 'done', attempts: 40 });
     expect(teacher.calls).toHaveLength(40);
-    expect(first.cost).toEqual({ calls: 40, inputTokens: 4000, outputTokens: 200, seconds: expect.closeTo(0.4, 9) as number, usd: expect.closeTo(0.4, 9) as number });
+    expect(first.cost).toEqual({
+      calls: 40,
+      inputTokens: 4000,
+      outputTokens: 200,
+      seconds: expect.closeTo(0.4, 9) as number,
+      usd: expect.closeTo(0.4, 9) as number,
+    });
     expect(cache.count()).toBe(40);
     expect(cache.labelsFor('shop', 'scripted', 'model-a', 'p1')).toHaveLength(41);
     expect(cache.get(labelKey(teacher, pairs[5]!.queryText, pairs[5]!.itemText))!.distribution).toEqual(distributionFor(pairs[5]!));
@@ -470,7 +495,10 @@ describe('runLabelJob', () => {
     expect(summary.cost.calls).toBe(6);
     // The jitter is seeded: the same run waits the same.
     const clock2 = fakeClock();
-    await job(LabelCache.open(fresh()), new ScriptedTeacher((p, n) => (p.itemId === 'i0' && n <= 3 ? new CallError('server', '503') : 'ok')), makePairs(3), { clock: clock2, concurrency: 1 });
+    await job(LabelCache.open(fresh()), new ScriptedTeacher((p, n) => (p.itemId === 'i0' && n <= 3 ? new CallError('server', '503') : 'ok')), makePairs(3), {
+      clock: clock2,
+      concurrency: 1,
+    });
     expect(clock2.waits).toEqual(clock.waits);
     cache.close();
   });

@@ -58,9 +58,7 @@ describe('layers', () => {
   });
 
   it('a folder imports only folders below it', () => {
-    const upward = crossing
-      .filter((e) => rank.get(folderOf(e.to)!)! >= rank.get(folderOf(e.from)!)!)
-      .map((e) => `${relative(REPO_ROOT, e.from)} -> ${e.spec}`);
+    const upward = crossing.filter((e) => rank.get(folderOf(e.to)!)! >= rank.get(folderOf(e.from)!)!).map((e) => `${relative(REPO_ROOT, e.from)} -> ${e.spec}`);
     expect(upward).toEqual([]);
   });
 
@@ -102,7 +100,14 @@ describe('layers', () => {
 describe('doors', () => {
   const program = ts.createProgram(
     LAYERS.map((l) => join(SRC, l, 'index.ts')).filter((p) => statSync(p, { throwIfNoEntry: false })),
-    { allowImportingTsExtensions: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, resolveJsonModule: true },
+    {
+      allowImportingTsExtensions: true,
+      noEmit: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      resolveJsonModule: true,
+    },
   );
   const checker = program.getTypeChecker();
   const exportsOf = (door: string): string[] => {
@@ -130,7 +135,8 @@ describe('doors', () => {
       if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
         const names: string[] = [];
         const bindings = ts.isImportDeclaration(node) ? node.importClause?.namedBindings : node.exportClause;
-        if (bindings && (ts.isNamedImports(bindings) || ts.isNamedExports(bindings))) for (const el of bindings.elements) names.push((el.propertyName ?? el.name).text);
+        if (bindings && (ts.isNamedImports(bindings) || ts.isNamedExports(bindings)))
+          for (const el of bindings.elements) names.push((el.propertyName ?? el.name).text);
         note(node.moduleSpecifier.text, names);
       }
       // `const { a, b } = await import('…')` and `(await import('…')).a`
@@ -138,7 +144,8 @@ describe('doors', () => {
         let up: ts.Node = node.parent;
         while (ts.isAwaitExpression(up) || ts.isParenthesizedExpression(up)) up = up.parent;
         const names: string[] = [];
-        if (ts.isVariableDeclaration(up) && ts.isObjectBindingPattern(up.name)) for (const el of up.name.elements) names.push(((el.propertyName ?? el.name) as ts.Identifier).text);
+        if (ts.isVariableDeclaration(up) && ts.isObjectBindingPattern(up.name))
+          for (const el of up.name.elements) names.push(((el.propertyName ?? el.name) as ts.Identifier).text);
         if (ts.isPropertyAccessExpression(up)) names.push(up.name.text);
         note(node.arguments[0].text, names);
       }

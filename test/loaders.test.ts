@@ -7,7 +7,6 @@ const FIX = join(import.meta.dirname, 'fixtures', 'input');
 const fix = (name: string): string => join(FIX, name);
 const bad = (name: string): string => join(FIX, 'bad', name);
 
-
 /** The parts of an error the tests pin down (code, file, line, field); it must carry a hint. */
 const where = errorWhere;
 
@@ -84,10 +83,25 @@ describe('loadItems', () => {
 
   it('reports malformed JSONL, missing and mistyped fields', () => {
     expect(where(() => loadItems(bad('items_bad_json.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('items_bad_json.jsonl'), line: 2, field: undefined });
-    expect(where(() => loadItems(bad('items_missing_title.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('items_missing_title.jsonl'), line: 2, field: 'title' });
+    expect(where(() => loadItems(bad('items_missing_title.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('items_missing_title.jsonl'),
+      line: 2,
+      field: 'title',
+    });
     expect(caught(() => loadItems(bad('items_title_type.jsonl'))).details).toMatchObject({ file: bad('items_title_type.jsonl'), line: 1, field: 'title' });
-    expect(where(() => loadItems(bad('items_attr_type.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('items_attr_type.jsonl'), line: 1, field: 'attributes.size' });
-    expect(where(() => loadItems(bad('items_empty_title.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('items_empty_title.jsonl'), line: 1, field: 'title' });
+    expect(where(() => loadItems(bad('items_attr_type.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('items_attr_type.jsonl'),
+      line: 1,
+      field: 'attributes.size',
+    });
+    expect(where(() => loadItems(bad('items_empty_title.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('items_empty_title.jsonl'),
+      line: 1,
+      field: 'title',
+    });
     const noId = write('noid.jsonl', '{"title": "x"}\n');
     expect(where(() => loadItems(noId))).toEqual({ code: 'BAD_INPUT', file: noId, line: 1, field: 'id' });
     const boolId = write('boolid.jsonl', '{"id": "a", "title": "x"}\n{"id": true, "title": "x"}\n');
@@ -102,8 +116,18 @@ describe('loadItems', () => {
 
   it('reports CSV problems: wrong field count, unterminated quote, missing column, empty id', () => {
     expect(where(() => loadItems(bad('items_wrong_count.csv')))).toEqual({ code: 'BAD_INPUT', file: bad('items_wrong_count.csv'), line: 3, field: undefined });
-    expect(where(() => loadItems(bad('items_unterminated.csv')))).toEqual({ code: 'BAD_INPUT', file: bad('items_unterminated.csv'), line: 3, field: undefined });
-    expect(where(() => loadItems(bad('items_no_title_column.csv')))).toEqual({ code: 'BAD_INPUT', file: bad('items_no_title_column.csv'), line: 1, field: 'title' });
+    expect(where(() => loadItems(bad('items_unterminated.csv')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('items_unterminated.csv'),
+      line: 3,
+      field: undefined,
+    });
+    expect(where(() => loadItems(bad('items_no_title_column.csv')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('items_no_title_column.csv'),
+      line: 1,
+      field: 'title',
+    });
     const emptyId = write('emptyid.csv', 'id,title\n1,a\n ,b\n');
     expect(where(() => loadItems(emptyId))).toEqual({ code: 'BAD_INPUT', file: emptyId, line: 3, field: 'id' });
   });
@@ -162,8 +186,18 @@ describe('loadQueries', () => {
     expect({ code: e.code, ...e.details }).toMatchObject({ code: 'DUPLICATE_ID', file: bad('queries_dup.tsv'), line: 3, field: 'id' });
     expect(e.message).toContain('line 1');
     expect(where(() => loadQueries(bad('queries_empty_text.tsv')))).toEqual({ code: 'BAD_INPUT', file: bad('queries_empty_text.tsv'), line: 3, field: 'text' });
-    expect(where(() => loadQueries(bad('queries_one_field.tsv')))).toEqual({ code: 'BAD_INPUT', file: bad('queries_one_field.tsv'), line: 2, field: undefined });
-    expect(where(() => loadQueries(bad('queries_missing_text.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('queries_missing_text.jsonl'), line: 1, field: 'text' });
+    expect(where(() => loadQueries(bad('queries_one_field.tsv')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('queries_one_field.tsv'),
+      line: 2,
+      field: undefined,
+    });
+    expect(where(() => loadQueries(bad('queries_missing_text.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('queries_missing_text.jsonl'),
+      line: 1,
+      field: 'text',
+    });
     const dupJson = write('dup.jsonl', '{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n');
     expect(where(() => loadQueries(dupJson))).toEqual({ code: 'DUPLICATE_ID', file: dupJson, line: 2, field: 'id' });
     expect(caught(() => loadQueries(join(tmp.path, 'queries.txt'))).code).toBe('BAD_INPUT');
@@ -226,8 +260,18 @@ describe('loadJudgments', () => {
   });
 
   it('reports non-numeric and empty grades on field "grade"', () => {
-    expect(where(() => loadJudgments(bad('judgments_bad_grade.qrels')))).toEqual({ code: 'BAD_INPUT', file: bad('judgments_bad_grade.qrels'), line: 2, field: 'grade' });
-    expect(where(() => loadJudgments(bad('judgments_empty_grade.csv')))).toEqual({ code: 'BAD_INPUT', file: bad('judgments_empty_grade.csv'), line: 3, field: 'grade' });
+    expect(where(() => loadJudgments(bad('judgments_bad_grade.qrels')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('judgments_bad_grade.qrels'),
+      line: 2,
+      field: 'grade',
+    });
+    expect(where(() => loadJudgments(bad('judgments_empty_grade.csv')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('judgments_empty_grade.csv'),
+      line: 3,
+      field: 'grade',
+    });
     for (const g of ['NaN', 'Infinity', '0x10', '1e999', '2a']) {
       const p = write(`g-${g}.qrels`, `q1 0 d1 ${g}\n`);
       expect(caught(() => loadJudgments(p)).details).toMatchObject({ file: p, line: 1, field: 'grade' });
@@ -239,12 +283,27 @@ describe('loadJudgments', () => {
     expect({ code: e.code, ...e.details }).toMatchObject({ code: 'DUPLICATE_ID', file: bad('judgments_dup.qrels'), line: 3, field: 'docno' });
     expect(e.message).toContain('line 1');
     expect(where(() => loadJudgments(bad('judgments_dup.csv')))).toEqual({ code: 'DUPLICATE_ID', file: bad('judgments_dup.csv'), line: 4, field: 'item_id' });
-    expect(where(() => loadJudgments(bad('judgments_dup_rater.csv')))).toEqual({ code: 'DUPLICATE_ID', file: bad('judgments_dup_rater.csv'), line: 3, field: 'rater' });
+    expect(where(() => loadJudgments(bad('judgments_dup_rater.csv')))).toEqual({
+      code: 'DUPLICATE_ID',
+      file: bad('judgments_dup_rater.csv'),
+      line: 3,
+      field: 'rater',
+    });
   });
 
   it('reports malformed qrels lines and missing CSV columns', () => {
-    expect(where(() => loadJudgments(bad('judgments_three_fields.qrels')))).toEqual({ code: 'BAD_INPUT', file: bad('judgments_three_fields.qrels'), line: 2, field: undefined });
-    expect(where(() => loadJudgments(bad('judgments_no_item_column.csv')))).toEqual({ code: 'BAD_INPUT', file: bad('judgments_no_item_column.csv'), line: 1, field: 'item_id' });
+    expect(where(() => loadJudgments(bad('judgments_three_fields.qrels')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('judgments_three_fields.qrels'),
+      line: 2,
+      field: undefined,
+    });
+    expect(where(() => loadJudgments(bad('judgments_no_item_column.csv')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('judgments_no_item_column.csv'),
+      line: 1,
+      field: 'item_id',
+    });
   });
 });
 
@@ -272,8 +331,18 @@ describe('loadLogEvents', () => {
   it('reports bad time, impossible dates, bad position and missing keys', () => {
     expect(where(() => loadLogEvents(bad('events_bad_time.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('events_bad_time.jsonl'), line: 2, field: 'time' });
     expect(where(() => loadLogEvents(bad('events_bad_date.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('events_bad_date.jsonl'), line: 1, field: 'time' });
-    expect(where(() => loadLogEvents(bad('events_bad_position.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('events_bad_position.jsonl'), line: 1, field: 'position' });
-    expect(where(() => loadLogEvents(bad('events_missing_query.jsonl')))).toEqual({ code: 'BAD_INPUT', file: bad('events_missing_query.jsonl'), line: 1, field: 'query' });
+    expect(where(() => loadLogEvents(bad('events_bad_position.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('events_bad_position.jsonl'),
+      line: 1,
+      field: 'position',
+    });
+    expect(where(() => loadLogEvents(bad('events_missing_query.jsonl')))).toEqual({
+      code: 'BAD_INPUT',
+      file: bad('events_missing_query.jsonl'),
+      line: 1,
+      field: 'query',
+    });
     const noTime = write('notime.jsonl', '{"query": "a", "item_id": "1", "action": "click"}\n');
     expect(where(() => loadLogEvents(noTime))).toEqual({ code: 'BAD_INPUT', file: noTime, line: 1, field: 'time' });
     expect(caught(() => loadLogEvents(join(tmp.path, 'events.csv'))).code).toBe('BAD_INPUT');

@@ -103,7 +103,9 @@ describe('the leakage cut-off', () => {
     const text = JSON.stringify(a.actionsFor(item));
     for (const token of ['zebra', 'stripes', 'yak', 'wool']) expect(text).not.toContain(token);
     const trainTokens = trainQuery().split(' ');
-    const testOnly = testQuery().split(' ').filter((t) => !trainTokens.includes(t));
+    const testOnly = testQuery()
+      .split(' ')
+      .filter((t) => !trainTokens.includes(t));
     expect(testOnly.length).toBeGreaterThan(0);
     for (const token of testOnly) expect(a.actionsFor(item)!.engagedQueries).not.toContain(token);
     expect(a.actionsFor(item)!.engagedQueries).toEqual(expect.arrayContaining(trainTokens));
@@ -115,11 +117,13 @@ describe('the leakage cut-off', () => {
 
   it('reads stored events before the cut-off only, evaluation queries excluded by default', () => {
     const cutoff = Date.UTC(2025, 5, 1);
-    store.dataset('synth').replaceSimulatedLogEvents([
-      ev(trainQuery(), 'it-1-1', 'click', cutoff - 1, { simulated: 'true' }),
-      ev('late planted', 'it-1-1', 'click', cutoff, { simulated: 'true' }),
-      ev(testQuery(), 'it-1-1', 'click', cutoff - 2, { simulated: 'true' }),
-    ]);
+    store
+      .dataset('synth')
+      .replaceSimulatedLogEvents([
+        ev(trainQuery(), 'it-1-1', 'click', cutoff - 1, { simulated: 'true' }),
+        ev('late planted', 'it-1-1', 'click', cutoff, { simulated: 'true' }),
+        ev(testQuery(), 'it-1-1', 'click', cutoff - 2, { simulated: 'true' }),
+      ]);
     expect([...store.dataset('synth').logEvents(cutoff)].map((e) => e.queryText)).toEqual([testQuery(), trainQuery()]);
     const a = storedActions(store.dataset('synth'), { cutoff });
     expect(a.stats).toMatchObject({ events: 2, used: 1, excludedQueries: 1, simulated: true });
@@ -172,12 +176,22 @@ describe('simulateLogs', () => {
       const before = simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 });
       // Plant: every test-split judgment flips to the opposite level.
       const changed = withRawDb(s.path, (db) =>
-        db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split != 'train')`).run(),
+        db
+          .prepare(
+            `UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split != 'train')`,
+          )
+          .run(),
       ).changes;
       expect(changed).toBeGreaterThan(0);
       expect(simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 }).events).toEqual(before.events);
       // Control: the same change on the training split does change the logs.
-      withRawDb(s.path, (db) => db.prepare(`UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split = 'train')`).run());
+      withRawDb(s.path, (db) =>
+        db
+          .prepare(
+            `UPDATE judgments SET level = 6 - level WHERE dataset = 'synth' AND query_id IN (SELECT id FROM queries WHERE dataset = 'synth' AND split = 'train')`,
+          )
+          .run(),
+      );
       expect(simulateLogs(s.dataset('synth'), { events: 1500, seed: 5 }).events).not.toEqual(before.events);
     } finally {
       s.close();
@@ -186,7 +200,11 @@ describe('simulateLogs', () => {
   });
 
   it('replaces earlier simulated events and keeps real ones', () => {
-    withRawDb(store.path, (db) => db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)').run('synth', 'real query', 'it-2-2', 'click', 1, 5, null));
+    withRawDb(store.path, (db) =>
+      db
+        .prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)')
+        .run('synth', 'real query', 'it-2-2', 'click', 1, 5, null),
+    );
     const sim = simulateLogs(store.dataset('synth'), { events: 200, seed: 1 });
     store.dataset('synth').replaceSimulatedLogEvents(sim.events);
     store.dataset('synth').replaceSimulatedLogEvents(sim.events);

@@ -56,30 +56,20 @@ describe('nDCG', () => {
   const q = gains({ a: 3, b: 2, c: 0, d: 1 });
 
   it('uses linear gain and 1/log2(rank+1) from rank 1 (trec_eval 9.x ndcg_cut)', () => {
-    expect(ndcgAt(['a', 'x', 'b'], q, 3)).toBeCloseTo(
-      (3 / Math.log2(2) + 2 / Math.log2(4)) / (3 / Math.log2(2) + 2 / Math.log2(3) + 1 / Math.log2(4)),
-      12,
-    );
+    expect(ndcgAt(['a', 'x', 'b'], q, 3)).toBeCloseTo((3 / Math.log2(2) + 2 / Math.log2(4)) / (3 / Math.log2(2) + 2 / Math.log2(3) + 1 / Math.log2(4)), 12);
   });
 
   it('cuts both DCG and the ideal DCG at K', () => {
-    expect(ndcgAt(['b', 'a', 'd'], q, 2)).toBeCloseTo(
-      (2 / Math.log2(2) + 3 / Math.log2(3)) / (3 / Math.log2(2) + 2 / Math.log2(3)),
-      12,
-    );
+    expect(ndcgAt(['b', 'a', 'd'], q, 2)).toBeCloseTo((2 / Math.log2(2) + 3 / Math.log2(3)) / (3 / Math.log2(2) + 2 / Math.log2(3)), 12);
   });
 
   it('builds the ideal from all judged items, retrieved or not', () => {
-    expect(ndcgAt(['a'], q, 10)).toBeCloseTo(
-      3 / (3 / Math.log2(2) + 2 / Math.log2(3) + 1 / Math.log2(4)),
-      12,
-    );
+    expect(ndcgAt(['a'], q, 10)).toBeCloseTo(3 / (3 / Math.log2(2) + 2 / Math.log2(3) + 1 / Math.log2(4)), 12);
   });
 
   it('uses 2^gain - 1 for nDCG_exp (Burges et al.)', () => {
     expect(ndcgAt(['b', 'a'], q, 2, 'exp')).toBeCloseTo(
-      ((2 ** 2 - 1) / Math.log2(2) + (2 ** 3 - 1) / Math.log2(3)) /
-        ((2 ** 3 - 1) / Math.log2(2) + (2 ** 2 - 1) / Math.log2(3)),
+      ((2 ** 2 - 1) / Math.log2(2) + (2 ** 3 - 1) / Math.log2(3)) / ((2 ** 3 - 1) / Math.log2(2) + (2 ** 2 - 1) / Math.log2(3)),
       12,
     );
   });
@@ -172,7 +162,13 @@ describe('parseMeasure', () => {
 
 describe('evaluateRun', () => {
   const run: Run = new Map([
-    ['q1', [{ itemId: 'a', score: 1 }, { itemId: 'b', score: 2 }]],
+    [
+      'q1',
+      [
+        { itemId: 'a', score: 1 },
+        { itemId: 'b', score: 2 },
+      ],
+    ],
     ['q2', [{ itemId: 'c', score: 1 }]],
     ['q9', [{ itemId: 'a', score: 1 }]],
   ]);
@@ -211,7 +207,15 @@ describe('evaluateRun', () => {
   });
 
   it('rejects an item ranked twice for one query', () => {
-    const dup: Run = new Map([['q1', [{ itemId: 'a', score: 1 }, { itemId: 'a', score: 2 }]]]);
+    const dup: Run = new Map([
+      [
+        'q1',
+        [
+          { itemId: 'a', score: 1 },
+          { itemId: 'a', score: 2 },
+        ],
+      ],
+    ]);
     const e = caught(() => evaluateRun(dup, qrels, ['AP']));
     expect(e.code).toBe('DUPLICATE_ID');
     expect(e.message).toContain('"a"');
@@ -232,9 +236,8 @@ describe('trec_eval fixture (test/fixtures/trec)', () => {
   // 0-based i, ideal over all judged docs), P.5 (divide by 5), map, recip_rank.
   const expected: Record<string, Record<string, number>> = {
     q1: {
-      'nDCG@10': // ndcg_cut.10
-        (3 / Math.log2(2) + 1 / Math.log2(4) + 2 / Math.log2(5)) /
-        (3 / Math.log2(2) + 2 / Math.log2(3) + 2 / Math.log2(4) + 1 / Math.log2(5)),
+      // ndcg_cut.10
+      'nDCG@10': (3 / Math.log2(2) + 1 / Math.log2(4) + 2 / Math.log2(5)) / (3 / Math.log2(2) + 2 / Math.log2(3) + 2 / Math.log2(4) + 1 / Math.log2(5)),
       'P@5': 3 / 5, // P.5
       AP: (1 / 1 + 2 / 3 + 3 / 4) / 4, // map
       RR: 1 / 1, // recip_rank
@@ -369,9 +372,7 @@ describe('label agreement', () => {
 
 describe('properties', () => {
   const ids = fc.integer({ min: 0, max: 20 }).map((n) => `d${n}`);
-  const judged = fc
-    .array(fc.tuple(ids, fc.integer({ min: -1, max: 4 })), { maxLength: 15 })
-    .map((pairs) => new Map(pairs));
+  const judged = fc.array(fc.tuple(ids, fc.integer({ min: -1, max: 4 })), { maxLength: 15 }).map((pairs) => new Map(pairs));
   const ranking = fc.uniqueArray(ids, { maxLength: 20 });
   const k = fc.integer({ min: 1, max: 25 });
   const gainKind = fc.constantFrom('linear' as const, 'exp' as const);
@@ -433,7 +434,9 @@ describe('properties', () => {
   it('the confusion matrix sums to n', () => {
     fc.assert(
       fc.property(pairs, ([t, p]) => {
-        const total = confusionMatrix(t, p, five).flat().reduce((s, x) => s + x, 0);
+        const total = confusionMatrix(t, p, five)
+          .flat()
+          .reduce((s, x) => s + x, 0);
         expect(total).toBe(t.length);
       }),
     );

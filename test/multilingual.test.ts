@@ -18,7 +18,11 @@ import { REPO_ROOT, runCliAsync, useFakeOpenAI, useTempDir } from './helpers.ts'
 
 const FIX = join(REPO_ROOT, 'test', 'fixtures', 'multilingual');
 const DS = 'multi';
-const readJsonl = (f: string) => readFileSync(join(FIX, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+const readJsonl = (f: string) =>
+  readFileSync(join(FIX, f), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, string>);
 const ITEMS = readJsonl('items.jsonl');
 const QUERIES = readJsonl('queries.jsonl');
 /** query id → the item graded 3 (the one it asks for). */
@@ -38,7 +42,19 @@ let store: Store;
 
 beforeAll(async () => {
   const r = await runCliAsync(
-    ['ingest', '--name', DS, '--items', join(FIX, 'items.jsonl'), '--queries', join(FIX, 'queries.jsonl'), '--judgments', join(FIX, 'qrels.txt'), '--scale', 'quepid-0-3'],
+    [
+      'ingest',
+      '--name',
+      DS,
+      '--items',
+      join(FIX, 'items.jsonl'),
+      '--queries',
+      join(FIX, 'queries.jsonl'),
+      '--judgments',
+      join(FIX, 'qrels.txt'),
+      '--scale',
+      'quepid-0-3',
+    ],
     tmp.path,
     {},
   );
@@ -51,7 +67,10 @@ afterAll(() => {
 
 describe('multilingual pipeline', () => {
   it('ingests every text byte-for-byte, with declared languages kept and the others detectable', () => {
-    const stored = store.items(DS, ITEMS.map((i) => i.id!));
+    const stored = store.items(
+      DS,
+      ITEMS.map((i) => i.id!),
+    );
     expect(stored).toHaveLength(ITEMS.length);
     for (const [i, it] of stored.entries()) {
       const src = ITEMS[i]!;

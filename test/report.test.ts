@@ -4,15 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import type { EvalReport } from '../src/eval/evaluate.ts';
 import { lineSvg } from '../src/eval/plot.ts';
-import {
-  LABEL_METRICS,
-  confusionSection,
-  curveSection,
-  evalTableSection,
-  renderHtmlReport,
-  writeHtmlReport,
-  type HtmlReport,
-} from '../src/eval/report.ts';
+import { LABEL_METRICS, confusionSection, curveSection, evalTableSection, renderHtmlReport, writeHtmlReport, type HtmlReport } from '../src/eval/report.ts';
 import { caught, useTempDir } from './helpers.ts';
 
 const EVIL = '<script>alert(1)</script> & more';
@@ -68,8 +60,21 @@ function sample(): HtmlReport {
       curveSection(
         'Scaling curve',
         [
-          { name: 'student', points: [{ x: 1, y: 0.55 }, { x: 2, y: 0.61 }, { x: 10, y: 0.68 }] },
-          { name: `bm25 ${EVIL}`, points: [{ x: 1, y: 0.5 }, { x: 10, y: 0.5 }] },
+          {
+            name: 'student',
+            points: [
+              { x: 1, y: 0.55 },
+              { x: 2, y: 0.61 },
+              { x: 10, y: 0.68 },
+            ],
+          },
+          {
+            name: `bm25 ${EVIL}`,
+            points: [
+              { x: 1, y: 0.5 },
+              { x: 10, y: 0.5 },
+            ],
+          },
         ],
         'multiple of labelled pairs',
         'nDCG@10',
@@ -146,7 +151,22 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('<td class="num">120</td>');
     expect(html).toContain('<td>rerank</td>');
     // A column of blanks and n/a only is not numeric.
-    const blank = renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', table: { header: ['a', 'b'], rows: [['x', ''], ['y', 'n/a']] } }] });
+    const blank = renderHtmlReport({
+      title: 't',
+      generatedAt: 'now',
+      sections: [
+        {
+          heading: 'h',
+          table: {
+            header: ['a', 'b'],
+            rows: [
+              ['x', ''],
+              ['y', 'n/a'],
+            ],
+          },
+        },
+      ],
+    });
     expect(blank).toContain('<td>x</td><td></td>');
     expect(blank).not.toContain('class="num"');
   });
@@ -156,9 +176,7 @@ describe('renderHtmlReport', () => {
   });
 
   it('rejects a table row wider than its header', () => {
-    const e = caught(() =>
-      renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', table: { header: ['a'], rows: [['1', '2']] } }] }),
-    );
+    const e = caught(() => renderHtmlReport({ title: 't', generatedAt: 'now', sections: [{ heading: 'h', table: { header: ['a'], rows: [['1', '2']] } }] }));
     expect(e.code).toBe('BAD_INPUT');
     expect(e.message).toContain('row 1');
   });

@@ -40,7 +40,10 @@ const ITEM: StoredItem = {
 
 const SOURCES: FieldSources = {
   captions: { captionFor: (id) => (id === 'i1' ? 'a red mug with a walrus drawn on it' : undefined) },
-  actions: { actionsFor: (id) => (id === 'i1' ? { engagedQueries: ['walrus', 'mug', 'gift'], boardTitles: ['kitchen', 'ideas'], linkText: ['acme', 'shop'] } : undefined) },
+  actions: {
+    actionsFor: (id) =>
+      id === 'i1' ? { engagedQueries: ['walrus', 'mug', 'gift'], boardTitles: ['kitchen', 'ideas'], linkText: ['acme', 'shop'] } : undefined,
+  },
 };
 
 const tmp = useTempDir('distilrank-represent-');
@@ -105,7 +108,10 @@ describe('buildItemText', () => {
 
   it('keeps each field within its token budget and the text within maxChars', () => {
     const long: StoredItem = { ...ITEM, description: Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ') };
-    const config = validateRepresentation({ maxChars: 300, fields: [{ source: 'title' }, { source: 'description', maxTokens: 5 }, { source: 'caption', maxTokens: 3 }] });
+    const config = validateRepresentation({
+      maxChars: 300,
+      fields: [{ source: 'title' }, { source: 'description', maxTokens: 5 }, { source: 'caption', maxTokens: 3 }],
+    });
     expect(buildItemText(long, config, SOURCES)).toBe(['title: Red walrus mug', 'description: w0 w1 w2 w3 w4…', 'caption: a red mug…'].join('\n'));
     const tight = { ...config, maxChars: 40, fields: [{ source: 'title' as const }, { source: 'description' as const }] };
     const text = buildItemText(long, tight);
@@ -169,7 +175,11 @@ describe('configuration', () => {
     expect(representationId(representationOf(['title', 'caption', 'description']))).not.toBe(representationId(a));
     const withBudget = { ...a, fields: a.fields.map((f) => (f.source === 'caption' ? { ...f, maxTokens: 7 } : f)) };
     expect(representationId(withBudget)).not.toBe(representationId(a));
-    const spelt = validateRepresentation({ version: 1, maxChars: 1500, fields: [{ source: 'title', label: 'title' }, { source: 'description' }, { source: 'fields' }, { source: 'attributes', maxAttributes: 8 }] });
+    const spelt = validateRepresentation({
+      version: 1,
+      maxChars: 1500,
+      fields: [{ source: 'title', label: 'title' }, { source: 'description' }, { source: 'fields' }, { source: 'attributes', maxAttributes: 8 }],
+    });
     expect(representationId(spelt)).toBe(DEFAULT_REPRESENTATION_ID);
   });
 });
@@ -191,7 +201,11 @@ class CountingTeacher implements Teacher {
   }
 }
 
-const SCALE = discreteMapping('one-five', 'test scale', [1, 2, 3, 4, 5].map((g) => [g, g as 1 | 2 | 3 | 4 | 5, `${g}`] as [number, 1 | 2 | 3 | 4 | 5, string]));
+const SCALE = discreteMapping(
+  'one-five',
+  'test scale',
+  [1, 2, 3, 4, 5].map((g) => [g, g as 1 | 2 | 3 | 4 | 5, `${g}`] as [number, 1 | 2 | 3 | 4 | 5, string]),
+);
 
 describe('the representation keys teacher labels', () => {
   it('old keys stay valid for the default representation; other representations are separate keys', () => {
@@ -213,8 +227,20 @@ describe('the representation keys teacher labels', () => {
       description: `a ${title} for the kitchen`,
       fields: { brand: i % 2 ? 'Acme' : 'Zenith' },
     }));
-    const queries = ['red mug', 'blue teapot', 'kettle', 'mug', 'teapot', 'green', 'red', 'blue', 'acme mug', 'zenith kettle'].map((text, i) => ({ id: `q${i}`, text }));
-    store.ingest({ name: 'keys', description: 'keys', source: '/test', mapping: SCALE, defaultJudgmentSet: 'default', items, queries, judgments: queries.map((q) => ({ queryId: q.id, itemId: 'i0', grade: 3 })) });
+    const queries = ['red mug', 'blue teapot', 'kettle', 'mug', 'teapot', 'green', 'red', 'blue', 'acme mug', 'zenith kettle'].map((text, i) => ({
+      id: `q${i}`,
+      text,
+    }));
+    store.ingest({
+      name: 'keys',
+      description: 'keys',
+      source: '/test',
+      mapping: SCALE,
+      defaultJudgmentSet: 'default',
+      items,
+      queries,
+      judgments: queries.map((q) => ({ queryId: q.id, itemId: 'i0', grade: 3 })),
+    });
     const cache = LabelCache.open(join(tmp.path, 'key-labels.sqlite'));
     const teacher = new CountingTeacher();
     const run = async (config: RepresentationConfig | undefined) => {

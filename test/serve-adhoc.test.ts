@@ -8,7 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { FeatureExtractor, featureIndex } from '../src/features/index.ts';
 import type { StoredItem } from '../src/store/index.ts';
 
-const item = (id: string, title: string, description: string | null = null): StoredItem => ({ id, title, description, fields: {}, attributes: {}, imageUrl: null, language: null });
+const item = (id: string, title: string, description: string | null = null): StoredItem => ({
+  id,
+  title,
+  description,
+  fields: {},
+  attributes: {},
+  imageUrl: null,
+  language: null,
+});
 
 const CATALOGUE = [
   item('a', 'cordless drill 18v with two batteries', 'a compact drill driver'),

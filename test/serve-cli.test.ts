@@ -20,11 +20,18 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => fx?.cleanup());
 
-function startServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stdout: () => string; stderr: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, '--store', fx.storePath, 'serve', '--dataset', SERVE_DS, '--port', '0', '--model', `student:${fx.studentA}`, ...args], {
-    cwd: fx.dir,
-    env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', DISTILRANK_ADMIN_TOKEN: '', ...env },
-  });
+function startServe(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stdout: () => string; stderr: () => string; exit: Promise<number | null> }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, '--store', fx.storePath, 'serve', '--dataset', SERVE_DS, '--port', '0', '--model', `student:${fx.studentA}`, ...args],
+    {
+      cwd: fx.dir,
+      env: { ...process.env, DISTILRANK_DATA_DIR: DATA_DIR, CI: 'true', DISTILRANK_ADMIN_TOKEN: '', ...env },
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -53,12 +60,20 @@ describe('distilrank serve', () => {
       expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const token = /admin token \(generated[^)]*\): (\S+)/.exec(s.stdout())?.[1];
       expect(token?.length).toBeGreaterThanOrEqual(32);
-      const r = await fetch(`${s.url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'heat transfer', k: 3 }) });
+      const r = await fetch(`${s.url}/v1/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'heat transfer', k: 3 }),
+      });
       expect(r.status).toBe(200);
       expect(((await r.json()) as { results: unknown[] }).results).toHaveLength(3);
       const refused = await fetch(`${s.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(refused.status).toBe(401);
-      const accepted = await fetch(`${s.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+      const accepted = await fetch(`${s.url}/admin/reload`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: '{}',
+      });
       expect(accepted.status).toBe(200);
     } finally {
       s.child.kill('SIGTERM');
@@ -72,11 +87,20 @@ describe('distilrank serve', () => {
     const body = JSON.stringify({ query: 'boundary layer on a flat plate', k: 5 });
     // A request whose body arrives in two parts: it is in flight when SIGTERM lands.
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: Number(port), method: 'POST', path: '/v1/search', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: Number(port),
+          method: 'POST',
+          path: '/v1/search',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.write(body.slice(0, 10));
       setTimeout(() => {
@@ -129,11 +153,13 @@ describe('two distilrank serve processes over the same artifacts (replicas)', ()
       expect(a.url).not.toBe(b.url);
       // Same model version on /readyz, and it is the served artifact's (the ONNX checksum prefix).
       const card = JSON.parse(readFileSync(join(fx.studentA, 'card.json'), 'utf8')) as ModelCard;
-      const ready = await Promise.all([a, b].map(async (s) => {
-        const r = await fetch(`${s.url}/readyz`);
-        expect(r.status).toBe(200);
-        return ((await r.json()) as { model: { name: string; version: string; dataset: string; retriever: string; candidates: number } }).model;
-      }));
+      const ready = await Promise.all(
+        [a, b].map(async (s) => {
+          const r = await fetch(`${s.url}/readyz`);
+          expect(r.status).toBe(200);
+          return ((await r.json()) as { model: { name: string; version: string; dataset: string; retriever: string; candidates: number } }).model;
+        }),
+      );
       expect(ready[0]!.version).toBe(card.onnxSha256.slice(0, 12));
       const { name, version, dataset, retriever, candidates } = ready[0]!;
       expect(ready[1]).toMatchObject({ name, version, dataset, retriever, candidates });
@@ -161,10 +187,22 @@ describe('two distilrank serve processes over the same artifacts (replicas)', ()
       }
 
       const reranks = [
-        { query: 'boundary layer flow over a flat plate', documents: ['laminar boundary layer on a flat plate at zero incidence', 'panel flutter at supersonic speeds', 'heat transfer to a cylinder', 'the flat plate'] },
+        {
+          query: 'boundary layer flow over a flat plate',
+          documents: [
+            'laminar boundary layer on a flat plate at zero incidence',
+            'panel flutter at supersonic speeds',
+            'heat transfer to a cylinder',
+            'the flat plate',
+          ],
+        },
         {
           query: 'heat transfer in slip flow',
-          documents: [{ title: 'slip flow heat transfer', text: 'heat transfer from a sphere in rarefied gas, slip flow regime' }, { text: 'buckling of thin cylindrical shells' }, { title: 'Couette flow', text: 'temperature jump at the wall' }],
+          documents: [
+            { title: 'slip flow heat transfer', text: 'heat transfer from a sphere in rarefied gas, slip flow regime' },
+            { text: 'buckling of thin cylindrical shells' },
+            { title: 'Couette flow', text: 'temperature jump at the wall' },
+          ],
           top_n: 2,
         },
       ];

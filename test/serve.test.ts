@@ -50,13 +50,20 @@ describe('POST /v1/search', () => {
   it('returns the top k of the student re-ranking, each with levels that sum to 1 and the model version', async () => {
     const r = await app.inject({ method: 'POST', url: '/v1/search', payload: { query: 'boundary layer flow over a flat plate', k: 5 } });
     expect(r.statusCode).toBe(200);
-    const body = r.json<{ results: Array<{ id: string; title: string; score: number; expectedGrade: number; levels: number[] }>; model: string; tookMs: number }>();
+    const body = r.json<{
+      results: Array<{ id: string; title: string; score: number; expectedGrade: number; levels: number[] }>;
+      model: string;
+      tookMs: number;
+    }>();
     expect(body.results).toHaveLength(5);
     expect(body.model).toBe(`student(human)@${app.artifacts.current!.info.version}`);
     for (const res of body.results) {
       expect(res.levels).toHaveLength(5);
       expect(res.levels.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-      expect(res.expectedGrade).toBeCloseTo(res.levels.reduce((s, p, j) => s + p * (j + 1), 0), 6);
+      expect(res.expectedGrade).toBeCloseTo(
+        res.levels.reduce((s, p, j) => s + p * (j + 1), 0),
+        6,
+      );
       expect(res.title.length).toBeGreaterThan(0);
     }
     const scores = body.results.map((x) => x.score);
@@ -107,10 +114,18 @@ describe('POST /v1/search', () => {
 });
 
 describe('POST /v1/rerank (Cohere / Jina shape)', () => {
-  const documents = ['a recipe for lemon cake with sugar', 'the laminar boundary layer on a flat plate in supersonic flow', { text: 'boundary layer transition at hypersonic speeds' }];
+  const documents = [
+    'a recipe for lemon cake with sugar',
+    'the laminar boundary layer on a flat plate in supersonic flow',
+    { text: 'boundary layer transition at hypersonic speeds' },
+  ];
 
   it('scores free texts, orders by relevance_score in [0,1], honours top_n and return_documents', async () => {
-    const r = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { model: 'anything', query: 'boundary layer flow', documents, top_n: 2, return_documents: true } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/rerank',
+      payload: { model: 'anything', query: 'boundary layer flow', documents, top_n: 2, return_documents: true },
+    });
     expect(r.statusCode).toBe(200);
     const body = r.json<{ id: string; results: Array<{ index: number; relevance_score: number; document?: { text: string } }> }>();
     expect(body.results).toHaveLength(2);
@@ -135,7 +150,11 @@ describe('POST /v1/rerank (Cohere / Jina shape)', () => {
     const set = app.artifacts.current!;
     const [item] = set.dataset.storedItems(['3']);
     // An unjudged catalogue item with no brand: its features as a free text equal its catalogue features.
-    const r = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { query: 'shear flow past a plate', documents: [{ title: item!.title, text: item!.description ?? '' }] } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/rerank',
+      payload: { query: 'shear flow past a plate', documents: [{ title: item!.title, text: item!.description ?? '' }] },
+    });
     expect(r.statusCode).toBe(200);
     expect(r.json<{ results: Array<{ relevance_score: number }> }>().results[0]!.relevance_score).toBeGreaterThan(0);
   });
@@ -164,7 +183,11 @@ describe('errors: one JSON shape for every failure', () => {
 
   it('oversize body → 413 PAYLOAD_TOO_LARGE', async () => {
     const small = await makeApp({ bodyLimit: 2048 });
-    const r = await small.inject({ method: 'POST', url: '/v1/rerank', payload: { query: 'wing', documents: Array.from({ length: 200 }, () => 'lift and drag of a wing') } });
+    const r = await small.inject({
+      method: 'POST',
+      url: '/v1/rerank',
+      payload: { query: 'wing', documents: Array.from({ length: 200 }, () => 'lift and drag of a wing') },
+    });
     expect(r.statusCode).toBe(413);
     expectErrorShape(r.json(), 'PAYLOAD_TOO_LARGE');
   });
@@ -176,12 +199,16 @@ describe('errors: one JSON shape for every failure', () => {
     const text = await app.inject({ method: 'POST', url: '/v1/search', payload: 'wing', headers: { 'content-type': 'text/plain' } });
     expect(text.statusCode).toBe(415);
   });
-
 });
 
 describe('admin routes', () => {
   it('refuse calls without a token or with a wrong one (401, WWW-Authenticate), before reading the body', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: ADMIN_TOKEN }, { authorization: `Basic ${ADMIN_TOKEN}` }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token-wrong-token' },
+      { authorization: ADMIN_TOKEN },
+      { authorization: `Basic ${ADMIN_TOKEN}` },
+    ]) {
       const r = await app.inject({ method: 'POST', url: '/admin/reload', payload: {}, headers });
       expect(r.statusCode).toBe(401);
       expect(r.headers['www-authenticate']).toBe('Bearer');
@@ -208,7 +235,13 @@ describe('POST /v1/judge (admin, budgeted, cached)', () => {
 
   it('pays each new pair once, answers repeats from the label cache, and refuses paid calls past the budget with 402', async () => {
     const cachePath = `${fx.dir}/judge-labels.sqlite`;
-    const env = { DISTILRANK_LLM_BASE_URL: fake.url, DISTILRANK_LLM_MODEL: 'fake-judge', DISTILRANK_LLM_PRICE_INPUT: '1', DISTILRANK_LLM_PRICE_OUTPUT: '2', DISTILRANK_LLM_MODE: 'logprobs' };
+    const env = {
+      DISTILRANK_LLM_BASE_URL: fake.url,
+      DISTILRANK_LLM_MODEL: 'fake-judge',
+      DISTILRANK_LLM_PRICE_INPUT: '1',
+      DISTILRANK_LLM_PRICE_OUTPUT: '2',
+      DISTILRANK_LLM_MODE: 'logprobs',
+    };
     const j = await makeApp({ judge: { teacher: 'llm', env, cachePath, budget: { calls: 3 } } });
     const pairs = [
       { query: 'boundary layer', itemId: '3' },
@@ -216,7 +249,11 @@ describe('POST /v1/judge (admin, budgeted, cached)', () => {
     ];
     const first = await j.inject({ method: 'POST', url: '/v1/judge', payload: { pairs }, headers: admin });
     expect(first.statusCode).toBe(200);
-    const b1 = first.json<{ teacher: { name: string; model: string }; results: Array<{ cached: boolean; levels: number[]; expectedLevel: number; itemId?: string }>; spent: { calls: number; usd: number } }>();
+    const b1 = first.json<{
+      teacher: { name: string; model: string };
+      results: Array<{ cached: boolean; levels: number[]; expectedLevel: number; itemId?: string }>;
+      spent: { calls: number; usd: number };
+    }>();
     expect(b1.teacher).toMatchObject({ name: 'llm', model: 'fake-judge' });
     expect(b1.results.map((x) => x.cached)).toEqual([false, false]);
     expect(b1.results[0]!.itemId).toBe('3');
@@ -280,17 +317,34 @@ describe('ops routes', () => {
     expect(text).toMatch(/distilrank_retriever_bm25_index_items 1400\n/);
     expect(Number(/distilrank_retriever_bm25_index_answered (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
     // Cumulative buckets never decrease, and +Inf equals _count.
-    const buckets = [...text.matchAll(/distilrank_http_request_duration_seconds_bucket\{route="\/v1\/search",method="POST",le="([^"]+)"\} (\d+)/g)].map((x) => Number(x[2]));
+    const buckets = [...text.matchAll(/distilrank_http_request_duration_seconds_bucket\{route="\/v1\/search",method="POST",le="([^"]+)"\} (\d+)/g)].map((x) =>
+      Number(x[2]),
+    );
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
     const count = Number(/distilrank_http_request_duration_seconds_count\{route="\/v1\/search",method="POST"\} (\d+)/.exec(text)![1]);
     expect(buckets.at(-1)).toBe(count);
     // Every sample line is `name{labels} value` or `name value`.
-    for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_:][a-z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|[a-z_:][a-z0-9_:]*(\{[^}]*\})? \+Inf)$/i);
+    for (const line of text.trim().split('\n'))
+      expect(line).toMatch(/^(# (HELP|TYPE) \S+ .+|[a-z_:][a-z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|[a-z_:][a-z0-9_:]*(\{[^}]*\})? \+Inf)$/i);
   });
 
   it('the OpenAPI document lists every route with its request and response schemas', async () => {
     const r = await app.inject({ method: 'GET', url: '/openapi.json' });
-    const doc = r.json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { content: Record<string, { schema: unknown }> }>; security?: unknown }>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } }>();
+    const doc = r.json<{
+      openapi: string;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: { content: Record<string, { schema: unknown }> };
+            responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+            security?: unknown;
+          }
+        >
+      >;
+      components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+    }>();
     expect(doc.openapi).toBe('3.1.0');
     const routes = app.printRoutes({ commonPrefix: false });
     const expected = [
@@ -311,7 +365,10 @@ describe('ops routes', () => {
       expect(op.responses['400']!.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/Error' });
       if (method === 'post') expect(op.requestBody!.content['application/json']!.schema).toMatchObject({ type: 'object' });
     }
-    expect(doc.paths['/v1/search']!.post!.requestBody!.content['application/json']!.schema).toMatchObject({ required: ['query'], properties: { query: { maxLength: 512 } } });
+    expect(doc.paths['/v1/search']!.post!.requestBody!.content['application/json']!.schema).toMatchObject({
+      required: ['query'],
+      properties: { query: { maxLength: 512 } },
+    });
     expect(doc.paths['/admin/reload']!.post!.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/v1/judge']!.post!.responses['401']).toBeDefined();
     expect(doc.components.schemas.Error).toMatchObject({ type: 'object', required: ['error'] });
@@ -370,7 +427,11 @@ describe('reload under load and replicas', () => {
     });
     await new Promise((res) => setTimeout(res, 300));
     const t0 = performance.now();
-    const reload = await fetch(`${url}/admin/reload`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify({ model: `student:${fx.studentB}` }) });
+    const reload = await fetch(`${url}/admin/reload`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `student:${fx.studentB}` }),
+    });
     const t1 = performance.now();
     expect(reload.status).toBe(200);
     const info = (await reload.json()) as { model: { version: string }; previous: { version: string } };

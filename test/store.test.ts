@@ -19,7 +19,6 @@ import { caught, tempDir, useTempDir, withRawDb } from './helpers.ts';
 const tmp = useTempDir('distilrank-store-');
 const freshPath = (name = 'store'): string => tmp.fresh(name, '.db');
 
-
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 // ---------------------------------------------------------------------------------------------
@@ -45,7 +44,14 @@ function smallBundle(): DatasetBundle {
     mapping: MAPPING,
     defaultJudgmentSet: 'default',
     items: [
-      { id: 'i1', title: 'red walrus mug', description: 'a ceramic mug', fields: { brand: 'Acme' }, attributes: { colour: 'red', ml: 350 }, origin: { file: ITEMS_FILE, line: 1 } },
+      {
+        id: 'i1',
+        title: 'red walrus mug',
+        description: 'a ceramic mug',
+        fields: { brand: 'Acme' },
+        attributes: { colour: 'red', ml: 350 },
+        origin: { file: ITEMS_FILE, line: 1 },
+      },
       { id: 'i2', title: 'blue teapot', description: 'porcelain teapot with infuser', language: 'en', origin: { file: ITEMS_FILE, line: 2 } },
       { id: 'i3', title: 'green kettle', imageUrl: 'https://example.com/i3.jpg', origin: { file: ITEMS_FILE, line: 3 } },
       { id: 'i4', title: 'Kühlschrank mini', description: 'kleiner Kühlschrank', language: 'de', origin: { file: ITEMS_FILE, line: 4 } },
@@ -87,9 +93,7 @@ const PROBE_QUERIES = ['red mug', 'teapot', 'kettle', 'Kühlschrank', '冷蔵庫
 function dump(store: Store, name: string): unknown {
   return withRawDb(store.path, (db) => ({
     info: store.dataset(name),
-    items: db
-      .prepare('SELECT rid, id, title, description, fields, attributes, image_url, language FROM items WHERE dataset = ? ORDER BY id')
-      .all(name),
+    items: db.prepare('SELECT rid, id, title, description, fields, attributes, image_url, language FROM items WHERE dataset = ? ORDER BY id').all(name),
     queries: db.prepare('SELECT * FROM queries WHERE dataset = ? ORDER BY id').all(name),
     judgments: db.prepare('SELECT * FROM judgments WHERE dataset = ? ORDER BY judgment_set, query_id, item_id').all(name),
     logEvents: db.prepare('SELECT * FROM log_events WHERE dataset = ? ORDER BY rowid').all(name),
@@ -331,7 +335,11 @@ describe('ingest', () => {
     expect(s.itemCount('tiny-shop')).toBe(6);
     expect(s.itemCount('other-shop')).toBe(2);
     expect(s.dataset('other-shop')).toMatchObject({ splitSeed: 'seed-x', splitFractions: fractions, judgments: 0, judgmentSets: [] });
-    const expected = assignSplits(other.queries.map((q) => q.id), 'seed-x', fractions);
+    const expected = assignSplits(
+      other.queries.map((q) => q.id),
+      'seed-x',
+      fractions,
+    );
     for (const q of s.queries('other-shop')) expect(q.split).toBe(expected.get(q.id));
     // BM25 of one data set never returns another's items
     expect(s.bm25('other-shop', '"cable" OR "kettle" OR "mug"').map((x) => x.itemId)).toEqual(['i1']);
@@ -401,7 +409,16 @@ describe('ingest is all or nothing', () => {
       bundle: () =>
         withJudgments([
           ...smallBundle().judgments,
-          { queryId: 'q5', itemId: 'i6', grade: 2, raters: [{ rater: 'a', grade: 2 }, { rater: 'b', grade: 7 }], origin: { file: JUDGMENTS_FILE, line: 11 } },
+          {
+            queryId: 'q5',
+            itemId: 'i6',
+            grade: 2,
+            raters: [
+              { rater: 'a', grade: 2 },
+              { rater: 'b', grade: 7 },
+            ],
+            origin: { file: JUDGMENTS_FILE, line: 11 },
+          },
         ]),
       code: 'UNKNOWN_GRADE',
       file: JUDGMENTS_FILE,
@@ -445,7 +462,9 @@ describe('ingest is all or nothing', () => {
       ...smallBundle(),
       logEvents: [{ queryText: 'mug', itemId: 'i1', action: 'click', time: Number.NaN, origin: { file: 'logs.jsonl', line: 2 } }],
     };
-    expect(() => store.ingest(bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', details: expect.objectContaining({ file: 'logs.jsonl', line: 2, field: 'time' }) }));
+    expect(() => store.ingest(bad)).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', details: expect.objectContaining({ file: 'logs.jsonl', line: 2, field: 'time' }) }),
+    );
     expect(dump(store, 'tiny-shop')).toEqual(before);
   });
 
@@ -517,7 +536,12 @@ describe('re-ingest', () => {
     expect(s.itemCount('tiny-shop')).toBe(6);
     expect(s.dataset('tiny-shop').judgments).toBe(5);
     // the FTS index holds exactly one row per item (the old rows are gone, not shadowed)
-    expect(s.bm25('tiny-shop', '"red"').map((x) => x.itemId).sort()).toEqual(['i1', 'i6']);
+    expect(
+      s
+        .bm25('tiny-shop', '"red"')
+        .map((x) => x.itemId)
+        .sort(),
+    ).toEqual(['i1', 'i6']);
     s.close();
   });
 });

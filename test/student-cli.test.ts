@@ -148,7 +148,9 @@ describe('distilrank eval --model student', () => {
 
   it('--candidates 50 is reported; the student re-ranks exactly BM25’s top candidates', () => {
     ok(trainRun);
-    const [retrieval] = reports(runCli(['eval', '--dataset', DS, '--model', 'student', '--protocol', 'retrieval', '--depth', '50', '--candidates', '50', '--json'], { cwd: shared.path }));
+    const [retrieval] = reports(
+      runCli(['eval', '--dataset', DS, '--model', 'student', '--protocol', 'retrieval', '--depth', '50', '--candidates', '50', '--json'], { cwd: shared.path }),
+    );
     expect(retrieval!.candidates).toBe(50);
     // Fewer candidates than the depth cannot be honoured (a re-ranker returns what it re-ranks).
     const below = runCli(['eval', '--dataset', DS, '--model', 'student', '--protocol', 'retrieval', '--candidates', '50'], { cwd: shared.path });
@@ -166,7 +168,6 @@ describe('distilrank eval --model student', () => {
     expect(s.size).toBeGreaterThan(0);
     expect([...s.keys()].sort()).toEqual([...b.keys()].sort());
     for (const [q, items] of s) expect(items, q).toEqual(b.get(q));
-
   });
 
   it('before any training, --model student is FILE_NOT_FOUND with a hint to run distilrank train', () => {

@@ -105,8 +105,14 @@ describe('free texts with a student that reads twotower_cosine', () => {
       const col = features.names.indexOf(TWOTOWER_FEATURE);
       const dims = features.names.length;
       for (const query of ['crimson kettle', 'blue lantern for camping', 'teapot', 'やかん']) {
-        const offline = e.cosines(query, catalogue.map((it) => it.id));
-        const rows = adHoc.extract({ text: query }, copies.map((c) => c.id));
+        const offline = e.cosines(
+          query,
+          catalogue.map((it) => it.id),
+        );
+        const rows = adHoc.extract(
+          { text: query },
+          copies.map((c) => c.id),
+        );
         let nonZero = 0;
         catalogue.forEach((_, i) => {
           expect(Math.abs(rows[i * dims + col]! - offline[i]!)).toBeLessThan(1e-5);
@@ -145,7 +151,11 @@ describe('free texts with a student that reads twotower_cosine', () => {
     const free = await app.inject({
       method: 'POST',
       url: '/v1/rerank',
-      payload: { query: 'teal scarf', documents: ['crimson kettle', 'teal scarf', 'a blue-green wool scarf', { title: 'maroon toaster', text: 'two slots' }], return_documents: true },
+      payload: {
+        query: 'teal scarf',
+        documents: ['crimson kettle', 'teal scarf', 'a blue-green wool scarf', { title: 'maroon toaster', text: 'two slots' }],
+        return_documents: true,
+      },
     });
     expect(free.statusCode).toBe(200);
     const results = free.json<{ results: Array<{ index: number; relevance_score: number; document: { text: string } }> }>().results;

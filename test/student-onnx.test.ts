@@ -7,7 +7,19 @@ import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
 import { mulberry32 } from '../src/core/index.ts';
-import { expectedLevels, exportOnnx, ONNX_IR_VERSION, ONNX_OPSET, OnnxScorer, predictJs, predictTf, readStudentMetadata, trainMlp, type TrainedMlp, type TrainingSet } from '../src/ml/index.ts';
+import {
+  expectedLevels,
+  exportOnnx,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  OnnxScorer,
+  predictJs,
+  predictTf,
+  readStudentMetadata,
+  trainMlp,
+  type TrainedMlp,
+  type TrainingSet,
+} from '../src/ml/index.ts';
 
 const { onnx } = onnxProto;
 const NAMES = ['bm25_title', 'bm25_body', 'cosine', 'title_coverage', 'item_popularity', 'query_length'];

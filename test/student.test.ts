@@ -17,7 +17,22 @@ const LEXICAL = studentFeatureSet(false);
 import { Bm25Ranker } from '../src/retrieve/index.ts';
 import { Store, type SplitFractions } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { DEFAULT_CANDIDATES, STUDENT_FORMAT, STUDENT_FORMAT_VERSION, StudentFeatures, StudentRanker, applyLabelShift, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, labelledPairs, readStudentArtifact, trainStudent, writeStudentArtifact, type ModelCard, type TrainedStudent } from '../src/student/index.ts';
+import {
+  DEFAULT_CANDIDATES,
+  STUDENT_FORMAT,
+  STUDENT_FORMAT_VERSION,
+  StudentFeatures,
+  StudentRanker,
+  applyLabelShift,
+  DEFAULT_NEGATIVES,
+  STUDENT_MLP_CONFIG,
+  labelledPairs,
+  readStudentArtifact,
+  trainStudent,
+  writeStudentArtifact,
+  type ModelCard,
+  type TrainedStudent,
+} from '../src/student/index.ts';
 import { predictJs, trainMlp, type TrainingSet } from '../src/ml/index.ts';
 import { caught, ingestedStore, rejected, runCli, useTempDir } from './helpers.ts';
 import { itemId, wordOverlapBundle } from './synth-catalogue.ts';
@@ -58,7 +73,6 @@ async function rejection(p: Promise<unknown>): Promise<DistilrankError> {
   expect(e.details.hint, 'every error says how to fix it').toBeTruthy();
   return e;
 }
-
 
 const fileSha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -145,7 +159,10 @@ describe('trainStudent → writeStudentArtifact → StudentRanker.load', () => {
     for (const q of store.queries(DS, 'test')) {
       const judged = test.get(q.id);
       if (!judged) continue;
-      const scored = await ranker.score(q.text, judged.map((j) => j.itemId));
+      const scored = await ranker.score(
+        q.text,
+        judged.map((j) => j.itemId),
+      );
       const top = [...scored].sort((a, b) => b.score - a.score)[0]!;
       total++;
       if (judged.find((j) => j.itemId === top.itemId)!.level === 5) first++;
@@ -298,7 +315,10 @@ describe('reproducibility', () => {
     const plain = await StudentRanker.load(store.dataset(DS), rawDir);
     const shifted = await StudentRanker.load(store.dataset(DS), modelDir);
     const q = store.queries(DS, 'test')[0]!;
-    const ids = store.judgments(DS, { split: 'test' }).filter((j) => j.queryId === q.id).map((j) => j.itemId);
+    const ids = store
+      .judgments(DS, { split: 'test' })
+      .filter((j) => j.queryId === q.id)
+      .map((j) => j.itemId);
     expect(await shifted.score(q.text, ids)).toEqual(await plain.score(q.text, ids));
     const p = await plain.predictLevels(q.text, ids);
     const ps = await shifted.predictLevels(q.text, ids);
@@ -577,7 +597,10 @@ describe('labelledPairs with sampled negatives', () => {
       for (const [qid, list] of judged) {
         const q = store.queries(DS, 'train').find((x) => x.id === qid)!;
         const judgedIds = new Set(list.map((j) => j.itemId));
-        const available = bm25.retrieve(q.text, neg.depth).map((c) => c.itemId).filter((id) => !judgedIds.has(id));
+        const available = bm25
+          .retrieve(q.text, neg.depth)
+          .map((c) => c.itemId)
+          .filter((id) => !judgedIds.has(id));
         const rows = t.queryIds.map((id, r) => (id === qid ? r : -1)).filter((r) => r >= 0);
         const negRows = rows.filter((r) => !t.judged[r]);
         const judgedRows = rows.filter((r) => t.judged[r]);

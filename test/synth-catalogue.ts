@@ -14,13 +14,31 @@ import type { DatasetBundle } from '../src/ingest/index.ts';
 import { SYNTH_SCALE, TEST_SCALE } from './helpers.ts';
 
 export const COLOURS = ['crimson', 'azure', 'olive', 'amber', 'violet', 'ivory', 'teal', 'maroon'];
-export const PRODUCTS = ['kettle', 'teapot', 'blender', 'toaster', 'lantern', 'backpack', 'umbrella', 'notebook', 'hammock', 'pillow', 'skillet', 'thermos', 'scarf', 'wallet', 'easel', 'compass'];
+export const PRODUCTS = [
+  'kettle',
+  'teapot',
+  'blender',
+  'toaster',
+  'lantern',
+  'backpack',
+  'umbrella',
+  'notebook',
+  'hammock',
+  'pillow',
+  'skillet',
+  'thermos',
+  'scarf',
+  'wallet',
+  'easel',
+  'compass',
+];
 export const itemId = (c: number, p: number) => `it-${c}-${p}`;
 
 export function synth(name: string): DatasetBundle {
   const rand = mulberry32(11);
   const items: Array<DatasetBundle['items'][number]> = [];
-  for (let c = 0; c < COLOURS.length; c++) for (let p = 0; p < PRODUCTS.length; p++) items.push({ id: itemId(c, p), title: `${COLOURS[c]} ${PRODUCTS[p]}`, fields: {} });
+  for (let c = 0; c < COLOURS.length; c++)
+    for (let p = 0; p < PRODUCTS.length; p++) items.push({ id: itemId(c, p), title: `${COLOURS[c]} ${PRODUCTS[p]}`, fields: {} });
   items.push({ id: 'ja-1', title: '赤いやかん', fields: {} }, { id: 'ja-2', title: '青い傘', fields: {} });
   const queries: Array<DatasetBundle['queries'][number]> = [];
   const judgments: Array<DatasetBundle['judgments'][number]> = [];
@@ -32,7 +50,12 @@ export function synth(name: string): DatasetBundle {
       const pick = (n: number) => Math.floor(rand() * n);
       const oc = (c + 1 + pick(COLOURS.length - 1)) % COLOURS.length;
       const op = (p + 1 + pick(PRODUCTS.length - 1)) % PRODUCTS.length;
-      judgments.push({ queryId: qid, itemId: itemId(c, p), grade: 5 }, { queryId: qid, itemId: itemId(oc, p), grade: 3 }, { queryId: qid, itemId: itemId(c, op), grade: 2 }, { queryId: qid, itemId: itemId(oc, op), grade: 1 });
+      judgments.push(
+        { queryId: qid, itemId: itemId(c, p), grade: 5 },
+        { queryId: qid, itemId: itemId(oc, p), grade: 3 },
+        { queryId: qid, itemId: itemId(c, op), grade: 2 },
+        { queryId: qid, itemId: itemId(oc, op), grade: 1 },
+      );
     }
   }
   return { name, description: 'synthetic', source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
@@ -117,8 +140,14 @@ export function wordOverlapBundle(name: string, o: WordOverlapOptions = {}): Dat
   const judgments: Array<DatasetBundle['judgments'][number]> = [];
   for (const [k, [c, p]] of picked.entries()) {
     const qid = queries[k]!.id;
-    const otherColours = shuffled(colours.map((_, i) => i).filter((i) => i !== c), rand);
-    const otherProducts = shuffled(products.map((_, i) => i).filter((i) => i !== p), rand);
+    const otherColours = shuffled(
+      colours.map((_, i) => i).filter((i) => i !== c),
+      rand,
+    );
+    const otherProducts = shuffled(
+      products.map((_, i) => i).filter((i) => i !== p),
+      rand,
+    );
     const pairs: Array<[string, number]> = [[itemId(c, p), 5]];
     for (let i = 0; i < 3; i++) pairs.push([itemId(otherColours[i]!, p), 3]);
     for (let i = 0; i < 3; i++) pairs.push([itemId(c, otherProducts[i]!), 2]);
@@ -127,7 +156,16 @@ export function wordOverlapBundle(name: string, o: WordOverlapOptions = {}): Dat
       judgments.push({ queryId: qid, itemId: iid, grade: o.grade ? o.grade(g) : g });
     }
   }
-  return { name, description: o.description ?? `synthetic word-overlap catalogue ${name}`, source: '/synthetic', mapping: SYNTH_SCALE, defaultJudgmentSet: 'default', items, queries, judgments };
+  return {
+    name,
+    description: o.description ?? `synthetic word-overlap catalogue ${name}`,
+    source: '/synthetic',
+    mapping: SYNTH_SCALE,
+    defaultJudgmentSet: 'default',
+    items,
+    queries,
+    judgments,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

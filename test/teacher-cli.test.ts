@@ -19,13 +19,28 @@ import { llmEnv, runCli, runCliAsync, tempDir, useFakeOpenAI, useTempDir, type C
 
 const STACK = /\n {4}at /;
 
-
 /** The numbers of a `label` summary line. */
-function labelSummary(stdout: string): { pairs: number; labelled: number; cached: number; duplicates: number; failed: number; remaining: number; stoppedBy: string } {
+function labelSummary(stdout: string): {
+  pairs: number;
+  labelled: number;
+  cached: number;
+  duplicates: number;
+  failed: number;
+  remaining: number;
+  stoppedBy: string;
+} {
   const m = /: (\d+) pairs — (\d+) labelled now, (\d+) already cached, (\d+) duplicates, (\d+) failed, (\d+) remaining; stopped: (\w+)/.exec(stdout);
   expect(m, `no label summary in:\n${stdout}`).not.toBeNull();
   const [, pairs, labelled, cached, duplicates, failed, remaining, stoppedBy] = m!;
-  return { pairs: Number(pairs), labelled: Number(labelled), cached: Number(cached), duplicates: Number(duplicates), failed: Number(failed), remaining: Number(remaining), stoppedBy: stoppedBy! };
+  return {
+    pairs: Number(pairs),
+    labelled: Number(labelled),
+    cached: Number(cached),
+    duplicates: Number(duplicates),
+    failed: Number(failed),
+    remaining: Number(remaining),
+    stoppedBy: stoppedBy!,
+  };
 }
 
 /** An error as the CLI must print it: exit 1, `error[CODE]`, a hint line, no stack trace. */
@@ -292,7 +307,11 @@ describe('batch labelling through the CLI with the llm teacher', () => {
     // the batch run, as vllm run-batch or a batch API would do it
     const out: string[] = [];
     for (const [i, q] of requests.entries()) {
-      const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(q.body) });
+      const res = await fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(q.body),
+      });
       expect(res.status).toBe(200);
       const body: unknown = await res.json();
       out.push(JSON.stringify({ id: `batch-req-${i}`, custom_id: q.custom_id, response: { status_code: 200, body }, error: null }));

@@ -247,7 +247,9 @@ describe('folders the teacher refuses', () => {
     const e = caught(() => createTeacher('onnx-cross-encoder', { env: {} }));
     expect(e.code).toBe('BAD_OPTION');
     expect(e.message).toMatch(/DISTILRANK_CROSS_ENCODER_DIR/);
-    expect(caught(() => createTeacher('onnx-cross-encoder', { env: { DISTILRANK_CROSS_ENCODER_DIR: good, DISTILRANK_CROSS_ENCODER_MAX_BATCH: '0' } })).message).toMatch(/MAX_BATCH/);
+    expect(
+      caught(() => createTeacher('onnx-cross-encoder', { env: { DISTILRANK_CROSS_ENCODER_DIR: good, DISTILRANK_CROSS_ENCODER_MAX_BATCH: '0' } })).message,
+    ).toMatch(/MAX_BATCH/);
     expect(caught(() => createTeacher('onnx-cross-encoder', { env: {}, settings: { folder: good } })).code).toBe('BAD_OPTION');
   });
 });
@@ -255,24 +257,43 @@ describe('folders the teacher refuses', () => {
 describe('levelOfLabels: id2label → levels', () => {
   const ids = (labels: string[]) => Object.fromEntries(labels.map((l, i) => [String(i), l]));
   it.each([
-    [['L1', 'L2', 'L3', 'L4', 'L5'], [1, 2, 3, 4, 5]],
-    [['L5', 'L4', 'L3', 'L2', 'L1'], [5, 4, 3, 2, 1]],
-    [['0', '1', '2', '3', '4'], [1, 2, 3, 4, 5]],
-    [['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4'], [1, 2, 3, 4, 5]],
-    [['1', '2', '3', '4', '5'], [1, 2, 3, 4, 5]],
-    [['level-2', 'Level 1', 'level_3', 'LEVEL 5', 'level 4'], [2, 1, 3, 5, 4]],
-    [['highly irrelevant', 'irrelevant', 'marginally relevant', 'relevant', 'Highly_Relevant'], [1, 2, 3, 4, 5]],
+    [
+      ['L1', 'L2', 'L3', 'L4', 'L5'],
+      [1, 2, 3, 4, 5],
+    ],
+    [
+      ['L5', 'L4', 'L3', 'L2', 'L1'],
+      [5, 4, 3, 2, 1],
+    ],
+    [
+      ['0', '1', '2', '3', '4'],
+      [1, 2, 3, 4, 5],
+    ],
+    [
+      ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4'],
+      [1, 2, 3, 4, 5],
+    ],
+    [
+      ['1', '2', '3', '4', '5'],
+      [1, 2, 3, 4, 5],
+    ],
+    [
+      ['level-2', 'Level 1', 'level_3', 'LEVEL 5', 'level 4'],
+      [2, 1, 3, 5, 4],
+    ],
+    [
+      ['highly irrelevant', 'irrelevant', 'marginally relevant', 'relevant', 'Highly_Relevant'],
+      [1, 2, 3, 4, 5],
+    ],
   ])('%j → %j', (labels, levels) => {
     expect(levelOfLabels(ids(labels), 'config.json')).toEqual(levels);
   });
-  it.each([
-    [['L1', 'L2', 'L3', 'L4', 'L4']],
-    [['0', '1', '2', '3', '5']],
-    [['L1', 'L2', 'relevant', 'L4', 'L5']],
-    [['neg', 'pos', 'x', 'y', 'z']],
-  ])('%j is refused', (labels) => {
-    expect(caught(() => levelOfLabels(ids(labels), 'config.json')).code).toBe('MODEL_MISMATCH');
-  });
+  it.each([[['L1', 'L2', 'L3', 'L4', 'L4']], [['0', '1', '2', '3', '5']], [['L1', 'L2', 'relevant', 'L4', 'L5']], [['neg', 'pos', 'x', 'y', 'z']]])(
+    '%j is refused',
+    (labels) => {
+      expect(caught(() => levelOfLabels(ids(labels), 'config.json')).code).toBe('MODEL_MISMATCH');
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -325,7 +346,9 @@ describe('the CLI with --teacher onnx-cross-encoder (cranfield)', () => {
     const r = run(['teacher', 'eval', '--dataset', 'cranfield', '--teacher', 'onnx-cross-encoder', '--concurrency', '16']);
     expect(r.stderr).not.toMatch(STACK);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/cranfield: teacher onnx-cross-encoder \(cranfield-xenc, prompt xenc1-[0-9a-f]{16}\) vs human labels; calibrated on \d+ dev pairs/);
+    expect(r.stdout).toMatch(
+      /cranfield: teacher onnx-cross-encoder \(cranfield-xenc, prompt xenc1-[0-9a-f]{16}\) vs human labels; calibrated on \d+ dev pairs/,
+    );
     expect(r.stdout).toMatch(/accuracy/);
     expect(r.stdout).toMatch(/^\s*raw\b/m);
     expect(r.stdout).toMatch(/^\s*calibrated\b/m);
@@ -334,7 +357,10 @@ describe('the CLI with --teacher onnx-cross-encoder (cranfield)', () => {
   });
 
   it('a folder that is not there: exit 1, error[FILE_NOT_FOUND] with a hint, no stack trace', () => {
-    const r = runCli(['label', '--dataset', 'cranfield', '--teacher', 'onnx-cross-encoder'], { cwd: work, env: { DISTILRANK_CROSS_ENCODER_DIR: join(dir.path, 'missing') } });
+    const r = runCli(['label', '--dataset', 'cranfield', '--teacher', 'onnx-cross-encoder'], {
+      cwd: work,
+      env: { DISTILRANK_CROSS_ENCODER_DIR: join(dir.path, 'missing') },
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error\[FILE_NOT_FOUND\]/);
     expect(r.stderr).toMatch(/\n {2}hint: .*DISTILRANK_CROSS_ENCODER_DIR/);

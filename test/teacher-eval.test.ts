@@ -26,7 +26,6 @@ function softmax(z: readonly number[]): number[] {
   return e.map((x) => x / s);
 }
 
-
 /**
  * n pairs whose human level is drawn from a calibrated distribution q (random logits), and a teacher
  * distribution p distorted from q so that calibrating p with (T, bias) gives back q exactly:
@@ -128,7 +127,15 @@ describe('fitCalibration', () => {
 const DS = 'tiny';
 
 const tinyBundle = (name = DS): DatasetBundle =>
-  wordOverlapBundle(name, { colours: COLOURS, products: PRODUCTS.slice(0, 8), seed: 3, queries: 20, queryIdDigits: 2, item: () => ({ fields: {} }), description: 'tiny synthetic catalogue' });
+  wordOverlapBundle(name, {
+    colours: COLOURS,
+    products: PRODUCTS.slice(0, 8),
+    seed: 3,
+    queries: 20,
+    queryIdDigits: 2,
+    item: () => ({ fields: {} }),
+    description: 'tiny synthetic catalogue',
+  });
 
 /** A deterministic teacher that knows the human level of each pair and answers `answer(level)`. */
 class LookupTeacher implements Teacher {
@@ -299,7 +306,9 @@ describe('evaluateTeacher', () => {
       expect(two.systems!.kendallTau).toBeNaN();
       expect(two.systems!.note).toMatch(/2 systems: a ranking agreement needs at least 3/);
       expect(two.notes).toContain(two.systems!.note);
-      await expect(evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, systems: [systems[0]!, systems[0]!] })).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
+      await expect(evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, systems: [systems[0]!, systems[0]!] })).rejects.toMatchObject({
+        code: 'DUPLICATE_ID',
+      });
     } finally {
       cache.close();
     }
@@ -334,7 +343,10 @@ describe('evaluateTeacher', () => {
       await expect(evaluateTeacher({ dataset: store.dataset(DS), teacher, cache, judgmentSet: 'nope' })).rejects.toMatchObject({ code: 'UNKNOWN_NAME' });
       await expect(evaluateTeacher({ dataset: store.dataset('absent'), teacher, cache })).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
       store.ingest(tinyBundle('notest'), { splitFractions: { train: 0.5, dev: 0.5, test: 0 } });
-      await expect(evaluateTeacher({ dataset: store.dataset('notest'), teacher, cache })).rejects.toMatchObject({ code: 'BAD_INPUT', details: { field: 'split' } });
+      await expect(evaluateTeacher({ dataset: store.dataset('notest'), teacher, cache })).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        details: { field: 'split' },
+      });
       expect(teacher.calls).toBe(0);
     } finally {
       cache.close();
@@ -378,13 +390,24 @@ describe('SVG charts', () => {
       [0, 2, 19, 141, 36],
       [0, 0, 5, 44, 212],
     ];
-    const svg = confusionSvg(m, { title: 'Teacher vs human <test>', rowLabel: 'human level', colLabel: 'teacher level', labels: ['L1', 'L2', 'L3', 'L4', 'L5'] });
+    const svg = confusionSvg(m, {
+      title: 'Teacher vs human <test>',
+      rowLabel: 'human level',
+      colLabel: 'teacher level',
+      labels: ['L1', 'L2', 'L3', 'L4', 'L5'],
+    });
     checkSvg(svg);
     for (const row of m) for (const c of row) expect(svg).toContain(`>${c}</text>`);
     expect(svg.match(/<rect [^>]*stroke=/g)).toHaveLength(25);
     for (const label of ['L1', 'L5', 'human level', 'teacher level', 'Teacher vs human &lt;test&gt;']) expect(svg).toContain(`>${label}<`);
     // Row-normalised: a cell holding its whole row is full blue, an empty row stays white.
-    const small = confusionSvg([[0, 5], [0, 0]], { title: 't', rowLabel: 'r', colLabel: 'c', labels: ['a', 'b'] });
+    const small = confusionSvg(
+      [
+        [0, 5],
+        [0, 0],
+      ],
+      { title: 't', rowLabel: 'r', colLabel: 'c', labels: ['a', 'b'] },
+    );
     checkSvg(small);
     expect(small.match(/fill="#2166ac" stroke/g)).toHaveLength(1);
     expect(small.match(/fill="#ffffff" stroke/g)).toHaveLength(3);
@@ -398,8 +421,23 @@ describe('SVG charts', () => {
   it('lineSvg draws series with a legend, skipping non-finite points', () => {
     const svg = lineSvg(
       [
-        { name: 'student nDCG@10', points: [{ x: 1, y: 0.61 }, { x: 2, y: 0.64 }, { x: 5, y: 0.66 }, { x: 10, y: 0.67 }, { x: 100, y: NaN }] },
-        { name: 'teacher & human', points: [{ x: 1, y: 0.7 }, { x: 100, y: 0.7 }] },
+        {
+          name: 'student nDCG@10',
+          points: [
+            { x: 1, y: 0.61 },
+            { x: 2, y: 0.64 },
+            { x: 5, y: 0.66 },
+            { x: 10, y: 0.67 },
+            { x: 100, y: NaN },
+          ],
+        },
+        {
+          name: 'teacher & human',
+          points: [
+            { x: 1, y: 0.7 },
+            { x: 100, y: 0.7 },
+          ],
+        },
       ],
       { title: 'Scaling', xLabel: 'labelled pairs (× human)', yLabel: 'nDCG@10', logX: true },
     );
@@ -410,7 +448,11 @@ describe('SVG charts', () => {
     expect(svg).toContain(`>${escapeXml('teacher & human')}<`);
     for (const t of ['1', '2', '5', '10', '100']) expect(svg).toContain(`>${t}</text>`);
     expect(svg).not.toContain('NaN');
-    const many = lineSvg([{ name: 'dense', points: Array.from({ length: 30 }, (_, i) => ({ x: i * 3.5, y: Math.sin(i) })) }], { title: 't', xLabel: 'x', yLabel: 'y' });
+    const many = lineSvg([{ name: 'dense', points: Array.from({ length: 30 }, (_, i) => ({ x: i * 3.5, y: Math.sin(i) })) }], {
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+    });
     checkSvg(many);
     expect(many.match(/<circle /g)).toHaveLength(30);
     expect(lineSvg([{ name: 'flat', points: [{ x: 1, y: 0.5 }] }], { title: 't', xLabel: 'x', yLabel: 'y' })).toContain('<circle ');

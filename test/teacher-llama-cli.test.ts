@@ -33,10 +33,26 @@ const ITEMS = [
   ['i12', 'Milk frother', 'Handheld milk frother for cappuccino and latte.'],
 ] as const;
 const QUERIES = [
-  'red running shoes', 'trail shoes', 'office shoes', 'coffee grinder', 'espresso grinder', 'hand coffee grinder',
-  'espresso machine', 'noise cancelling headphones', 'bluetooth headphones', 'earbuds with microphone',
-  'headphone stand', 'yoga mat', 'running socks', 'milk frother', 'latte frother', 'shoes size 42',
-  'travel coffee gear', 'gym equipment', 'wireless earbuds', 'leather shoes',
+  'red running shoes',
+  'trail shoes',
+  'office shoes',
+  'coffee grinder',
+  'espresso grinder',
+  'hand coffee grinder',
+  'espresso machine',
+  'noise cancelling headphones',
+  'bluetooth headphones',
+  'earbuds with microphone',
+  'headphone stand',
+  'yoga mat',
+  'running socks',
+  'milk frother',
+  'latte frother',
+  'shoes size 42',
+  'travel coffee gear',
+  'gym equipment',
+  'wireless earbuds',
+  'leather shoes',
 ];
 
 /** An error as the CLI must print it: exit 1, `error[CODE]`, a hint line, no stack trace. */
@@ -69,12 +85,24 @@ describe('distilrank with the llama teacher', () => {
     // The answer does not depend on the prompt: mostly 4, some 5 and 2.
     model = writeTinyLlama(modelPath, { logits: { '4': 5, '▁4': 4, '5': 4, '2': 3 } });
     env = { DISTILRANK_LLAMA_MODEL: modelPath, DISTILRANK_LLAMA_THREADS: '1', DISTILRANK_LLAMA_CONTEXT_SIZE: '4096' };
-    const ingest = await run(['ingest', '--name', 'shop', '--items', 'items.jsonl', '--queries', 'queries.tsv', '--judgments', 'judgments.qrels', '--scale', 'levels-1-5']);
+    const ingest = await run([
+      'ingest',
+      '--name',
+      'shop',
+      '--items',
+      'items.jsonl',
+      '--queries',
+      'queries.tsv',
+      '--judgments',
+      'judgments.qrels',
+      '--scale',
+      'levels-1-5',
+    ]);
     expect(ingest.status, ingest.stderr).toBe(0);
   });
   afterAll(() => dir.cleanup());
 
-  it('labels the pool into the cache with the model\'s distribution, and a rerun requests nothing', async () => {
+  it("labels the pool into the cache with the model's distribution, and a rerun requests nothing", async () => {
     const first = await run(['label', '--dataset', 'shop', '--teacher', 'llama', '--k', '3']);
     expect(first.stderr).not.toMatch(STACK);
     expect(first.status, first.stderr).toBe(0);
@@ -134,7 +162,10 @@ describe('distilrank with the llama teacher', () => {
     expect(help.status, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/llama/);
     // A fresh label cache: with every label cached, the teacher is never loaded (and needs no node-llama-cpp).
-    const r = await run(['label', '--dataset', 'shop', '--teacher', 'llama', '--k', '1', '--cache', 'fresh-labels.sqlite'], { ...hidden, DISTILRANK_LLAMA_MODEL: modelPath });
+    const r = await run(['label', '--dataset', 'shop', '--teacher', 'llama', '--k', '1', '--cache', 'fresh-labels.sqlite'], {
+      ...hidden,
+      DISTILRANK_LLAMA_MODEL: modelPath,
+    });
     expectCliError(r, 'MISSING_DEPENDENCY');
     expect(r.stderr).toMatch(/needs node-llama-cpp, which is not installed/);
     expect(r.stderr).toMatch(/npm install node-llama-cpp@3\.21\.1/);

@@ -13,7 +13,17 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
-import { createTeacher, digitLevel, importNodeLlamaCpp, LlamaTeacher, llamaTeacherConfigFromEnv, PROMPT_VERSION, readGgufHeader, TEACHERS, type TeacherPair } from '../src/teacher/index.ts';
+import {
+  createTeacher,
+  digitLevel,
+  importNodeLlamaCpp,
+  LlamaTeacher,
+  llamaTeacherConfigFromEnv,
+  PROMPT_VERSION,
+  readGgufHeader,
+  TEACHERS,
+  type TeacherPair,
+} from '../src/teacher/index.ts';
 import { CallError } from '../src/jobs/index.ts';
 import { encodeGguf } from './gguf-writer.ts';
 import { caught, tempDir } from './helpers.ts';
@@ -42,7 +52,7 @@ const dir = tempDir('distilrank-llama-');
 afterAll(() => dir.cleanup());
 
 describe('the tiny GGUF model file', () => {
-  it('reads back through the teacher\'s GGUF header reader', () => {
+  it("reads back through the teacher's GGUF header reader", () => {
     const path = join(dir.path, 'roundtrip.gguf');
     const model = writeTinyLlama(path, { logits: { '5': 3 }, chatTemplate: CHATML_TEMPLATE });
     const h = readGgufHeader(path);
@@ -204,7 +214,7 @@ describe('the llama teacher on a model with chosen logits', () => {
     expect(plain.indexOf(Math.max(...plain))).toBe(4);
   });
 
-  it('renders the chat with the model\'s template and reports the cost of a local call', async () => {
+  it("renders the chat with the model's template and reports the cost of a local call", async () => {
     const text = teacher.promptTokens(await teacher.load(), PAIR);
     const j = await teacher.judge(PAIR);
     expect(j.cost).toMatchObject({ calls: 1, inputTokens: text.length, outputTokens: 0, usd: 0 });
@@ -316,7 +326,13 @@ describe('the llama teacher when something goes wrong', () => {
   it('a GGUF llama.cpp cannot load (a tensor missing) is MODEL_MISMATCH, quoting llama.cpp', async () => {
     const m = tinyLlama({ logits: {} });
     const path = join(dir.path, 'missing-tensor.gguf');
-    writeFileSync(path, encodeGguf(m.metadata, m.tensors.filter((t) => t.name !== 'blk.0.ffn_up.weight')));
+    writeFileSync(
+      path,
+      encodeGguf(
+        m.metadata,
+        m.tensors.filter((t) => t.name !== 'blk.0.ffn_up.weight'),
+      ),
+    );
     const t = teacherOn(path);
     const e = await rejection(t.judge(PAIR));
     expect(e).toBeInstanceOf(DistilrankError);

@@ -1,6 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DistilrankError } from '../src/core/errors.ts';
-import { createTeacher, ITEM_CLOSE, ITEM_OPEN, LlmTeacher, llmTeacherConfigFromEnv, neutralise, PROMPT_VERSION, SYSTEM_PROMPTS, TEACHERS, type LlmTeacherConfig, type TeacherPair } from '../src/teacher/index.ts';
+import {
+  createTeacher,
+  ITEM_CLOSE,
+  ITEM_OPEN,
+  LlmTeacher,
+  llmTeacherConfigFromEnv,
+  neutralise,
+  PROMPT_VERSION,
+  SYSTEM_PROMPTS,
+  TEACHERS,
+  type LlmTeacherConfig,
+  type TeacherPair,
+} from '../src/teacher/index.ts';
 import { CallError, retryAfterMs } from '../src/jobs/index.ts';
 import { block, messagesOf, startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 import { caught, rejectedWith, useFakeOpenAI } from './helpers.ts';
@@ -110,7 +122,9 @@ describe('samples mode', () => {
 
   it('falls back to single calls when the endpoint refuses n with a 400', async () => {
     fake.setBehaviour((req) =>
-      typeof req.body.n === 'number' && req.body.n > 1 ? { kind: 'error', status: 400, message: 'Only one completion choice is allowed' } : { kind: 'answer', level: 5 },
+      typeof req.body.n === 'number' && req.body.n > 1
+        ? { kind: 'error', status: 400, message: 'Only one completion choice is allowed' }
+        : { kind: 'answer', level: 5 },
     );
     const j = await new LlmTeacher(config(fake, { mode: 'samples', samples: 3 })).judge(PAIR);
     close(j.distribution, [0, 0, 0, 0, 1]);
@@ -160,7 +174,9 @@ describe('auto mode', () => {
   });
 
   it('falls back when the endpoint refuses the logprobs parameters with a 400', async () => {
-    fake.setBehaviour((req) => (req.body.logprobs === true ? { kind: 'error', status: 400, message: 'logprobs not supported' } : { kind: 'answer', samples: [3] }));
+    fake.setBehaviour((req) =>
+      req.body.logprobs === true ? { kind: 'error', status: 400, message: 'logprobs not supported' } : { kind: 'answer', samples: [3] },
+    );
     const j = await new LlmTeacher(config(fake, { mode: 'auto', samples: 2 })).judge(PAIR);
     expect(j.method).toBe('samples');
     close(j.distribution, [0, 0, 1, 0, 0]);
@@ -443,7 +459,12 @@ describe('registry', () => {
   it('builds the llm teacher from the environment, with settings on top', async () => {
     fake.setBehaviour({ kind: 'answer', top: { '3': 1 } });
     const t = createTeacher('llm', {
-      env: { DISTILRANK_LLM_BASE_URL: 'http://127.0.0.1:1/v1', DISTILRANK_LLM_MODEL: 'from-env', DISTILRANK_LLM_PRICE_INPUT: '1', DISTILRANK_LLM_PRICE_OUTPUT: '2' },
+      env: {
+        DISTILRANK_LLM_BASE_URL: 'http://127.0.0.1:1/v1',
+        DISTILRANK_LLM_MODEL: 'from-env',
+        DISTILRANK_LLM_PRICE_INPUT: '1',
+        DISTILRANK_LLM_PRICE_OUTPUT: '2',
+      },
       settings: { baseURL: fake.url, mode: 'logprobs' },
     });
     expect(t.model).toBe('from-env');

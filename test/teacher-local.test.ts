@@ -13,7 +13,21 @@ import type { DistilrankError } from '../src/core/errors.ts';
 import { FEATURES } from '../src/features/index.ts';
 import { Store, type StoredItem, type StoredJudgment, type StoredQuery } from '../src/store/index.ts';
 import { type DatasetBundle } from '../src/ingest/index.ts';
-import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LOCAL_TEACHER_FORMAT_VERSION, LocalFeatureExtractor, LocalTeacher, TEACHERS, createTeacher, defaultLocalTeacherDir, trainLocalTeacher, withinOneEdit, type AssocHoldout, type TeacherPair, type TrainedLocalTeacher } from '../src/teacher/index.ts';
+import {
+  LOCAL_FEATURES,
+  LOCAL_FEATURE_SET_ID,
+  LOCAL_TEACHER_FORMAT_VERSION,
+  LocalFeatureExtractor,
+  LocalTeacher,
+  TEACHERS,
+  createTeacher,
+  defaultLocalTeacherDir,
+  trainLocalTeacher,
+  withinOneEdit,
+  type AssocHoldout,
+  type TeacherPair,
+  type TrainedLocalTeacher,
+} from '../src/teacher/index.ts';
 import { CallError } from '../src/jobs/index.ts';
 import { caught, ingestedStore, useTempDir } from './helpers.ts';
 import { itemExtras, itemId, wordOverlapBundle } from './synth-catalogue.ts';
@@ -42,7 +56,6 @@ beforeAll(async () => {
 afterAll(() => {
   store?.close();
 });
-
 
 const col = (name: string): number => FEATURES.length + LOCAL_FEATURES.findIndex((f) => f.name === name);
 
@@ -297,7 +310,8 @@ describe('expensive features', () => {
       judgment('q3', 'k1', 5),
       judgment('q3', 't2', 2),
     ];
-    const build = (judgments: StoredJudgment[], holdout: AssocHoldout) => LocalFeatureExtractor.fromData({ items: cat, trainQueries: queries, trainJudgments: judgments }, { holdout });
+    const build = (judgments: StoredJudgment[], holdout: AssocHoldout) =>
+      LocalFeatureExtractor.fromData({ items: cat, trainQueries: queries, trainJudgments: judgments }, { holdout });
     const assoc = (fx2: LocalFeatureExtractor, q: { id?: string; text: string }, id: string) => {
       const row = fx2.extract(q, [id]);
       return ['assoc_mean', 'assoc_best_mean', 'assoc_best_min', 'assoc_support_log'].map((n) => row[col(n)]!);

@@ -63,7 +63,15 @@ function tokenizerJson(vocab: readonly string[]): unknown {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: TINY_SPECIAL_TOKENS.map((content) => ({ id: id(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: TINY_SPECIAL_TOKENS.map((content) => ({
+      id: id(content),
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
@@ -133,7 +141,15 @@ export function tinyCrossEncoderGraph(tokenWeights: readonly number[], sharpness
     cast('same_b', 'same'),
     node('Unsqueeze', ['item_w', 'axis1'], ['item_row']), // [B, 1, L]
     node('Mul', ['same', 'item_row'], ['hits']),
-    node('ReduceMax', ['hits'], ['matched'], [{ name: 'axes', type: INTS, ints: [2] }, { name: 'keepdims', type: INT, i: 0 }]), // [B, L]
+    node(
+      'ReduceMax',
+      ['hits'],
+      ['matched'],
+      [
+        { name: 'axes', type: INTS, ints: [2] },
+        { name: 'keepdims', type: INT, i: 0 },
+      ],
+    ), // [B, L]
     node('Mul', ['matched', 'query_w'], ['covered']),
     node('ReduceSum', ['covered', 'axis1'], ['covered_n']), // [B, 1]
     node('ReduceSum', ['query_w', 'axis1'], ['query_n']), // [B, 1]
@@ -162,7 +178,11 @@ export function tinyCrossEncoderGraph(tokenWeights: readonly number[], sharpness
         ints('axis1', [1]),
         ints('axis2', [2]),
       ],
-      input: [io('input_ids', I64, ['batch_size', 'sequence_length']), io('attention_mask', I64, ['batch_size', 'sequence_length']), io('token_type_ids', I64, ['batch_size', 'sequence_length'])],
+      input: [
+        io('input_ids', I64, ['batch_size', 'sequence_length']),
+        io('attention_mask', I64, ['batch_size', 'sequence_length']),
+        io('token_type_ids', I64, ['batch_size', 'sequence_length']),
+      ],
       output: [io('logits', F, ['batch_size', 5])],
     },
   });

@@ -134,7 +134,11 @@ export function tinyLlama(opts: TinyLlamaOptions): TinyLlama {
     for (const [text, weight] of Object.entries(opts.promptWeights ?? {})) output[idOf(text) * nEmbd + 1] = weight;
   }
 
-  const matrix = (name: string, cols: number, rows: number, fill = 0): GgufTensor => ({ name, dims: [cols, rows], data: new Float32Array(cols * rows).fill(fill) });
+  const matrix = (name: string, cols: number, rows: number, fill = 0): GgufTensor => ({
+    name,
+    dims: [cols, rows],
+    data: new Float32Array(cols * rows).fill(fill),
+  });
   const identity = (name: string): GgufTensor => {
     const t = matrix(name, nEmbd, nEmbd);
     if (attention === 'mean') for (let i = 0; i < nEmbd; i++) t.data[i * nEmbd + i] = 1;

@@ -25,9 +25,7 @@ describe('formatRun / writeRun', () => {
         ],
       ],
     ]);
-    expect(formatRun(run, 'bm25')).toBe(
-      ['q1 Q0 b 1 2 bm25', 'q1 Q0 c 2 0.5 bm25', 'q1 Q0 a 3 0.5 bm25', 'q2 Q0 x 1 1 bm25', ''].join('\n'),
-    );
+    expect(formatRun(run, 'bm25')).toBe(['q1 Q0 b 1 2 bm25', 'q1 Q0 c 2 0.5 bm25', 'q1 Q0 a 3 0.5 bm25', 'q2 Q0 x 1 1 bm25', ''].join('\n'));
     expect(formatRun(new Map(), 'bm25')).toBe('');
   });
 
@@ -107,7 +105,14 @@ describe('qrels', () => {
 
   it('readQrels(writeQrels(qrels)) gives back the qrels', () => {
     const qrels: Qrels = new Map([
-      ['q1', new Map([['d1', 3], ['d2', 0], ['d3', 1]])],
+      [
+        'q1',
+        new Map([
+          ['d1', 3],
+          ['d2', 0],
+          ['d3', 1],
+        ]),
+      ],
       ['q2', new Map([['d1', 2]])],
     ]);
     const path = join(tmp.path, 'qrels.txt');
@@ -125,7 +130,15 @@ describe('qrels', () => {
   it('reads the fixture', () => {
     const qrels = readQrels(fixture('qrels.txt'));
     expect([...qrels.keys()]).toEqual(['q1', 'q2', 'q3', 'q4']);
-    expect(qrels.get('q1')).toEqual(new Map([['d1', 3], ['d2', 2], ['d3', 0], ['d4', 1], ['d9', 2]]));
+    expect(qrels.get('q1')).toEqual(
+      new Map([
+        ['d1', 3],
+        ['d2', 2],
+        ['d3', 0],
+        ['d4', 1],
+        ['d9', 2],
+      ]),
+    );
   });
 
   it('ignores blank lines, accepts tabs and CRLF, and counts lines from 1', () => {
@@ -133,7 +146,17 @@ describe('qrels', () => {
     const e = caught(() => readQrels(path));
     expect(e.details.line).toBe(5);
     const ok = file('ok.txt', '\nq1\t0\td1\t2\r\n   \r\nq1 0 d2 1\r\n');
-    expect(readQrels(ok)).toEqual(new Map([['q1', new Map([['d1', 2], ['d2', 1]])]]));
+    expect(readQrels(ok)).toEqual(
+      new Map([
+        [
+          'q1',
+          new Map([
+            ['d1', 2],
+            ['d2', 1],
+          ]),
+        ],
+      ]),
+    );
   });
 });
 

@@ -16,7 +16,27 @@ async function reason(p: Promise<unknown>): Promise<ImageFetchFailure> {
 
 describe('isBlockedAddress', () => {
   it('refuses private, loopback, link-local, CGNAT, multicast, unspecified, ULA and mapped addresses', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', 'fd00::1', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:8.8.8.8', '64:ff9b::a00:1', '::127.0.0.1']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::1',
+      '::',
+      'fd00::1',
+      'fe80::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:8.8.8.8',
+      '64:ff9b::a00:1',
+      '::127.0.0.1',
+    ]) {
       expect(isBlockedAddress(a), a).toBe(true);
     }
   });
@@ -47,7 +67,12 @@ describe('fetchImage', () => {
 
   it('refuses a host name that resolves to a private address (and one that resolves to both)', async () => {
     const resolve = async (host: string) =>
-      host === 'evil.example' ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.1', family: 4 }];
+      host === 'evil.example'
+        ? [{ address: '127.0.0.1', family: 4 }]
+        : [
+            { address: '93.184.216.34', family: 4 },
+            { address: '10.0.0.1', family: 4 },
+          ];
     expect(await reason(fetchImage('http://evil.example/a.png', { resolve }))).toBe('blocked_address');
     expect(await reason(fetchImage('http://mixed.example/a.png', { resolve }))).toBe('blocked_address');
   });

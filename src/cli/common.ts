@@ -4,17 +4,15 @@
  * files and register themselves through a `register…Commands(program, g)` function (see main.ts).
  */
 import { resolve } from 'node:path';
-import { DATASETS, datasetAdapter, resolveDatasetDir } from '../ingest/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { DATASETS, datasetAdapter, resolveDatasetDir, type DatasetBundle } from '../ingest/index.ts';
+import { DistilrankError, fmt, table } from '../core/index.ts';
 import { evaluate, evaluateLabels, parseProtocol, DEFAULT_MEASURES, type EvalReport, type Protocol } from '../eval/index.ts';
 import { writeRun } from '../metrics/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { LabelCache, readTeacherLabels } from '../label/index.ts';
 import { createTeacher, type Teacher } from '../teacher/index.ts';
 import { Store, type Dataset, type Split, type IngestResult } from '../store/index.ts';
-import { type DatasetBundle } from '../ingest/index.ts';
 import { loadModel } from '../models/index.ts';
-import { fmt, table } from '../core/index.ts';
 import { createProgress } from './progress.ts';
 
 export interface GlobalOptions {
@@ -35,7 +33,12 @@ export function note(g: GlobalOptions, text: string): void {
 }
 
 /** Resolve, load and ingest a built-in data set (downloading it when public and absent). */
-export async function ingestBuiltin(g: GlobalOptions, store: Store, name: string, opts: { download?: boolean; splitSeed?: string } = {}): Promise<IngestResult> {
+export async function ingestBuiltin(
+  g: GlobalOptions,
+  store: Store,
+  name: string,
+  opts: { download?: boolean; splitSeed?: string } = {},
+): Promise<IngestResult> {
   const adapter = datasetAdapter(name);
   const dir = await resolveDatasetDir(name, {
     ...(g.dataDir ? { dataDir: g.dataDir } : {}),
@@ -71,9 +74,13 @@ export async function storeWithDataset(g: GlobalOptions, dataset: string): Promi
     if (!store.datasetNames().includes(dataset)) {
       if (!DATASETS[dataset]) {
         const held = store.datasetNames();
-        throw new DistilrankError('STORE_NOT_FOUND', `data set "${dataset}" is not in the store ${store.path}${held.length ? ` (the store holds: ${held.join(', ')})` : ''}`, {
-          hint: `ingest your own files with \`distilrank ingest --name ${dataset} --items … --queries … --judgments … --scale …\`; built-in data sets (ingested on first use): ${Object.keys(DATASETS).join(', ')}`,
-        });
+        throw new DistilrankError(
+          'STORE_NOT_FOUND',
+          `data set "${dataset}" is not in the store ${store.path}${held.length ? ` (the store holds: ${held.join(', ')})` : ''}`,
+          {
+            hint: `ingest your own files with \`distilrank ingest --name ${dataset} --items … --queries … --judgments … --scale …\`; built-in data sets (ingested on first use): ${Object.keys(DATASETS).join(', ')}`,
+          },
+        );
       }
       note(g, `${dataset} is not in the store yet: ingesting it first`);
       const t0 = performance.now();
@@ -180,8 +187,23 @@ export async function evaluateModel(g: GlobalOptions, dataset: Dataset, o: Evalu
 }
 
 /** A teacher's labels for training (its newest label set, or `labelSet`), as `train` and `embed` read them. */
-export function loadTeacherLabels(store: Store, dataset: string, teacherName: string, weight: number, limit: number | undefined, cachePath: string | undefined, labelSet?: string) {
-  return readTeacherLabels({ dataset: store.dataset(dataset), teacher: teacherName, weight, ...(limit !== undefined ? { limit } : {}), ...(cachePath !== undefined ? { cachePath } : {}), ...(labelSet !== undefined ? { labelSet } : {}) });
+export function loadTeacherLabels(
+  store: Store,
+  dataset: string,
+  teacherName: string,
+  weight: number,
+  limit: number | undefined,
+  cachePath: string | undefined,
+  labelSet?: string,
+) {
+  return readTeacherLabels({
+    dataset: store.dataset(dataset),
+    teacher: teacherName,
+    weight,
+    ...(limit !== undefined ? { limit } : {}),
+    ...(cachePath !== undefined ? { cachePath } : {}),
+    ...(labelSet !== undefined ? { labelSet } : {}),
+  });
 }
 
 /** The store, a teacher for one of its data sets, and the label cache: what `label` and `teacher eval` work with. */
@@ -201,4 +223,3 @@ export async function openTeacherJob(
     throw e;
   }
 }
-

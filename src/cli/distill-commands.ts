@@ -7,9 +7,8 @@ import { cpSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { replaceDirAtomic, writeFileAtomic } from '../core/index.ts';
+import { replaceDirAtomic, writeFileAtomic, DistilrankError } from '../core/index.ts';
 import { DEFAULT_CPU_USD_PER_HOUR, DEFAULT_MULTIPLES, formatStudy, runDistillStudy, studySections, type DistillStudy } from '../studies/index.ts';
-import { DistilrankError } from '../core/index.ts';
 import { writeHtmlReport } from '../eval/index.ts';
 import { DEFAULT_CONCURRENCY, LabelCache, type LabelBudget } from '../label/index.ts';
 import type { Dataset } from '../store/index.ts';
@@ -35,21 +34,26 @@ export interface StudyCliOptions {
 function parseMultiples(v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
   if (!xs.length || xs.some((x) => !Number.isFinite(x) || x <= 0)) {
-    throw new DistilrankError('BAD_OPTION', `--multiples must be positive numbers separated by commas, got "${v}"`, { field: 'multiples', hint: 'e.g. --multiples 1,2,5,10' });
+    throw new DistilrankError('BAD_OPTION', `--multiples must be positive numbers separated by commas, got "${v}"`, {
+      field: 'multiples',
+      hint: 'e.g. --multiples 1,2,5,10',
+    });
   }
   return xs;
 }
 
 function nonNegativeInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got "${v}"`, { field: 'negatives', hint: 'e.g. --negatives 20' });
+  if (!Number.isInteger(n) || n < 0)
+    throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got "${v}"`, { field: 'negatives', hint: 'e.g. --negatives 20' });
   return n;
 }
 
 function positiveNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!(n > 0) || !Number.isFinite(n)) throw new DistilrankError('BAD_OPTION', `--${name} must be a positive number, got "${v}"`, { field: name, hint: `e.g. --${name} 1` });
+    if (!(n > 0) || !Number.isFinite(n))
+      throw new DistilrankError('BAD_OPTION', `--${name} must be a positive number, got "${v}"`, { field: name, hint: `e.g. --${name} 1` });
     return n;
   };
 }
@@ -117,12 +121,19 @@ export function studyReport(path: string, title: string, studies: readonly Disti
 export function registerDistillCommands(program: Command, g: () => GlobalOptions): void {
   program
     .command('distill')
-    .description('the distillation study: student on human labels vs + teacher labels at several multiples (scaling curve), and quality/latency/cost per model (ROI table)')
+    .description(
+      'the distillation study: student on human labels vs + teacher labels at several multiples (scaling curve), and quality/latency/cost per model (ROI table)',
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')} (local is trained first when absent)`, 'local')
     .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', parseMultiples, [...DEFAULT_MULTIPLES])
     .option('--teacher-weight <x>', 'loss weight of teacher rows (human rows weigh 1)', positiveNumber('teacher-weight'), 1)
-    .option('--negatives <n>', 'sampled unjudged BM25 candidates per training query as L1 rows in the distilled students, as in the human-only one (0: none, only the teacher labels)', nonNegativeInt, DEFAULT_NEGATIVES.perQuery)
+    .option(
+      '--negatives <n>',
+      'sampled unjudged BM25 candidates per training query as L1 rows in the distilled students, as in the human-only one (0: none, only the teacher labels)',
+      nonNegativeInt,
+      DEFAULT_NEGATIVES.perQuery,
+    )
     .option('--concurrency <n>', 'teacher calls in flight', positiveInt('concurrency'), DEFAULT_CONCURRENCY)
     .option('--max-calls <n>', 'budget: teacher calls in this run', positiveInt('max-calls'))
     .option('--max-usd <x>', 'budget: money in this run, at the configured prices', positiveNumber('max-usd'))
@@ -130,29 +141,44 @@ export function registerDistillCommands(program: Command, g: () => GlobalOptions
     .option('--cpu-usd-per-hour <x>', 'price of one core-hour, for the cost of local models', positiveNumber('cpu-usd-per-hour'), DEFAULT_CPU_USD_PER_HOUR)
     .option('--report <file>', 'HTML report (default: distill-DATASET.html beside the store)')
     .option('--json <file>', 'also write the study as JSON')
-    .action(async (o: { dataset: string; teacher: string; multiples: number[]; teacherWeight: number; negatives: number; concurrency: number; maxCalls?: number; maxUsd?: number; cache?: string; cpuUsdPerHour: number; report?: string; json?: string }) => {
-      const store = await storeWithDataset(g(), o.dataset);
-      try {
-        const study = await runStudy(g(), store.dataset(o.dataset), {
-          teacher: o.teacher,
-          multiples: o.multiples,
-          teacherWeight: o.teacherWeight,
-          negatives: o.negatives,
-          concurrency: o.concurrency,
-          budget: { ...(o.maxCalls ? { calls: o.maxCalls } : {}), ...(o.maxUsd ? { usd: o.maxUsd } : {}) },
-          ...(o.cache ? { cache: o.cache } : {}),
-          cpuUsdPerHour: o.cpuUsdPerHour,
-        });
-        console.log(formatStudy(study));
-        const html = resolve(o.report ?? join(dirname(store.path), `distill-${o.dataset}.html`));
-        studyReport(html, `distilrank distillation study — ${o.dataset}`, [study]);
-        console.log(`report: ${html}`);
-        if (o.json) {
-          writeFileAtomic(resolve(o.json), JSON.stringify(study, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-          console.log(`json: ${resolve(o.json)}`);
+    .action(
+      async (o: {
+        dataset: string;
+        teacher: string;
+        multiples: number[];
+        teacherWeight: number;
+        negatives: number;
+        concurrency: number;
+        maxCalls?: number;
+        maxUsd?: number;
+        cache?: string;
+        cpuUsdPerHour: number;
+        report?: string;
+        json?: string;
+      }) => {
+        const store = await storeWithDataset(g(), o.dataset);
+        try {
+          const study = await runStudy(g(), store.dataset(o.dataset), {
+            teacher: o.teacher,
+            multiples: o.multiples,
+            teacherWeight: o.teacherWeight,
+            negatives: o.negatives,
+            concurrency: o.concurrency,
+            budget: { ...(o.maxCalls ? { calls: o.maxCalls } : {}), ...(o.maxUsd ? { usd: o.maxUsd } : {}) },
+            ...(o.cache ? { cache: o.cache } : {}),
+            cpuUsdPerHour: o.cpuUsdPerHour,
+          });
+          console.log(formatStudy(study));
+          const html = resolve(o.report ?? join(dirname(store.path), `distill-${o.dataset}.html`));
+          studyReport(html, `distilrank distillation study — ${o.dataset}`, [study]);
+          console.log(`report: ${html}`);
+          if (o.json) {
+            writeFileAtomic(resolve(o.json), JSON.stringify(study, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+            console.log(`json: ${resolve(o.json)}`);
+          }
+        } finally {
+          store.close();
         }
-      } finally {
-        store.close();
-      }
-    });
+      },
+    );
 }

@@ -4,13 +4,19 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../core/index.ts';
-import { DEFAULT_EMBED_CONFIG, DEFAULT_HASHING, Embeddings, defaultEmbedDir, hasEmbedArtifact, trainEmbeddingsForDataset, type EmbedCard } from '../embed/index.ts';
-import { DistilrankError, unknownName } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError, unknownName, fmt } from '../core/index.ts';
+import {
+  DEFAULT_EMBED_CONFIG,
+  DEFAULT_HASHING,
+  Embeddings,
+  defaultEmbedDir,
+  hasEmbedArtifact,
+  trainEmbeddingsForDataset,
+  type EmbedCard,
+} from '../embed/index.ts';
 import { Bm25Ranker, negativePool } from '../retrieve/index.ts';
 import { parseSplit, type Store } from '../store/index.ts';
 import { TEACHERS } from '../teacher/index.ts';
-import { fmt } from '../core/index.ts';
 import { loadTeacherLabels, note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { createProgress } from './progress.ts';
 
@@ -40,7 +46,9 @@ interface EmbedOptions {
 export function registerEmbedCommands(program: Command, g: () => GlobalOptions): void {
   program
     .command('embed')
-    .description('train the relevance-tuned two-tower embeddings (hashed word + character n-grams; item vectors offline, HNSW index); with --export, write the vectors out')
+    .description(
+      'train the relevance-tuned two-tower embeddings (hashed word + character n-grams; item vectors offline, HNSW index); with --export, write the vectors out',
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--labels <which>', 'training labels: human, or human+teacher (adds the teacher soft labels of the label cache)', 'human')
     .option('--teacher <name>', `with human+teacher: the teacher whose labels to use (${Object.keys(TEACHERS).join(', ')})`, 'llm')
@@ -63,9 +71,16 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
       if (!(EMBED_EXPORT_FORMATS as readonly string[]).includes(o.format)) throw unknownName('format', o.format, EMBED_EXPORT_FORMATS);
       if (o.queries !== undefined && o.queries !== 'all') parseSplit(o.queries);
       if (o.buckets !== undefined && (!Number.isInteger(Math.log2(o.buckets)) || o.buckets < 2 || o.buckets > 2 ** 24)) {
-        throw new DistilrankError('BAD_OPTION', `--buckets must be a power of two between 2 and 2^24, got ${o.buckets}`, { field: 'buckets', hint: 'e.g. --buckets 262144' });
+        throw new DistilrankError('BAD_OPTION', `--buckets must be a power of two between 2 and 2^24, got ${o.buckets}`, {
+          field: 'buckets',
+          hint: 'e.g. --buckets 262144',
+        });
       }
-      if (!(o.teacherWeight > 0)) throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, { field: 'teacher-weight', hint: 'e.g. --teacher-weight 0.5' });
+      if (!(o.teacherWeight > 0))
+        throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, {
+          field: 'teacher-weight',
+          hint: 'e.g. --teacher-weight 0.5',
+        });
       const store = await storeWithDataset(g(), o.dataset);
       try {
         const dir = resolve(o.out ?? defaultEmbedDir(store.path, o.dataset));
@@ -95,7 +110,8 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
 }
 
 async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir: string): Promise<EmbedCard> {
-  const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
+  const teacher =
+    o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
   if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
   const epochs = o.epochs ?? DEFAULT_EMBED_CONFIG.epochs;
   const bar = createProgress('train embeddings (epochs)', g().quiet);
@@ -151,8 +167,10 @@ function exportVectors(store: Store, o: EmbedOptions, dir: string, file: string)
       file,
       (function* () {
         yield `${JSON.stringify({ kind: 'meta', embedding: e.id, dataset: o.dataset, dim: e.dim, items: e.itemIds.length, queries: queries.length, metric: 'cosine (unit vectors: dot product)' })}\n`;
-        for (let i = 0; i < e.itemIds.length; i++) yield `${JSON.stringify({ kind: 'item', id: e.itemIds[i], vector: round(e.vectors.subarray(i * e.dim, (i + 1) * e.dim)) })}\n`;
-        for (let i = 0; i < queries.length; i++) yield `${JSON.stringify({ kind: 'query', id: queries[i]!.id, text: queries[i]!.text, vector: round(qvec.subarray(i * e.dim, (i + 1) * e.dim)) })}\n`;
+        for (let i = 0; i < e.itemIds.length; i++)
+          yield `${JSON.stringify({ kind: 'item', id: e.itemIds[i], vector: round(e.vectors.subarray(i * e.dim, (i + 1) * e.dim)) })}\n`;
+        for (let i = 0; i < queries.length; i++)
+          yield `${JSON.stringify({ kind: 'query', id: queries[i]!.id, text: queries[i]!.text, vector: round(qvec.subarray(i * e.dim, (i + 1) * e.dim)) })}\n`;
       })(),
     );
   } else {
@@ -163,5 +181,7 @@ function exportVectors(store: Store, o: EmbedOptions, dir: string, file: string)
       writeFileAtomic(`${file}.queries.ids.json`, `${JSON.stringify({ embedding: e.id, dataset: o.dataset, ids: queries.map((q) => q.id) })}\n`);
     }
   }
-  console.log(`exported ${e.itemIds.length} item${queries.length ? ` and ${queries.length} query` : ''} vectors (embedding ${e.id}, dim ${e.dim}, ${o.format}) to ${file}`);
+  console.log(
+    `exported ${e.itemIds.length} item${queries.length ? ` and ${queries.length} query` : ''} vectors (embedding ${e.id}, dim ${e.dim}, ${o.format}) to ${file}`,
+  );
 }

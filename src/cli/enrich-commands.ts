@@ -4,10 +4,18 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CaptionCache, imageUrlOf, runCaptionJob, VlmCaptioner, vlmConfigFromEnv, type CaptionItem } from '../enrich/index.ts';
+import {
+  CaptionCache,
+  imageUrlOf,
+  runCaptionJob,
+  VlmCaptioner,
+  vlmConfigFromEnv,
+  type CaptionItem,
+  DEFAULT_IMAGE_TIMEOUT_MS,
+  DEFAULT_MAX_IMAGE_BYTES,
+} from '../enrich/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { DEFAULT_CONCURRENCY } from '../jobs/index.ts';
-import { DEFAULT_IMAGE_TIMEOUT_MS, DEFAULT_MAX_IMAGE_BYTES } from '../enrich/index.ts';
 import type { Store } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { createProgress } from './progress.ts';
@@ -41,10 +49,15 @@ export function registerEnrichCommands(program: Command, g: () => GlobalOptions)
 
   enrich
     .command('captions')
-    .description('caption each item image with a vision-language model (OpenAI-compatible endpoint, DISTILRANK_VLM_*): images fetched under SSRF rules, captions cached and paid once, budgeted, resumable')
+    .description(
+      'caption each item image with a vision-language model (OpenAI-compatible endpoint, DISTILRANK_VLM_*): images fetched under SSRF rules, captions cached and paid once, budgeted, resumable',
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--model <name>', 'VLM model name (default: DISTILRANK_VLM_MODEL)')
-    .option('--image-field <name>', 'where the image URL is: image_url (the column) or the name of a field or attribute (default: the column, else a field that looks like an image URL)')
+    .option(
+      '--image-field <name>',
+      'where the image URL is: image_url (the column) or the name of a field or attribute (default: the column, else a field that looks like an image URL)',
+    )
     .option('--concurrency <n>', 'calls in flight', positiveInt('concurrency'), DEFAULT_CONCURRENCY)
     .option('--max-calls <n>', 'budget: calls in this run', positiveInt('max-calls'))
     .option('--max-tokens <n>', 'budget: input + output tokens in this run', positiveInt('max-tokens'))
@@ -62,7 +75,10 @@ export function registerEnrichCommands(program: Command, g: () => GlobalOptions)
       const cache = CaptionCache.open(resolve(o.cache ?? CaptionCache.defaultPath(store.path)), { create: true });
       try {
         const items = captionItems(store, o.dataset, o.imageField);
-        note(g(), `VLM ${captioner.model} (prompt ${captioner.promptVersion}, images sent as ${captioner.config.imageMode === 'url' ? 'URLs' : 'data: URLs'}); ${items.length} items; cache ${cache.path}`);
+        note(
+          g(),
+          `VLM ${captioner.model} (prompt ${captioner.promptVersion}, images sent as ${captioner.config.imageMode === 'url' ? 'URLs' : 'data: URLs'}); ${items.length} items; cache ${cache.path}`,
+        );
         const bar = createProgress(`captions ${o.dataset}`, g().quiet);
         const controller = new AbortController();
         const stop = () => controller.abort();

@@ -8,19 +8,24 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { DATASETS, parseScale } from '../ingest/index.ts';
-import { DistilrankError, isDistilrankError, unknownName } from '../core/index.ts';
+import { DATASETS, parseScale, loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded, type DatasetBundle, type Sourced } from '../ingest/index.ts';
+import { DistilrankError, isDistilrankError, unknownName, fmt, table } from '../core/index.ts';
 import { confusionSection, confusionSvg, evalTableSection, evaluate, writeHtmlReport, splitQrels, DEFAULT_MEASURES, type EvalReport } from '../eval/index.ts';
 import { parseMeasure, writeQrels } from '../metrics/index.ts';
-import { loadItems, loadJudgments, loadLogEvents, loadQueries, type Loaded } from '../ingest/index.ts';
-import { createRanker, RANKERS } from '../models/index.ts';
-import { DEFAULT_CANDIDATES, DEFAULT_NEGATIVES, STUDENT_MLP_CONFIG, defaultStudentDir, trainStudent, writeStudentArtifact, type StudentRanker } from '../student/index.ts';
-import { checkModelName, loadModel, MODEL_NAMES } from '../models/index.ts';
+import { createRanker, RANKERS, checkModelName, loadModel, MODEL_NAMES } from '../models/index.ts';
+import {
+  DEFAULT_CANDIDATES,
+  DEFAULT_NEGATIVES,
+  STUDENT_MLP_CONFIG,
+  defaultStudentDir,
+  trainStudent,
+  writeStudentArtifact,
+  type StudentRanker,
+} from '../student/index.ts';
 import { buildPool, DEFAULT_CONCURRENCY, exportBatch, importBatch, runLabelJob } from '../label/index.ts';
 import { LlmTeacher, TEACHERS, trainLocalTeacher, type Teacher } from '../teacher/index.ts';
-import { evaluateTeacher } from '../studies/index.ts';
+import { evaluateTeacher, DEFAULT_MULTIPLES, formatStudy, studySections } from '../studies/index.ts';
 import { checkDatasetName, parseSplit, Store, type IngestResult } from '../store/index.ts';
-import { type DatasetBundle, type Sourced } from '../ingest/index.ts';
 import {
   DEFAULT_STORE,
   describeIngest,
@@ -38,9 +43,7 @@ import {
   type GlobalOptions,
 } from './common.ts';
 import { registerDistillCommands, runStudy } from './distill-commands.ts';
-import { DEFAULT_MULTIPLES, formatStudy, studySections } from '../studies/index.ts';
 import { registerEmbedCommands } from './embed-commands.ts';
-import { fmt, table } from '../core/index.ts';
 import { registerEnrichCommands } from './enrich-commands.ts';
 import { createProgress } from './progress.ts';
 import { fieldSources, registerRepresentCommands } from './represent-commands.ts';
@@ -80,58 +83,87 @@ export function buildProgram(): Command {
     .option('--queries <file>', 'queries (.tsv or .jsonl)')
     .option('--judgments <file>', 'judgments (TREC qrels, or .csv query_id,item_id,grade[,rater])')
     .option('--logs <file>', 'search-log events (.jsonl)')
-    .option('--scale <spec>', 'native scale of your judgments: a name (levels-1-5, graded-0-4, quepid-0-3, trec-0-2, binary-0-1) or GRADE:LEVEL pairs, e.g. 0:1,1:3,2:4,3:5')
+    .option(
+      '--scale <spec>',
+      'native scale of your judgments: a name (levels-1-5, graded-0-4, quepid-0-3, trec-0-2, binary-0-1) or GRADE:LEVEL pairs, e.g. 0:1,1:3,2:4,3:5',
+    )
     .option('--description <text>', 'one line describing your data set')
     .option('--split-seed <seed>', 'seed of the train/dev/test split by query')
     .option('--no-download', 'never download a missing public data set')
-    .action(async (o: { dataset?: string; name?: string; items?: string; queries?: string; judgments?: string; logs?: string; scale?: string; description?: string; splitSeed?: string; download: boolean }) => {
-      const store = Store.open(storePath(g()), { create: true });
-      try {
-        const t0 = performance.now();
-        let result: IngestResult;
-        if (o.dataset) {
-          const stray = (['name', 'items', 'queries', 'judgments', 'logs', 'scale', 'description'] as const).filter((f) => o[f] !== undefined);
-          if (stray.length) {
-            throw new DistilrankError('BAD_OPTION', `--dataset loads a built-in data set; --${stray.join(', --')} ${stray.length > 1 ? 'are' : 'is'} for your own files`, {
-              field: 'dataset',
-              hint: 'give either --dataset NAME, or --name with --items, --queries, --judgments and --scale',
-            });
-          }
-          result = await ingestBuiltin(g(), store, o.dataset, { download: o.download, ...(o.splitSeed ? { splitSeed: o.splitSeed } : {}) });
-        } else {
-          for (const [flag, v] of [['name', o.name], ['items', o.items], ['queries', o.queries], ['judgments', o.judgments], ['scale', o.scale]] as const) {
-            if (!v) {
-              throw new DistilrankError('BAD_OPTION', `--${flag} is required to ingest your own files`, {
-                field: flag,
-                hint: 'e.g. distilrank ingest --name shop --items items.jsonl --queries queries.tsv --judgments qrels.txt --scale graded-0-4 (or --dataset NAME for a built-in one)',
-              });
+    .action(
+      async (o: {
+        dataset?: string;
+        name?: string;
+        items?: string;
+        queries?: string;
+        judgments?: string;
+        logs?: string;
+        scale?: string;
+        description?: string;
+        splitSeed?: string;
+        download: boolean;
+      }) => {
+        const store = Store.open(storePath(g()), { create: true });
+        try {
+          const t0 = performance.now();
+          let result: IngestResult;
+          if (o.dataset) {
+            const stray = (['name', 'items', 'queries', 'judgments', 'logs', 'scale', 'description'] as const).filter((f) => o[f] !== undefined);
+            if (stray.length) {
+              throw new DistilrankError(
+                'BAD_OPTION',
+                `--dataset loads a built-in data set; --${stray.join(', --')} ${stray.length > 1 ? 'are' : 'is'} for your own files`,
+                {
+                  field: 'dataset',
+                  hint: 'give either --dataset NAME, or --name with --items, --queries, --judgments and --scale',
+                },
+              );
             }
+            result = await ingestBuiltin(g(), store, o.dataset, { download: o.download, ...(o.splitSeed ? { splitSeed: o.splitSeed } : {}) });
+          } else {
+            for (const [flag, v] of [
+              ['name', o.name],
+              ['items', o.items],
+              ['queries', o.queries],
+              ['judgments', o.judgments],
+              ['scale', o.scale],
+            ] as const) {
+              if (!v) {
+                throw new DistilrankError('BAD_OPTION', `--${flag} is required to ingest your own files`, {
+                  field: flag,
+                  hint: 'e.g. distilrank ingest --name shop --items items.jsonl --queries queries.tsv --judgments qrels.txt --scale graded-0-4 (or --dataset NAME for a built-in one)',
+                });
+              }
+            }
+            checkDatasetName(o.name!);
+            const scale = parseScale(o.scale!);
+            const sourced = <T>(l: Loaded<T>): Array<Sourced<T>> => l.records.map((r, i) => ({ ...r, origin: { file: l.file, line: l.lines[i]! } }));
+            const items = loadItems(o.items!);
+            const queries = loadQueries(o.queries!);
+            const judgments = loadJudgments(o.judgments!);
+            const setName = 'default';
+            const bundle: DatasetBundle = {
+              name: o.name!,
+              description: o.description ?? `user data set ${o.name}`,
+              source: [o.items, o.queries, o.judgments, o.logs]
+                .filter(Boolean)
+                .map((p) => resolve(p!))
+                .join(', '),
+              mapping: scale,
+              defaultJudgmentSet: setName,
+              items: sourced(items),
+              queries: sourced(queries),
+              judgments: sourced(judgments).map((j) => ({ ...j, source: setName })),
+              ...(o.logs ? { logEvents: sourced(loadLogEvents(o.logs)) } : {}),
+            };
+            result = ingestBundle(g(), store, bundle, o.splitSeed);
           }
-          checkDatasetName(o.name!);
-          const scale = parseScale(o.scale!);
-          const sourced = <T>(l: Loaded<T>): Array<Sourced<T>> => l.records.map((r, i) => ({ ...r, origin: { file: l.file, line: l.lines[i]! } }));
-          const items = loadItems(o.items!);
-          const queries = loadQueries(o.queries!);
-          const judgments = loadJudgments(o.judgments!);
-          const setName = 'default';
-          const bundle: DatasetBundle = {
-            name: o.name!,
-            description: o.description ?? `user data set ${o.name}`,
-            source: [o.items, o.queries, o.judgments, o.logs].filter(Boolean).map((p) => resolve(p!)).join(', '),
-            mapping: scale,
-            defaultJudgmentSet: setName,
-            items: sourced(items),
-            queries: sourced(queries),
-            judgments: sourced(judgments).map((j) => ({ ...j, source: setName })),
-            ...(o.logs ? { logEvents: sourced(loadLogEvents(o.logs)) } : {}),
-          };
-          result = ingestBundle(g(), store, bundle, o.splitSeed);
+          console.log(describeIngest(result, (performance.now() - t0) / 1000));
+        } finally {
+          store.close();
         }
-        console.log(describeIngest(result, (performance.now() - t0) / 1000));
-      } finally {
-        store.close();
-      }
-    });
+      },
+    );
 
   program
     .command('datasets')
@@ -145,7 +177,9 @@ export function buildProgram(): Command {
         if (!infos.length) return console.log(`the store ${store.path} is empty: run \`distilrank ingest --dataset NAME\``);
         for (const d of infos) {
           console.log(`${d.name}: ${d.description}`);
-          console.log(`  ${d.items} items, ${d.queries} queries, ${d.judgments} judgments (sets: ${d.judgmentSets.join(', ')}; default ${d.defaultJudgmentSet})`);
+          console.log(
+            `  ${d.items} items, ${d.queries} queries, ${d.judgments} judgments (sets: ${d.judgmentSets.join(', ')}; default ${d.defaultJudgmentSet})`,
+          );
           console.log(`  split seed "${d.splitSeed}" ${JSON.stringify(d.splitFractions)}; BM25 field weights ${JSON.stringify(d.fieldWeights)}`);
           console.log(`  scale ${d.scale.name}: ${d.scale.description}`);
           for (const r of d.scale.rows) console.log(`    ${r.native.padStart(5)} → ${r.level === null ? 'dropped' : `L${r.level}`}  ${r.note}`);
@@ -169,46 +203,63 @@ export function buildProgram(): Command {
     .option('--labels', 'also label metrics (accuracy, κ, RMSE) under rerank; rankers are calibrated to levels on train (always on for a student)')
     .option('--run <file>', 'write the TREC run that was scored (one protocol only)')
     .option('--json', 'print one JSON object per protocol')
-    .action(async (o: { dataset: string; model: string; protocol: string; split: string; judgments?: string; depth: number; candidates: number; metrics: string; labels?: boolean; run?: string; json?: boolean }) => {
-      const split = parseSplit(o.split);
-      const protocols = protocolsOf(o.protocol);
-      if (o.run && protocols.length > 1) {
-        throw new DistilrankError('BAD_OPTION', '--run needs a single protocol', { field: 'run', hint: 'add --protocol rerank or --protocol retrieval' });
-      }
-      const measures = o.metrics.split(',').map((s) => s.trim()).filter(Boolean);
-      measures.forEach(parseMeasure); // fail on a bad name before any work
-      checkModelName(o.model);
-      if (o.candidates < o.depth) {
-        throw new DistilrankError('BAD_OPTION', `--candidates ${o.candidates} is below --depth ${o.depth}`, {
-          field: 'candidates',
-          hint: 'a re-ranker returns at most as many items as it re-ranks: give --candidates of at least --depth',
-        });
-      }
-      const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
-      try {
-        const reports = await evaluateModel(g(), dataset, {
-          model: o.model,
-          split,
-          protocols,
-          depth: o.depth,
-          candidates: o.candidates,
-          measures,
-          labels: Boolean(o.labels),
-          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
-          ...(o.run ? { runFile: o.run } : {}),
-          onReport: (r) => {
-            if (o.json) console.log(JSON.stringify(r));
-          },
-        });
-        if (!o.json) {
-          console.log(`${o.dataset}, split ${split}, judgments ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3 means L4 and up`);
-          console.log(reportTable(reports, measures));
+    .action(
+      async (o: {
+        dataset: string;
+        model: string;
+        protocol: string;
+        split: string;
+        judgments?: string;
+        depth: number;
+        candidates: number;
+        metrics: string;
+        labels?: boolean;
+        run?: string;
+        json?: boolean;
+      }) => {
+        const split = parseSplit(o.split);
+        const protocols = protocolsOf(o.protocol);
+        if (o.run && protocols.length > 1) {
+          throw new DistilrankError('BAD_OPTION', '--run needs a single protocol', { field: 'run', hint: 'add --protocol rerank or --protocol retrieval' });
         }
-      } finally {
-        store.close();
-      }
-    });
+        const measures = o.metrics
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        measures.forEach(parseMeasure); // fail on a bad name before any work
+        checkModelName(o.model);
+        if (o.candidates < o.depth) {
+          throw new DistilrankError('BAD_OPTION', `--candidates ${o.candidates} is below --depth ${o.depth}`, {
+            field: 'candidates',
+            hint: 'a re-ranker returns at most as many items as it re-ranks: give --candidates of at least --depth',
+          });
+        }
+        const store = await storeWithDataset(g(), o.dataset);
+        const dataset = store.dataset(o.dataset);
+        try {
+          const reports = await evaluateModel(g(), dataset, {
+            model: o.model,
+            split,
+            protocols,
+            depth: o.depth,
+            candidates: o.candidates,
+            measures,
+            labels: Boolean(o.labels),
+            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+            ...(o.run ? { runFile: o.run } : {}),
+            onReport: (r) => {
+              if (o.json) console.log(JSON.stringify(r));
+            },
+          });
+          if (!o.json) {
+            console.log(`${o.dataset}, split ${split}, judgments ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3 means L4 and up`);
+            console.log(reportTable(reports, measures));
+          }
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   program
     .command('train')
@@ -223,50 +274,80 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/student-LABELS)')
     .option('--epochs <n>', 'maximum epochs (early stopping on dev decides)', positiveInt('epochs'))
     .option('--seed <n>', 'random seed', (v) => Number(v))
-    .option('--negatives <n>', 'unjudged BM25 candidates per training query used as L1 rows (default: 20 with human labels, 0 with teacher labels)', (v) => Number(v))
+    .option('--negatives <n>', 'unjudged BM25 candidates per training query used as L1 rows (default: 20 with human labels, 0 with teacher labels)', (v) =>
+      Number(v),
+    )
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
     .option(
       '--embedding',
       "add the two-tower cosine feature (twotower_cosine) from the data set's embeddings (`distilrank embed` writes them beside the store); eval and serve then load the student with those embeddings",
     )
-    .action(async (o: { negatives?: number; dataset: string; labels: string; teacher: string; teacherWeight: number; teacherPairs?: number; labelSet?: string; judgments?: string; out?: string; epochs?: number; seed?: number; cache?: string; embedding?: boolean }) => {
-      if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
-      if (o.negatives !== undefined && !(Number.isInteger(o.negatives) && o.negatives >= 0)) {
-        throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got ${o.negatives}`, { field: 'negatives', hint: 'e.g. --negatives 20' });
-      }
-      if (!(o.teacherWeight > 0)) throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, { field: 'teacher-weight', hint: 'e.g. --teacher-weight 0.5' });
-      const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
-      try {
-        const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
-        const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
-        if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
-        const bar = createProgress('train student (epochs)', g().quiet);
-        const t0 = performance.now();
-        const trained = await trainStudent({
-          dataset,
-          labels: o.labels as 'human' | 'human+teacher',
-          ...(teacher ? { teacher } : {}),
-          ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
-          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
-          ...(o.embedding ? { embedding: 'default' as const } : {}),
-          config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
-          onStage: (stage) => note(g(), `train: ${stage}`),
-          onEpoch: (e) => bar.update(e.epoch, o.epochs ?? STUDENT_MLP_CONFIG.epochs),
-        });
-        bar.stop();
-        writeStudentArtifact(out, trained.onnx, trained.card);
-        const c = trained.card;
-        console.log(
-          `trained student on ${o.dataset} (${c.labels} labels): ${c.split.train.pairs} train pairs / ${c.split.dev.pairs} dev pairs, ` +
-            `${c.features.length} features${c.embedding ? ` (twotower_cosine from embeddings ${c.embedding.id})` : ''}, best epoch ${c.training.bestEpoch} of ${c.training.epochs}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-        );
-        console.log(`dev: ${Object.entries(c.metrics).map(([k, v]) => `${k.replace(/^dev /, '')} ${fmt(v)}`).join(', ')}`);
-        console.log(`ONNX parity (max |Δp| on dev): ${c.onnxParityMaxAbsDiff.toExponential(2)}; artifact: ${out}`);
-      } finally {
-        store.close();
-      }
-    });
+    .action(
+      async (o: {
+        negatives?: number;
+        dataset: string;
+        labels: string;
+        teacher: string;
+        teacherWeight: number;
+        teacherPairs?: number;
+        labelSet?: string;
+        judgments?: string;
+        out?: string;
+        epochs?: number;
+        seed?: number;
+        cache?: string;
+        embedding?: boolean;
+      }) => {
+        if (o.labels !== 'human' && o.labels !== 'human+teacher') throw unknownName('label source', o.labels, ['human', 'human+teacher']);
+        if (o.negatives !== undefined && !(Number.isInteger(o.negatives) && o.negatives >= 0)) {
+          throw new DistilrankError('BAD_OPTION', `--negatives must be a whole number ≥ 0, got ${o.negatives}`, {
+            field: 'negatives',
+            hint: 'e.g. --negatives 20',
+          });
+        }
+        if (!(o.teacherWeight > 0))
+          throw new DistilrankError('BAD_OPTION', `--teacher-weight must be positive, got ${o.teacherWeight}`, {
+            field: 'teacher-weight',
+            hint: 'e.g. --teacher-weight 0.5',
+          });
+        const store = await storeWithDataset(g(), o.dataset);
+        const dataset = store.dataset(o.dataset);
+        try {
+          const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
+          const teacher =
+            o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
+          if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
+          const bar = createProgress('train student (epochs)', g().quiet);
+          const t0 = performance.now();
+          const trained = await trainStudent({
+            dataset,
+            labels: o.labels as 'human' | 'human+teacher',
+            ...(teacher ? { teacher } : {}),
+            ...(o.negatives !== undefined ? { negatives: { ...DEFAULT_NEGATIVES, perQuery: o.negatives } } : {}),
+            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+            ...(o.embedding ? { embedding: 'default' as const } : {}),
+            config: { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
+            onStage: (stage) => note(g(), `train: ${stage}`),
+            onEpoch: (e) => bar.update(e.epoch, o.epochs ?? STUDENT_MLP_CONFIG.epochs),
+          });
+          bar.stop();
+          writeStudentArtifact(out, trained.onnx, trained.card);
+          const c = trained.card;
+          console.log(
+            `trained student on ${o.dataset} (${c.labels} labels): ${c.split.train.pairs} train pairs / ${c.split.dev.pairs} dev pairs, ` +
+              `${c.features.length} features${c.embedding ? ` (twotower_cosine from embeddings ${c.embedding.id})` : ''}, best epoch ${c.training.bestEpoch} of ${c.training.epochs}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          );
+          console.log(
+            `dev: ${Object.entries(c.metrics)
+              .map(([k, v]) => `${k.replace(/^dev /, '')} ${fmt(v)}`)
+              .join(', ')}`,
+          );
+          console.log(`ONNX parity (max |Δp| on dev): ${c.onnxParityMaxAbsDiff.toExponential(2)}; artifact: ${out}`);
+        } finally {
+          store.close();
+        }
+      },
+    );
 
   program
     .command('explain')
@@ -279,7 +360,10 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { dataset: string; query: string; item: string; model: string; top: number; json?: boolean }) => {
       if (o.model !== 'student' && !o.model.startsWith('student:')) {
-        throw new DistilrankError('BAD_OPTION', `only a student can explain its scores, not "${o.model}"`, { field: 'model', hint: 'use --model student or --model student:PATH' });
+        throw new DistilrankError('BAD_OPTION', `only a student can explain its scores, not "${o.model}"`, {
+          field: 'model',
+          hint: 'use --model student or --model student:PATH',
+        });
       }
       const store = await storeWithDataset(g(), o.dataset);
       const dataset = store.dataset(o.dataset);
@@ -291,7 +375,12 @@ export function buildProgram(): Command {
           const [item] = store.items(o.dataset, [o.item]);
           console.log(`query "${o.query}" · item ${o.item}: ${item?.title ?? ''}`);
           console.log(`expected level ${fmt(ex.expectedLevel, 2)}; P(L1…L5) = ${ex.probabilities.map((p) => fmt(p, 3)).join(' ')}`);
-          console.log(table(['feature', 'value', 'push'], ex.contributions.slice(0, o.top).map((c) => [c.feature, fmt(c.value, 3), `${c.contribution >= 0 ? '+' : ''}${fmt(c.contribution, 3)}`])));
+          console.log(
+            table(
+              ['feature', 'value', 'push'],
+              ex.contributions.slice(0, o.top).map((c) => [c.feature, fmt(c.value, 3), `${c.contribution >= 0 ? '+' : ''}${fmt(c.contribution, 3)}`]),
+            ),
+          );
           console.log('push: change of the expected level caused by this feature, against its training mean');
         } finally {
           await model.close();
@@ -303,7 +392,9 @@ export function buildProgram(): Command {
 
   program
     .command('label')
-    .description('have a teacher label the unlabelled pool (top-K BM25 candidates of training or logged queries, never dev/test queries): cached, budgeted, resumable')
+    .description(
+      'have a teacher label the unlabelled pool (top-K BM25 candidates of training or logged queries, never dev/test queries): cached, budgeted, resumable',
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')}`, 'llm')
     .option('--k <n>', 'candidates per query', positiveInt('k'), 20)
@@ -313,80 +404,127 @@ export function buildProgram(): Command {
     .option('--max-tokens <n>', 'budget: input + output tokens in this run', positiveInt('max-tokens'))
     .option('--max-usd <x>', 'budget: money in this run, at the configured prices', (v) => Number(v))
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
-    .option('--representation <file>', 'item text representation JSON (default: title, description, fields, attributes; see `distilrank represent`); its id joins the label cache key')
-    .option('--export-batch <file>', 'instead of calling the endpoint: write the uncached pairs as OpenAI batch JSONL (for vllm run-batch or a batch API), with a manifest beside it')
+    .option(
+      '--representation <file>',
+      'item text representation JSON (default: title, description, fields, attributes; see `distilrank represent`); its id joins the label cache key',
+    )
+    .option(
+      '--export-batch <file>',
+      'instead of calling the endpoint: write the uncached pairs as OpenAI batch JSONL (for vllm run-batch or a batch API), with a manifest beside it',
+    )
     .option('--import-batch <file>', 'instead of calling the endpoint: read a batch output JSONL into the label cache (with --manifest)')
     .option('--manifest <file>', 'required with --import-batch: the manifest --export-batch wrote beside its file (REQUESTS.jsonl.manifest.json)')
-    .action(async (o: { dataset: string; teacher: string; k: number; queries?: string; concurrency: number; maxCalls?: number; maxTokens?: number; maxUsd?: number; cache?: string; representation?: string; exportBatch?: string; importBatch?: string; manifest?: string }) => {
-      if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
-      if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
-        throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
-      }
-      const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
-      try {
-        const representation = o.representation ? readRepresentation(resolve(o.representation)) : undefined;
-        const pairs = buildPool(dataset, {
-          k: o.k,
-          ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}),
-          ...(representation ? { representation: { config: representation, sources: fieldSources(g(), dataset, representation.fields.map((f) => f.source)) } } : {}),
-        });
-        note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
-        if (o.exportBatch || o.importBatch) {
-          if (!(teacher instanceof LlmTeacher)) {
-            throw new DistilrankError('BAD_OPTION', `batch files are for the llm teacher, not "${teacher.name}"`, { field: 'teacher', hint: 'use --teacher llm' });
-          }
-          if (o.exportBatch) {
-            const r = exportBatch({ cache, teacher, pairs, dataset: o.dataset, path: resolve(o.exportBatch) });
-            console.log(`wrote ${r.written} requests to ${r.path} (${r.alreadyCached} pairs already labelled, ${r.duplicates} duplicates); manifest ${r.manifestPath}`);
-          } else {
-            if (!o.manifest) {
-              throw new DistilrankError('BAD_OPTION', '--import-batch needs the manifest of the export', {
-                field: 'manifest',
-                hint: 'pass --manifest REQUESTS.jsonl.manifest.json (written beside the file --export-batch wrote)',
+    .action(
+      async (o: {
+        dataset: string;
+        teacher: string;
+        k: number;
+        queries?: string;
+        concurrency: number;
+        maxCalls?: number;
+        maxTokens?: number;
+        maxUsd?: number;
+        cache?: string;
+        representation?: string;
+        exportBatch?: string;
+        importBatch?: string;
+        manifest?: string;
+      }) => {
+        if (o.queries !== undefined && o.queries !== 'train' && o.queries !== 'logged') throw unknownName('pool', o.queries, ['train', 'logged']);
+        if (o.maxUsd !== undefined && !(o.maxUsd > 0)) {
+          throw new DistilrankError('BAD_OPTION', `--max-usd must be a positive number, got ${o.maxUsd}`, { field: 'max-usd', hint: 'e.g. --max-usd 5' });
+        }
+        const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
+        try {
+          const representation = o.representation ? readRepresentation(resolve(o.representation)) : undefined;
+          const pairs = buildPool(dataset, {
+            k: o.k,
+            ...(o.queries ? { queries: o.queries as 'train' | 'logged' } : {}),
+            ...(representation
+              ? {
+                  representation: {
+                    config: representation,
+                    sources: fieldSources(
+                      g(),
+                      dataset,
+                      representation.fields.map((f) => f.source),
+                    ),
+                  },
+                }
+              : {}),
+          });
+          note(g(), `teacher ${teacher.name} (${teacher.model}, prompt ${teacher.promptVersion}); pool: ${pairs.length} pairs; cache ${cache.path}`);
+          if (o.exportBatch || o.importBatch) {
+            if (!(teacher instanceof LlmTeacher)) {
+              throw new DistilrankError('BAD_OPTION', `batch files are for the llm teacher, not "${teacher.name}"`, {
+                field: 'teacher',
+                hint: 'use --teacher llm',
               });
             }
-            const r = await importBatch({ cache, teacher, path: resolve(o.importBatch!), manifest: resolve(o.manifest) });
-            console.log(`imported ${r.imported} labels (${r.alreadyCached} already cached, ${r.failed} failed: exported again next time); cost $${r.cost.usd.toFixed(4)}`);
+            if (o.exportBatch) {
+              const r = exportBatch({ cache, teacher, pairs, dataset: o.dataset, path: resolve(o.exportBatch) });
+              console.log(
+                `wrote ${r.written} requests to ${r.path} (${r.alreadyCached} pairs already labelled, ${r.duplicates} duplicates); manifest ${r.manifestPath}`,
+              );
+            } else {
+              if (!o.manifest) {
+                throw new DistilrankError('BAD_OPTION', '--import-batch needs the manifest of the export', {
+                  field: 'manifest',
+                  hint: 'pass --manifest REQUESTS.jsonl.manifest.json (written beside the file --export-batch wrote)',
+                });
+              }
+              const r = await importBatch({ cache, teacher, path: resolve(o.importBatch!), manifest: resolve(o.manifest) });
+              console.log(
+                `imported ${r.imported} labels (${r.alreadyCached} already cached, ${r.failed} failed: exported again next time); cost $${r.cost.usd.toFixed(4)}`,
+              );
+            }
+            return;
           }
-          return;
-        }
-        const bar = createProgress(`label ${o.dataset}`, g().quiet);
-        const controller = new AbortController();
-        const stop = () => controller.abort();
-        process.once('SIGINT', stop);
-        const summary = await runLabelJob({
-          cache,
-          teacher,
-          pairs,
-          dataset: o.dataset,
-          concurrency: o.concurrency,
-          budget: { ...(o.maxCalls ? { calls: o.maxCalls } : {}), ...(o.maxTokens ? { tokens: o.maxTokens } : {}), ...(o.maxUsd ? { usd: o.maxUsd } : {}) },
-          signal: controller.signal,
-          onProgress: (p) => bar.update(p.done, p.total),
-        }).finally(() => {
-          process.off('SIGINT', stop);
-          bar.stop();
-        });
-        const c = summary.cost;
-        console.log(
-          `${o.dataset}: ${summary.pairs} pairs — ${summary.labelled} labelled now, ${summary.cached} already cached, ${summary.duplicates} duplicates, ` +
-            `${summary.failed} failed, ${summary.remaining} remaining; stopped: ${summary.stoppedBy}`,
-        );
-        console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens} input + ${c.outputTokens} output tokens, $${c.usd.toFixed(4)}, ${c.seconds.toFixed(1)} s of calls`);
-        const set = cache.labelSets(o.dataset).find((s) => s.teacher === teacher.name && s.model === teacher.model && s.promptVersion === teacher.promptVersion);
-        if (set) console.log(`label set ${set.id}: ${set.pairs} labelled pairs of ${o.dataset} (train reads it with --labels human+teacher --teacher ${teacher.name})`);
-        if (summary.stoppedBy === 'fatal') {
-          throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${summary.error?.message ?? 'unknown error'}`, {
-            field: 'teacher',
-            hint: 'fix the endpoint settings (DISTILRANK_LLM_*) and run the same command again: labels already paid for are kept',
+          const bar = createProgress(`label ${o.dataset}`, g().quiet);
+          const controller = new AbortController();
+          const stop = () => controller.abort();
+          process.once('SIGINT', stop);
+          const summary = await runLabelJob({
+            cache,
+            teacher,
+            pairs,
+            dataset: o.dataset,
+            concurrency: o.concurrency,
+            budget: { ...(o.maxCalls ? { calls: o.maxCalls } : {}), ...(o.maxTokens ? { tokens: o.maxTokens } : {}), ...(o.maxUsd ? { usd: o.maxUsd } : {}) },
+            signal: controller.signal,
+            onProgress: (p) => bar.update(p.done, p.total),
+          }).finally(() => {
+            process.off('SIGINT', stop);
+            bar.stop();
           });
+          const c = summary.cost;
+          console.log(
+            `${o.dataset}: ${summary.pairs} pairs — ${summary.labelled} labelled now, ${summary.cached} already cached, ${summary.duplicates} duplicates, ` +
+              `${summary.failed} failed, ${summary.remaining} remaining; stopped: ${summary.stoppedBy}`,
+          );
+          console.log(
+            `cost of this run: ${c.calls} calls, ${c.inputTokens} input + ${c.outputTokens} output tokens, $${c.usd.toFixed(4)}, ${c.seconds.toFixed(1)} s of calls`,
+          );
+          const set = cache
+            .labelSets(o.dataset)
+            .find((s) => s.teacher === teacher.name && s.model === teacher.model && s.promptVersion === teacher.promptVersion);
+          if (set)
+            console.log(
+              `label set ${set.id}: ${set.pairs} labelled pairs of ${o.dataset} (train reads it with --labels human+teacher --teacher ${teacher.name})`,
+            );
+          if (summary.stoppedBy === 'fatal') {
+            throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${summary.error?.message ?? 'unknown error'}`, {
+              field: 'teacher',
+              hint: 'fix the endpoint settings (DISTILRANK_LLM_*) and run the same command again: labels already paid for are kept',
+            });
+          }
+        } finally {
+          cache.close();
+          store.close();
+          await (teacher as Teacher).close?.();
         }
-      } finally {
-        cache.close();
-        store.close();
-        await (teacher as Teacher).close?.();
-      }
-    });
+      },
+    );
 
   const teacherCmd = program.command('teacher').description('train the local teacher, or measure a teacher against held-out human labels');
 
@@ -408,8 +546,14 @@ export function buildProgram(): Command {
           onStage: (stage) => note(g(), `teacher train: ${stage}`),
         });
         const m = trained.card.metrics as Record<string, number>;
-        console.log(`trained the local teacher on ${o.dataset} in ${((performance.now() - t0) / 1000).toFixed(1)} s (not an LLM); artifact: ${trained.dir ?? '(not written)'}`);
-        console.log(`dev: ${Object.entries(m).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+        console.log(
+          `trained the local teacher on ${o.dataset} in ${((performance.now() - t0) / 1000).toFixed(1)} s (not an LLM); artifact: ${trained.dir ?? '(not written)'}`,
+        );
+        console.log(
+          `dev: ${Object.entries(m)
+            .map(([k, v]) => `${k} ${fmt(v)}`)
+            .join(', ')}`,
+        );
       } finally {
         store.close();
       }
@@ -417,7 +561,9 @@ export function buildProgram(): Command {
 
   teacherCmd
     .command('eval')
-    .description('label the dev and test human-judged pairs with a teacher (through the label cache: paid once), calibrate on dev, report agreement on test; draws the confusion matrix')
+    .description(
+      'label the dev and test human-judged pairs with a teacher (through the label cache: paid once), calibrate on dev, report agreement on test; draws the confusion matrix',
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--teacher <name>', `teacher: ${Object.keys(TEACHERS).join(', ')}`, 'llm')
     .option('--judgments <set>', "judgment set (default: the data set's default)")
@@ -426,72 +572,106 @@ export function buildProgram(): Command {
     .option('--cache <file>', 'label cache (default: labels.sqlite beside the store)')
     .option('--svg <file>', 'write the calibrated confusion matrix as SVG')
     .option('--json', 'print the report as JSON')
-    .action(async (o: { dataset: string; teacher: string; judgments?: string; concurrency: number; maxCalls?: number; cache?: string; svg?: string; json?: boolean }) => {
-      const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
-      try {
-        // Rankings of the systems we have, to compare human and teacher qrels (Kendall τ).
-        const systems = [];
-        for (const name of ['random', 'bm25']) {
-          const ranker = createRanker(name, dataset);
-          systems.push({ name, run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
-        }
-        for (const name of ['student', 'student-distilled']) {
-          try {
-            const m = await loadModel(name, dataset);
-            systems.push({ name, run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker: m.ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run });
-            await m.close();
-          } catch (e) {
-            if (!isDistilrankError(e) || e.code !== 'FILE_NOT_FOUND') throw e;
+    .action(
+      async (o: {
+        dataset: string;
+        teacher: string;
+        judgments?: string;
+        concurrency: number;
+        maxCalls?: number;
+        cache?: string;
+        svg?: string;
+        json?: boolean;
+      }) => {
+        const { store, dataset, teacher, cache } = await openTeacherJob(g(), o.dataset, o.teacher, o.cache);
+        try {
+          // Rankings of the systems we have, to compare human and teacher qrels (Kendall τ).
+          const systems = [];
+          for (const name of ['random', 'bm25']) {
+            const ranker = createRanker(name, dataset);
+            systems.push({
+              name,
+              run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) })).run,
+            });
           }
-        }
-        const bar = createProgress(`teacher eval ${o.teacher}`, g().quiet);
-        const report = await evaluateTeacher({
-          dataset,
-          teacher,
-          cache,
-          concurrency: o.concurrency,
-          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
-          ...(o.maxCalls ? { budget: { calls: o.maxCalls } } : {}),
-          systems,
-          onProgress: (_stage, p) => bar.update(p.done, p.total),
-        });
-        bar.stop();
-        if (report.jobs.calibration.stoppedBy === 'fatal' || report.jobs.evaluation.stoppedBy === 'fatal') {
-          const err = report.jobs.calibration.error ?? report.jobs.evaluation.error;
-          throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${err?.message ?? 'unknown error'}`, {
-            field: 'teacher',
-            hint: 'fix the endpoint settings and run the same command again: labels already paid for are kept',
+          for (const name of ['student', 'student-distilled']) {
+            try {
+              const m = await loadModel(name, dataset);
+              systems.push({
+                name,
+                run: (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker: m.ranker, ...(o.judgments ? { judgmentSet: o.judgments } : {}) }))
+                  .run,
+              });
+              await m.close();
+            } catch (e) {
+              if (!isDistilrankError(e) || e.code !== 'FILE_NOT_FOUND') throw e;
+            }
+          }
+          const bar = createProgress(`teacher eval ${o.teacher}`, g().quiet);
+          const report = await evaluateTeacher({
+            dataset,
+            teacher,
+            cache,
+            concurrency: o.concurrency,
+            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+            ...(o.maxCalls ? { budget: { calls: o.maxCalls } } : {}),
+            systems,
+            onProgress: (_stage, p) => bar.update(p.done, p.total),
           });
-        }
-        if (o.svg) {
-          writeFileSync(
-            resolve(o.svg),
-            confusionSvg(report.calibrated.confusion, { title: `${o.dataset}: ${report.teacher} (${report.model}) vs human, test split, calibrated`, rowLabel: 'human level', colLabel: 'teacher level (argmax)', labels: ['L1', 'L2', 'L3', 'L4', 'L5'] }),
+          bar.stop();
+          if (report.jobs.calibration.stoppedBy === 'fatal' || report.jobs.evaluation.stoppedBy === 'fatal') {
+            const err = report.jobs.calibration.error ?? report.jobs.evaluation.error;
+            throw new DistilrankError('TEACHER_FAILED', `the teacher stopped the job: ${err?.message ?? 'unknown error'}`, {
+              field: 'teacher',
+              hint: 'fix the endpoint settings and run the same command again: labels already paid for are kept',
+            });
+          }
+          if (o.svg) {
+            writeFileSync(
+              resolve(o.svg),
+              confusionSvg(report.calibrated.confusion, {
+                title: `${o.dataset}: ${report.teacher} (${report.model}) vs human, test split, calibrated`,
+                rowLabel: 'human level',
+                colLabel: 'teacher level (argmax)',
+                labels: ['L1', 'L2', 'L3', 'L4', 'L5'],
+              }),
+            );
+            note(g(), `wrote ${o.svg}`);
+          }
+          if (o.json) return console.log(JSON.stringify(report));
+          const cols = ['accuracy', 'macro_F1', 'kappa', 'kappa_quadratic', 'RMSE_expected_level', 'NLL'] as const;
+          console.log(
+            `${o.dataset}: teacher ${report.teacher} (${report.model}, prompt ${report.promptVersion}) vs human labels; calibrated on ${report.pairs.calibration} dev pairs (T=${fmt(report.calibration.temperature, 3)}), measured on ${report.pairs.evaluation} test pairs`,
           );
-          note(g(), `wrote ${o.svg}`);
+          console.log(
+            table(
+              ['', ...cols],
+              [
+                ['raw', ...cols.map((c) => fmt((report.raw.metrics as Record<string, number>)[c] ?? NaN))],
+                ['calibrated', ...cols.map((c) => fmt((report.calibrated.metrics as Record<string, number>)[c] ?? NaN))],
+              ],
+            ),
+          );
+          console.log(
+            `as a ranker of each test query's judged items (raw expected level): ${report.rerank.measure} ${fmt(report.rerank.value)} over ${report.rerank.queries} queries`,
+          );
+          console.log(`confusion (calibrated; rows: human L1…L5, columns: teacher L1…L5):`);
+          for (const [i, row] of report.calibrated.confusion.entries()) console.log(`  L${i + 1}  ${row.map((x) => String(x).padStart(6)).join('')}`);
+          if (report.systems) {
+            console.log(
+              `system rankings by ${report.systems.measure ?? 'nDCG@10'} with human vs teacher qrels: Kendall τ = ${fmt(report.systems.kendallTau, 3)}`,
+            );
+          }
+          const c = report.cost.total;
+          console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens + c.outputTokens} tokens, $${c.usd.toFixed(4)} (cached labels are free)`);
+          for (const n of report.notes) console.log(`note: ${n}`);
+        } finally {
+          cache.close();
+          store.close();
+          await teacher.close?.();
         }
-        if (o.json) return console.log(JSON.stringify(report));
-        const cols = ['accuracy', 'macro_F1', 'kappa', 'kappa_quadratic', 'RMSE_expected_level', 'NLL'] as const;
-        console.log(`${o.dataset}: teacher ${report.teacher} (${report.model}, prompt ${report.promptVersion}) vs human labels; calibrated on ${report.pairs.calibration} dev pairs (T=${fmt(report.calibration.temperature, 3)}), measured on ${report.pairs.evaluation} test pairs`);
-        console.log(table(['', ...cols], [
-          ['raw', ...cols.map((c) => fmt((report.raw.metrics as Record<string, number>)[c] ?? NaN))],
-          ['calibrated', ...cols.map((c) => fmt((report.calibrated.metrics as Record<string, number>)[c] ?? NaN))],
-        ]));
-        console.log(`as a ranker of each test query's judged items (raw expected level): ${report.rerank.measure} ${fmt(report.rerank.value)} over ${report.rerank.queries} queries`);
-        console.log(`confusion (calibrated; rows: human L1…L5, columns: teacher L1…L5):`);
-        for (const [i, row] of report.calibrated.confusion.entries()) console.log(`  L${i + 1}  ${row.map((x) => String(x).padStart(6)).join('')}`);
-        if (report.systems) {
-          console.log(`system rankings by ${report.systems.measure ?? 'nDCG@10'} with human vs teacher qrels: Kendall τ = ${fmt(report.systems.kendallTau, 3)}`);
-        }
-        const c = report.cost.total;
-        console.log(`cost of this run: ${c.calls} calls, ${c.inputTokens + c.outputTokens} tokens, $${c.usd.toFixed(4)} (cached labels are free)`);
-        for (const n of report.notes) console.log(`note: ${n}`);
-      } finally {
-        cache.close();
-        store.close();
-        await teacher.close?.();
-      }
-    });
+      },
+    );
 
   program
     .command('export-qrels')
@@ -517,10 +697,14 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the main job end to end on the Icecat/Chorus catalogue: ingest, baselines, train the student, evaluation table, teacher + distillation (scaling curve, ROI table), HTML report')
+    .description(
+      'the main job end to end on the Icecat/Chorus catalogue: ingest, baselines, train the student, evaluation table, teacher + distillation (scaling curve, ROI table), HTML report',
+    )
     .option('--dataset <name>', 'data set to run the demo on', 'icecat-chorus')
     .option('--teacher <name>', `teacher for the distillation step: ${Object.keys(TEACHERS).join(', ')} (local: trained here, not an LLM)`, 'local')
-    .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', (v: string) => v.split(',').map(Number), [...DEFAULT_MULTIPLES])
+    .option('--multiples <list>', 'teacher labels as multiples of the human-labelled training pairs', (v: string) => v.split(',').map(Number), [
+      ...DEFAULT_MULTIPLES,
+    ])
     .option('--serve', 'end by serving the catalogue on 127.0.0.1 (default on a terminal outside CI)')
     .option('--no-serve', 'do not serve at the end')
     .option('--port <n>', 'port of the service', (v) => (v === '0' ? 0 : positiveInt('port')(v)), 8787)
@@ -533,7 +717,9 @@ export function buildProgram(): Command {
         console.log(`1. ingest: ${describeIngest(await ingestBuiltin(g(), store, o.dataset), (performance.now() - t0) / 1000)}`);
         const dataset = store.dataset(o.dataset);
         const info = dataset;
-        console.log(`   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`);
+        console.log(
+          `   scale ${info.scale.name} → 5 levels: ${info.scale.rows.map((r) => `${r.native}→${r.level === null ? '-' : `L${r.level}`}`).join(', ')}`,
+        );
         const t1 = performance.now();
         const trained = await trainStudent({ dataset, labels: 'human', onStage: (stage) => note(g(), `train: ${stage}`) });
         const dir = defaultStudentDir(store.path, o.dataset, 'human');
@@ -549,13 +735,23 @@ export function buildProgram(): Command {
         for (const model of ['random', 'bm25', 'student']) {
           reports.push(...(await evaluateModel(g(), dataset, { model, split: 'test', protocols: ['rerank', 'retrieval'], labels: true })));
         }
-        console.log(`3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`);
-        console.log(`   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`);
+        console.log(
+          `3. evaluation on the test split (${reports[0]!.queries} queries, judgments: ${reports[0]!.judgmentSet}; gains L1=0 … L5=4; rel=3: L4 and up)`,
+        );
+        console.log(
+          `   rerank: order each query's judged items · retrieval: whole catalogue, top 100, unjudged = not relevant (the student re-ranks BM25's top ${DEFAULT_CANDIDATES})`,
+        );
         console.log(reportTable(reports));
         const studentRerank = reports.find((r) => r.model.startsWith('student') && r.protocol === 'rerank');
         const t4 = performance.now();
-        console.log(`4. teacher (${o.teacher}${TEACHERS[o.teacher]?.isLLM ? '' : ': NOT an LLM, an ensemble over expensive features trained on the human labels'}) labels BM25 candidates of the training queries; the student distils them`);
-        const study = await runStudy(g(), store.dataset(o.dataset), { teacher: o.teacher, multiples: o.multiples, humanStudent: { dir, trainSeconds: (t2 - t1) / 1000 } });
+        console.log(
+          `4. teacher (${o.teacher}${TEACHERS[o.teacher]?.isLLM ? '' : ': NOT an LLM, an ensemble over expensive features trained on the human labels'}) labels BM25 candidates of the training queries; the student distils them`,
+        );
+        const study = await runStudy(g(), store.dataset(o.dataset), {
+          teacher: o.teacher,
+          multiples: o.multiples,
+          humanStudent: { dir, trainSeconds: (t2 - t1) / 1000 },
+        });
         console.log(formatStudy(study));
         console.log(`   in ${((performance.now() - t4) / 1000).toFixed(1)} s; the best distilled student is now \`--model student-distilled\``);
         const htmlPath = resolve(dirname(store.path), 'demo-report.html');
@@ -569,7 +765,11 @@ export function buildProgram(): Command {
               text: "rerank: order each query's judged items. retrieval: whole catalogue, top 100, unjudged items count as not relevant; the student re-ranks BM25's top 200. Gains L1=0 … L5=4.",
             }),
             ...(studentRerank?.levels
-              ? [confusionSection(`Student vs human levels (${studentRerank.levels.pairs} judged test pairs)`, studentRerank.levels.confusion, { colLabel: 'student level (argmax)' })]
+              ? [
+                  confusionSection(`Student vs human levels (${studentRerank.levels.pairs} judged test pairs)`, studentRerank.levels.confusion, {
+                    colLabel: 'student level (argmax)',
+                  }),
+                ]
               : []),
             ...studySections(study),
           ],

@@ -7,24 +7,44 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../core/index.ts';
-import { CaptionCache } from '../enrich/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError, fmt, table } from '../core/index.ts';
+import {
+  CaptionCache,
+  ABLATION_ORDER,
+  ACTION_SOURCES,
+  DEFAULT_LONG_CLICK_MS,
+  DEFAULT_REPRESENTATION,
+  DEFAULT_SIMULATED_EVENTS,
+  FIELD_SOURCE_NAMES,
+  buildItemText,
+  readRepresentation,
+  representationId,
+  simulateLogs,
+  storedActions,
+  type AggregatedActions,
+  type FieldSource,
+  type FieldSources,
+} from '../enrich/index.ts';
 import { parseIsoTime } from '../ingest/index.ts';
-import { ABLATION_ORDER, ACTION_SOURCES, DEFAULT_LONG_CLICK_MS, DEFAULT_REPRESENTATION, DEFAULT_SIMULATED_EVENTS, FIELD_SOURCE_NAMES, buildItemText, readRepresentation, representationId, simulateLogs, storedActions, type AggregatedActions, type FieldSource, type FieldSources } from '../enrich/index.ts';
 import { DEFAULT_ABLATION_SETTINGS, runAblation, type AblationModel, type AblationResult } from '../studies/index.ts';
 import { parseSplit, type Dataset } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
-import { fmt, table } from '../core/index.ts';
 
 function parseTime(v: string): number {
   const t = /^\d+$/.test(v.trim()) ? Number(v) : parseIsoTime(v);
-  if (!Number.isFinite(t)) throw new DistilrankError('BAD_OPTION', `--cutoff must be epoch milliseconds or an ISO-8601 time, got "${v}"`, { field: 'cutoff', hint: 'e.g. --cutoff 2025-06-01' });
+  if (!Number.isFinite(t))
+    throw new DistilrankError('BAD_OPTION', `--cutoff must be epoch milliseconds or an ISO-8601 time, got "${v}"`, {
+      field: 'cutoff',
+      hint: 'e.g. --cutoff 2025-06-01',
+    });
   return t;
 }
 
 function parseFields(v: string, option: string): FieldSource[] {
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const f of list) {
     if (!(FIELD_SOURCE_NAMES as string[]).includes(f)) {
       throw new DistilrankError('BAD_OPTION', `--${option}: unknown field "${f}"`, { field: option, hint: `use: ${FIELD_SOURCE_NAMES.join(', ')}` });
@@ -61,7 +81,12 @@ function loadActions(g: GlobalOptions, dataset: Dataset, o: ActionOptions): Aggr
  * (when it lists an action field) and captions from the caption cache beside the store (when it
  * lists `caption` and `enrich captions` has run).
  */
-export function fieldSources(g: GlobalOptions, dataset: Dataset, fields: readonly FieldSource[], o: ActionOptions = {}): FieldSources & { actions?: AggregatedActions } {
+export function fieldSources(
+  g: GlobalOptions,
+  dataset: Dataset,
+  fields: readonly FieldSource[],
+  o: ActionOptions = {},
+): FieldSources & { actions?: AggregatedActions } {
   const sources: FieldSources & { actions?: AggregatedActions } = {};
   const actions = fields.some((f) => ACTION_SOURCES.includes(f)) ? loadActions(g, dataset, o) : undefined;
   if (actions) sources.actions = actions;
@@ -106,7 +131,7 @@ export function ablationHeader(r: AblationResult): string {
 export function registerRepresentCommands(program: Command, g: () => GlobalOptions): void {
   program
     .command('represent')
-    .description("show an item text representation: its id (part of the teacher-label cache key) and the text it builds for some items")
+    .description('show an item text representation: its id (part of the teacher-label cache key) and the text it builds for some items')
     .requiredOption('--dataset <name>', 'data set')
     .option('--representation <file>', 'representation JSON (default: title, description, fields, attributes; see docs/design.md)')
     .option('--item <id...>', 'items to show (default: the first --limit items)')
@@ -120,7 +145,12 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
       const store = await storeWithDataset(g(), o.dataset);
       const dataset = store.dataset(o.dataset);
       try {
-        const sources = fieldSources(g(), dataset, config.fields.map((f) => f.source), o);
+        const sources = fieldSources(
+          g(),
+          dataset,
+          config.fields.map((f) => f.source),
+          o,
+        );
         const actions = sources.actions;
         const ids = o.item ?? store.itemIds(o.dataset).slice(0, o.limit);
         const items = store.items(o.dataset, ids);
@@ -133,7 +163,9 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
           return;
         }
         console.log(`representation ${id}${actions?.stats.simulated ? ' (user actions from SIMULATED logs)' : ''}`);
-        console.log(`fields: ${config.fields.map((f) => `${f.source}${f.maxTokens ? `≤${f.maxTokens}` : ''}`).join(', ')}; at most ${config.maxChars} characters`);
+        console.log(
+          `fields: ${config.fields.map((f) => `${f.source}${f.maxTokens ? `≤${f.maxTokens}` : ''}`).join(', ')}; at most ${config.maxChars} characters`,
+        );
         for (const t of texts) console.log(`\n# ${t.id}\n${t.text}`);
       } finally {
         store.close();
@@ -142,7 +174,9 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
 
   program
     .command('simulate-logs')
-    .description('write SIMULATED search logs for a data set (position-based click model, relevance from the training split\'s human labels only; see docs/design.md)')
+    .description(
+      "write SIMULATED search logs for a data set (position-based click model, relevance from the training split's human labels only; see docs/design.md)",
+    )
     .requiredOption('--dataset <name>', 'data set')
     .option('--events <n>', 'at least this many events (clicks, long clicks, saves)', positiveInt('events'), DEFAULT_SIMULATED_EVENTS)
     .option('--seed <n>', 'random seed', (v) => Number(v), 1)
@@ -175,7 +209,9 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
           return;
         }
         console.log(
-          `SIMULATED logs for ${o.dataset}: ${summary.events} events (${Object.entries(byAction).map(([a, n]) => `${a} ${n}`).join(', ')}) from ${summary.sessions} sessions over ${summary.queries} training queries, ` +
+          `SIMULATED logs for ${o.dataset}: ${summary.events} events (${Object.entries(byAction)
+            .map(([a, n]) => `${a} ${n}`)
+            .join(', ')}) from ${summary.sessions} sessions over ${summary.queries} training queries, ` +
             `${summary.from.slice(0, 10)} … ${summary.to.slice(0, 10)}; click model read ${summary.trainJudgments} training judgments only` +
             `${removed ? `; replaced ${removed} earlier simulated events` : ''} (${summary.seconds.toFixed(1)} s)`,
         );
@@ -196,45 +232,67 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .option('--teacher-epochs <n>', 'local teacher: maximum epochs', positiveInt('teacher-epochs'), DEFAULT_ABLATION_SETTINGS.teacherEpochs)
     .option('--student-epochs <n>', 'student: maximum epochs', positiveInt('student-epochs'), DEFAULT_ABLATION_SETTINGS.studentEpochs)
     .option('--candidates <n>', 'retrieval protocol: BM25 candidates re-ranked', positiveInt('candidates'), DEFAULT_ABLATION_SETTINGS.candidates)
-    .option('--cutoff <time>', 'user-action fields only from log events before this time (epoch ms or ISO-8601; default: all); evaluation queries are always left out')
+    .option(
+      '--cutoff <time>',
+      'user-action fields only from log events before this time (epoch ms or ISO-8601; default: all); evaluation queries are always left out',
+    )
     .option('--window-days <n>', 'user-action fields only from the last N days before the cut-off', positiveInt('window-days'))
     .option('--no-actions', 'do not read search logs (no user-action rows)')
     .option('--json <file>', 'also write the table as JSON')
-    .action(async (o: { dataset: string; order: string; from?: string; split: string; judgments?: string; models: string; teacherEpochs: number; studentEpochs: number; candidates: number; json?: string } & ActionOptions) => {
-      const order = parseFields(o.order, 'order');
-      const from = o.from !== undefined ? parseFields(o.from, 'from')[0] : undefined;
-      const split = parseSplit(o.split);
-      const models = o.models.split(',').map((m) => m.trim());
-      for (const m of models) {
-        if (m !== 'bm25' && m !== 'teacher' && m !== 'student') throw new DistilrankError('BAD_OPTION', `--models: unknown model "${m}"`, { field: 'models', hint: 'a comma-separated list of bm25, teacher, student' });
-      }
-      const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
-      try {
-        const sources = fieldSources(g(), dataset, order, o);
-        const actions = sources.actions;
-        const result = await runAblation({
-          dataset,
-          order,
-          ...(from ? { from } : {}),
-          sources,
-          simulatedActions: actions?.stats.simulated ?? false,
-          split,
-          ...(o.judgments ? { judgmentSet: o.judgments } : {}),
-          models: models as AblationModel[],
-          settings: { teacherEpochs: o.teacherEpochs, studentEpochs: o.studentEpochs, candidates: o.candidates },
-          workDir: join(tmpdir(), `distilrank-ablate-${process.pid}`),
-          onStage: (s) => note(g(), `ablate: ${s}`),
-        });
-        console.log(ablationHeader(result));
-        console.log(ablationTable(result));
-        console.log(`(${result.seconds.toFixed(0)} s)`);
-        if (o.json) {
-          writeFileAtomic(resolve(o.json), `${JSON.stringify(result, null, 2)}\n`);
-          note(g(), `wrote ${resolve(o.json)}`);
+    .action(
+      async (
+        o: {
+          dataset: string;
+          order: string;
+          from?: string;
+          split: string;
+          judgments?: string;
+          models: string;
+          teacherEpochs: number;
+          studentEpochs: number;
+          candidates: number;
+          json?: string;
+        } & ActionOptions,
+      ) => {
+        const order = parseFields(o.order, 'order');
+        const from = o.from !== undefined ? parseFields(o.from, 'from')[0] : undefined;
+        const split = parseSplit(o.split);
+        const models = o.models.split(',').map((m) => m.trim());
+        for (const m of models) {
+          if (m !== 'bm25' && m !== 'teacher' && m !== 'student')
+            throw new DistilrankError('BAD_OPTION', `--models: unknown model "${m}"`, {
+              field: 'models',
+              hint: 'a comma-separated list of bm25, teacher, student',
+            });
         }
-      } finally {
-        store.close();
-      }
-    });
+        const store = await storeWithDataset(g(), o.dataset);
+        const dataset = store.dataset(o.dataset);
+        try {
+          const sources = fieldSources(g(), dataset, order, o);
+          const actions = sources.actions;
+          const result = await runAblation({
+            dataset,
+            order,
+            ...(from ? { from } : {}),
+            sources,
+            simulatedActions: actions?.stats.simulated ?? false,
+            split,
+            ...(o.judgments ? { judgmentSet: o.judgments } : {}),
+            models: models as AblationModel[],
+            settings: { teacherEpochs: o.teacherEpochs, studentEpochs: o.studentEpochs, candidates: o.candidates },
+            workDir: join(tmpdir(), `distilrank-ablate-${process.pid}`),
+            onStage: (s) => note(g(), `ablate: ${s}`),
+          });
+          console.log(ablationHeader(result));
+          console.log(ablationTable(result));
+          console.log(`(${result.seconds.toFixed(0)} s)`);
+          if (o.json) {
+            writeFileAtomic(resolve(o.json), `${JSON.stringify(result, null, 2)}\n`);
+            note(g(), `wrote ${resolve(o.json)}`);
+          }
+        } finally {
+          store.close();
+        }
+      },
+    );
 }

@@ -5,16 +5,16 @@
  */
 import { Option, type Command } from 'commander';
 import { DistilrankError } from '../core/index.ts';
-import { RANKERS } from '../models/index.ts';
+import { RANKERS, checkModelName, MODEL_NAMES } from '../models/index.ts';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_RATE_LIMIT, startServer, type RunningServer } from '../serve/index.ts';
 import { DEFAULT_CANDIDATES } from '../student/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
-import { checkModelName, MODEL_NAMES } from '../models/index.ts';
 
 function nonNegative(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new DistilrankError('BAD_OPTION', `--${name} must be a number ≥ 0, got "${v}"`, { field: name, hint: `e.g. --${name} 100` });
+    if (!Number.isFinite(n) || n < 0)
+      throw new DistilrankError('BAD_OPTION', `--${name} must be a number ≥ 0, got "${v}"`, { field: name, hint: `e.g. --${name} 100` });
     return n;
   };
 }
@@ -52,7 +52,11 @@ export function registerServeCommands(program: Command, g: () => GlobalOptions):
     .addOption(new Option('--log', 'log every request as a JSON line on stdout'))
     .action(async (o: ServeCommandOptions) => {
       checkModelName(o.model);
-      if (!RANKERS[o.retriever]) throw new DistilrankError('UNKNOWN_NAME', `unknown retriever "${o.retriever}"`, { field: 'retriever', hint: `use one of: ${Object.keys(RANKERS).join(', ')}` });
+      if (!RANKERS[o.retriever])
+        throw new DistilrankError('UNKNOWN_NAME', `unknown retriever "${o.retriever}"`, {
+          field: 'retriever',
+          hint: `use one of: ${Object.keys(RANKERS).join(', ')}`,
+        });
       // Ingest a built-in data set on first use, then serve the store read-only.
       const store = await storeWithDataset(g(), o.dataset);
       const path = store.path;

@@ -12,8 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import usearch from 'usearch';
-import { replaceDirAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { replaceDirAtomic, DistilrankError } from '../core/index.ts';
 import { checkFusionWeights } from '../retrieve/index.ts';
 import type { FusionCard } from './fusion.ts';
 import type { TowerWeights, TwoTowerWeights } from './model.ts';
@@ -24,7 +23,6 @@ export type UsearchIndex = InstanceType<typeof Index>;
 
 export const EMBED_FORMAT = 'distilrank-embed';
 export const EMBED_FORMAT_VERSION = 1;
-
 
 /** HNSW parameters: chosen so recall@10 vs exact search stays ≥ 0.95 (test/embed.test.ts checks it). */
 export const INDEX_CONFIG = Object.freeze({ connectivity: 16, expansionAdd: 64, expansionSearch: 128 });
@@ -82,7 +80,12 @@ function towerTensors(prefix: string, t: TowerWeights, dim: number, hidden: numb
 
 function tensorsOf(m: TwoTowerWeights): Array<[string, number[], Float32Array]> {
   const { dim, hidden, hashing } = m.config;
-  return [['table', [hashing.buckets, dim], m.table], ['idf', [hashing.buckets], m.idf], ...towerTensors('query', m.query, dim, hidden), ...towerTensors('item', m.item, dim, hidden)];
+  return [
+    ['table', [hashing.buckets, dim], m.table],
+    ['idf', [hashing.buckets], m.idf],
+    ...towerTensors('query', m.query, dim, hidden),
+    ...towerTensors('item', m.item, dim, hidden),
+  ];
 }
 
 function bytesOf(parts: readonly Float32Array[]): Buffer {
@@ -93,16 +96,36 @@ const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('h
 
 export function buildIndex(vectors: Float32Array, dim: number): { index: UsearchIndex; seconds: number } {
   const t0 = performance.now();
-  const index = new Index({ dimensions: dim, metric: MetricKind.Cos, connectivity: INDEX_CONFIG.connectivity, expansion_add: INDEX_CONFIG.expansionAdd, expansion_search: INDEX_CONFIG.expansionSearch, quantization: ScalarKind.F32, multi: false });
+  const index = new Index({
+    dimensions: dim,
+    metric: MetricKind.Cos,
+    connectivity: INDEX_CONFIG.connectivity,
+    expansion_add: INDEX_CONFIG.expansionAdd,
+    expansion_search: INDEX_CONFIG.expansionSearch,
+    quantization: ScalarKind.F32,
+    multi: false,
+  });
   const n = vectors.length / dim;
-  if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), vectors, 0); // all cores: the graph may differ between runs, the vectors never do
+  if (n > 0)
+    index.add(
+      BigUint64Array.from({ length: n }, (_, i) => BigInt(i)),
+      vectors,
+      0,
+    ); // all cores: the graph may differ between runs, the vectors never do
   return { index, seconds: (performance.now() - t0) / 1000 };
 }
 
 export type EmbedCardInput = Omit<EmbedCard, 'format' | 'formatVersion' | 'id' | 'createdAt' | 'tensors' | 'items' | 'index' | 'sha256' | 'config'>;
 
 /** Write the artifact (atomically); builds the index; returns the card written. */
-export function writeEmbedArtifact(dir: string, model: TwoTowerWeights, config: EmbedTrainConfig, itemIds: readonly string[], vectors: Float32Array, info: EmbedCardInput): EmbedCard {
+export function writeEmbedArtifact(
+  dir: string,
+  model: TwoTowerWeights,
+  config: EmbedTrainConfig,
+  itemIds: readonly string[],
+  vectors: Float32Array,
+  info: EmbedCardInput,
+): EmbedCard {
   const tensors = tensorsOf(model);
   const weights = bytesOf(tensors.map((t) => t[2]));
   const itemBytes = bytesOf([vectors]);
@@ -166,16 +189,24 @@ export function readEmbedArtifact(dir: string): EmbedArtifact {
     throw mismatch(`card.json is not valid JSON (${(e as Error).message})`, cardPath);
   }
   if (typeof card !== 'object' || card === null || card.format !== EMBED_FORMAT || card.formatVersion !== EMBED_FORMAT_VERSION) {
-    throw mismatch(`artifact format ${String(card?.format)} v${String(card?.formatVersion)}; this distilrank reads ${EMBED_FORMAT} v${EMBED_FORMAT_VERSION}`, cardPath);
+    throw mismatch(
+      `artifact format ${String(card?.format)} v${String(card?.formatVersion)}; this distilrank reads ${EMBED_FORMAT} v${EMBED_FORMAT_VERSION}`,
+      cardPath,
+    );
   }
   if (card.fusion !== undefined) checkFusionWeights(card.fusion?.weights, 'fusion.weights', cardPath);
   const files = ['weights.bin', 'items.f32', 'items.json', 'index.usearch'].map((f) => join(dir, f));
-  for (const f of files) if (!existsSync(f)) throw mismatch(`the artifact lacks ${f}`, f, 'the folder was partly copied: copy it whole, or retrain with distilrank embed');
+  for (const f of files)
+    if (!existsSync(f)) throw mismatch(`the artifact lacks ${f}`, f, 'the folder was partly copied: copy it whole, or retrain with distilrank embed');
   const weights = readFileSync(files[0]!);
   const items = readFileSync(files[1]!);
   const idsJson = readFileSync(files[2]!, 'utf8');
   if (sha(weights) !== card.sha256.weights || sha(items) !== card.sha256.items || sha(idsJson) !== card.sha256.itemIds) {
-    throw mismatch('the artifact files do not match the checksums in card.json', dir, 'the artifact was modified or partly copied: copy it whole, or retrain with distilrank embed');
+    throw mismatch(
+      'the artifact files do not match the checksums in card.json',
+      dir,
+      'the artifact was modified or partly copied: copy it whole, or retrain with distilrank embed',
+    );
   }
   const all = f32(weights);
   const { dim, hidden } = card.config;
@@ -188,7 +219,13 @@ export function readEmbedArtifact(dir: string): EmbedArtifact {
   }
   if (at !== all.length) throw mismatch(`weights.bin holds ${all.length} floats, the card's tensors ${at}`, files[0]!);
   const tower = (p: string): TowerWeights => ({ w1: parts.get(`${p}.w1`)!, b1: parts.get(`${p}.b1`)!, w2: parts.get(`${p}.w2`)!, b2: parts.get(`${p}.b2`)! });
-  const model: TwoTowerWeights = { config: { hashing: card.config.hashing, dim, hidden }, table: parts.get('table')!, idf: parts.get('idf')!, query: tower('query'), item: tower('item') };
+  const model: TwoTowerWeights = {
+    config: { hashing: card.config.hashing, dim, hidden },
+    table: parts.get('table')!,
+    idf: parts.get('idf')!,
+    query: tower('query'),
+    item: tower('item'),
+  };
   const itemIds = JSON.parse(idsJson) as string[];
   const vectors = f32(items);
   if (vectors.length !== itemIds.length * dim) throw mismatch(`items.f32 holds ${vectors.length} floats for ${itemIds.length} items × ${dim}`, files[1]!);
@@ -199,7 +236,15 @@ export function readEmbedArtifact(dir: string): EmbedArtifact {
     itemIds,
     vectors,
     loadIndex: () => {
-      const index = new Index({ dimensions: dim, metric: MetricKind.Cos, connectivity: card.index.connectivity, expansion_add: card.index.expansionAdd, expansion_search: card.index.expansionSearch, quantization: ScalarKind.F32, multi: false });
+      const index = new Index({
+        dimensions: dim,
+        metric: MetricKind.Cos,
+        connectivity: card.index.connectivity,
+        expansion_add: card.index.expansionAdd,
+        expansion_search: card.index.expansionSearch,
+        quantization: ScalarKind.F32,
+        multi: false,
+      });
       index.load(files[3]!);
       return index;
     },

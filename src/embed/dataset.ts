@@ -35,7 +35,13 @@ export interface TrainForDatasetOptions {
   dataset: Dataset;
   judgmentSet?: string;
   /** Teacher soft labels for pool pairs (train-split or logged queries only), at a loss weight. */
-  teacher?: { labels: ReadonlyArray<{ queryId: string; queryText: string; itemId: string; distribution: readonly number[] }>; weight: number; name: string; model: string; promptVersion: string };
+  teacher?: {
+    labels: ReadonlyArray<{ queryId: string; queryText: string; itemId: string; distribution: readonly number[] }>;
+    weight: number;
+    name: string;
+    model: string;
+    promptVersion: string;
+  };
   /** Candidates for a query text (e.g. BM25's top 200): unjudged ones become sampled negatives. */
   negativePool?: (queryText: string) => string[];
   negativeDepth?: number;
@@ -60,12 +66,20 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
   const human = embedPairs(dataset, 'train', judgmentSet);
   const dev = embedPairs(dataset, 'dev', judgmentSet);
   if (!human.length && !opts.teacher?.labels.length) {
-    throw new DistilrankError('BAD_INPUT', `the train split of ${dataset} has no judged pairs to train embeddings on`, { hint: 'ingest judgments for this data set (or label its pool with a teacher)' });
+    throw new DistilrankError('BAD_INPUT', `the train split of ${dataset} has no judged pairs to train embeddings on`, {
+      hint: 'ingest judgments for this data set (or label its pool with a teacher)',
+    });
   }
   const humanKeys = new Set(human.map((p) => `${p.queryId}\0${p.itemId}`));
   const teacher: EmbedPair[] = (opts.teacher?.labels ?? [])
     .filter((l) => !humanKeys.has(`${l.queryId}\0${l.itemId}`)) // the human label wins
-    .map((l) => ({ queryId: l.queryId, queryText: l.queryText, itemId: l.itemId, gain: l.distribution.reduce((s, p, k) => s + p * k, 0), weight: opts.teacher!.weight }));
+    .map((l) => ({
+      queryId: l.queryId,
+      queryText: l.queryText,
+      itemId: l.itemId,
+      gain: l.distribution.reduce((s, p, k) => s + p * k, 0),
+      weight: opts.teacher!.weight,
+    }));
   const train = [...human, ...teacher];
   const negatives = new Map<string, string[]>();
   if (opts.negativePool) {
@@ -80,7 +94,14 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
   opts.onStage?.('loading items');
   const items = dataset.storedItems(dataset.itemIds());
   opts.onStage?.('training');
-  const trained = await trainEmbeddings({ items, train, dev, negatives, ...(opts.config ? { config: opts.config } : {}), ...(opts.onEpoch ? { onEpoch: opts.onEpoch } : {}) });
+  const trained = await trainEmbeddings({
+    items,
+    train,
+    dev,
+    negatives,
+    ...(opts.config ? { config: opts.config } : {}),
+    ...(opts.onEpoch ? { onEpoch: opts.onEpoch } : {}),
+  });
   let fusion: FusionCard | undefined;
   if (opts.lexical) {
     opts.onStage?.('fusion weights on dev');
@@ -112,10 +133,18 @@ export async function trainEmbeddingsForDataset(opts: TrainForDatasetOptions): P
       splitSeed: dataset.splitSeed,
       train: { human: human.length, teacher: teacher.length, queries: new Set(train.map((p) => p.queryId)).size },
       dev: { pairs: dev.length, queries: new Set(dev.map((p) => p.queryId)).size },
-      teacher: opts.teacher ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight } : null,
+      teacher: opts.teacher
+        ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight }
+        : null,
       negatives: { depth: opts.negativePool ? (opts.negativeDepth ?? 0) : 0, queries: negatives.size },
     },
-    training: { history: trained.history, bestEpoch: trained.bestEpoch, epochs: trained.history.length, seconds: Number(trained.seconds.toFixed(2)), backend: trained.backend },
+    training: {
+      history: trained.history,
+      bestEpoch: trained.bestEpoch,
+      epochs: trained.history.length,
+      seconds: Number(trained.seconds.toFixed(2)),
+      backend: trained.backend,
+    },
     metrics: { [EARLY_STOPPING_METRIC[trained.config.earlyStopping]]: best?.devNdcg10 ?? trained.history[0]?.devNdcg10 ?? 0, ...retrievalMetrics },
     ...(fusion ? { fusion } : {}),
   });

@@ -157,7 +157,11 @@ export class Embeddings {
     }
     const e = Embeddings.load(dir, opts);
     if (e.card.dataset !== dataset.name) {
-      throw new DistilrankError('MODEL_MISMATCH', `the embeddings were trained on ${e.card.dataset}, not ${dataset}`, { file: dir, field: 'dataset', hint: `distilrank embed --dataset ${dataset}` });
+      throw new DistilrankError('MODEL_MISMATCH', `the embeddings were trained on ${e.card.dataset}, not ${dataset}`, {
+        file: dir,
+        field: 'dataset',
+        hint: `distilrank embed --dataset ${dataset}`,
+      });
     }
     const n = dataset.items;
     if (n !== e.itemIds.length) {
@@ -185,7 +189,10 @@ export class Embeddings {
    */
   encodeItems(items: ReadonlyArray<Pick<StoredItem, 'title' | 'description' | 'fields'>>): Float32Array {
     const m = this.artifact.model;
-    return encodeItems(m, items.map((it) => itemBuckets(it, m.config.hashing)));
+    return encodeItems(
+      m,
+      items.map((it) => itemBuckets(it, m.config.hashing)),
+    );
   }
 
   /**
@@ -205,7 +212,13 @@ export class Embeddings {
     };
   }
 
-  private cosinesOver(queryText: string, itemIds: readonly string[], vectors: Float32Array, row: ReadonlyMap<string, number>, missing: (id: string) => never): Float32Array {
+  private cosinesOver(
+    queryText: string,
+    itemIds: readonly string[],
+    vectors: Float32Array,
+    row: ReadonlyMap<string, number>,
+    missing: (id: string) => never,
+  ): Float32Array {
     const q = this.queries.encode(queryText);
     const out = new Float32Array(itemIds.length);
     for (let r = 0; r < itemIds.length; r++) {

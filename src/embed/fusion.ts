@@ -9,8 +9,7 @@
  */
 import { DEFAULT_RETRIEVAL_DEPTH } from '../eval/index.ts';
 import { evaluateRun, type Qrels, type Run } from '../metrics/index.ts';
-import { DEFAULT_LEG_DEPTH, FUSION_GRID, RRF_K, reciprocalRankFusion, type FusionWeights } from '../retrieve/index.ts';
-import type { ScoredItem } from '../retrieve/index.ts';
+import { DEFAULT_LEG_DEPTH, FUSION_GRID, RRF_K, reciprocalRankFusion, type FusionWeights, type ScoredItem } from '../retrieve/index.ts';
 import { queryBuckets } from './hashing.ts';
 import { encodeBuckets, exactTopK, type TwoTowerWeights } from './model.ts';
 
@@ -69,7 +68,9 @@ export async function tuneFusion(input: TuneFusionInput): Promise<TunedFusion> {
   const ids = input.queries.map((q) => q.id);
   const measures = ['nDCG@10', 'R(rel=3)@100'];
   const rows = grid.map((w) => {
-    const run: Run = new Map(ids.map((id) => [id, reciprocalRankFusion([lexicalRuns.get(id)!, denseRuns.get(id)!], RRF_K, [w.bm25, w.vector]).slice(0, DEFAULT_RETRIEVAL_DEPTH)]));
+    const run: Run = new Map(
+      ids.map((id) => [id, reciprocalRankFusion([lexicalRuns.get(id)!, denseRuns.get(id)!], RRF_K, [w.bm25, w.vector]).slice(0, DEFAULT_RETRIEVAL_DEPTH)]),
+    );
     const m = ids.length ? evaluateRun(run, input.qrels, measures, { queries: ids }).mean : { 'nDCG@10': 0, 'R(rel=3)@100': 0 };
     return { bm25: w.bm25, vector: w.vector, devNdcg10: m['nDCG@10']!, devRecall100: m['R(rel=3)@100']! };
   });

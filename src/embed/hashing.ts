@@ -67,7 +67,8 @@ class BucketSet {
 }
 
 export function checkHashingConfig(cfg: HashingConfig): void {
-  if (!Number.isInteger(Math.log2(cfg.buckets)) || cfg.buckets < 2 || cfg.buckets > 2 ** 24) throw new RangeError(`buckets must be a power of two in [2, 2^24], got ${cfg.buckets}`);
+  if (!Number.isInteger(Math.log2(cfg.buckets)) || cfg.buckets < 2 || cfg.buckets > 2 ** 24)
+    throw new RangeError(`buckets must be a power of two in [2, 2^24], got ${cfg.buckets}`);
 }
 
 /** Distinct bucket ids of a query: its words, word bigrams and character n-grams (sorted). */

@@ -21,9 +21,8 @@
  * catalogue (default), or of the judged dev pairs ranked by cosine (earlyStopping: 'judged').
  */
 import * as tf from '@tensorflow/tfjs';
-import { DistilrankError } from '../core/index.ts';
+import { DistilrankError, mulberry32 } from '../core/index.ts';
 import { ndcgAt } from '../metrics/index.ts';
-import { mulberry32 } from '../core/index.ts';
 import type { StoredItem } from '../store/index.ts';
 import { initTfBackend } from '../ml/index.ts';
 import { tokenize } from '../text/index.ts';
@@ -202,7 +201,9 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
   const cfg: EmbedTrainConfig = { ...DEFAULT_EMBED_CONFIG, ...input.config };
   checkHashingConfig(cfg.hashing);
   if (input.train.length < 2) {
-    throw new DistilrankError('BAD_INPUT', `the embeddings need at least 2 labelled training pairs, got ${input.train.length}`, { hint: 'ingest judgments for the train split (or label the pool with a teacher)' });
+    throw new DistilrankError('BAD_INPUT', `the embeddings need at least 2 labelled training pairs, got ${input.train.length}`, {
+      hint: 'ingest judgments for the train split (or label the pool with a teacher)',
+    });
   }
   const { backend } = await initTfBackend();
   const { dim, hidden } = cfg;
@@ -335,7 +336,10 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
 
   /** nDCG@10 of the vector leg on the dev queries: the whole catalogue by exact cosine, judged gains (unjudged 0). */
   const devRetrievalNdcg = (model: TwoTowerWeights): number => {
-    const vectors = encodeItems(model, items.map((_, i) => itemBag(i)));
+    const vectors = encodeItems(
+      model,
+      items.map((_, i) => itemBag(i)),
+    );
     const byQuery = new Map<string, { text: string; gains: Map<string, number> }>();
     for (const p of dev) {
       let q = byQuery.get(p.queryId);
@@ -347,7 +351,11 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
     let sum = 0;
     for (const q of byQuery.values()) {
       encodeBuckets(model, model.query, qbag(q.text), qvec, 0, scratch);
-      sum += ndcgAt(exactTopK(qvec, vectors, dim, 10).map((h) => items[h.row]!.id), q.gains, 10);
+      sum += ndcgAt(
+        exactTopK(qvec, vectors, dim, 10).map((h) => items[h.row]!.id),
+        q.gains,
+        10,
+      );
     }
     return byQuery.size ? sum / byQuery.size : 0;
   };
@@ -371,7 +379,11 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
         return { id: p.itemId, s };
       });
       scored.sort((a, b) => b.s - a.s || (a.id < b.id ? 1 : -1));
-      sum += ndcgAt(scored.map((x) => x.id), gains, 10);
+      sum += ndcgAt(
+        scored.map((x) => x.id),
+        gains,
+        10,
+      );
       count += 1;
     }
     return count ? sum / count : 0;
@@ -390,7 +402,8 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
       const r = mulberry32((cfg.seed * 7919 + epoch) >>> 0);
-      const pairs = cfg.selfPairs > 0 ? [...train, ...selfSupervised(Math.round(cfg.selfPairs * train.length), mulberry32((cfg.seed * 104729 + epoch) >>> 0))] : train;
+      const pairs =
+        cfg.selfPairs > 0 ? [...train, ...selfSupervised(Math.round(cfg.selfPairs * train.length), mulberry32((cfg.seed * 104729 + epoch) >>> 0))] : train;
       const order = shuffled(pairs.length, r);
       let lossSum = 0;
       let batches = 0;
@@ -454,7 +467,9 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
       const model = snapshot();
       const ndcg = devNdcg(model);
       if (!Number.isFinite(trainLoss) || !Number.isFinite(devLoss)) {
-        throw new DistilrankError('TRAINING_FAILED', `embedding training diverged at epoch ${epoch}: train loss ${trainLoss}, dev loss ${devLoss}`, { hint: 'lower --learning-rate' });
+        throw new DistilrankError('TRAINING_FAILED', `embedding training diverged at epoch ${epoch}: train loss ${trainLoss}, dev loss ${devLoss}`, {
+          hint: 'lower --learning-rate',
+        });
       }
       const stats = { epoch, trainLoss, devLoss, devNdcg10: ndcg };
       history.push(stats);
@@ -473,7 +488,10 @@ export async function trainEmbeddings(input: TrainEmbeddingsInput): Promise<Trai
     optimizer.dispose();
   }
 
-  const vectors = encodeItems(best, items.map((_, i) => itemBag(i)));
+  const vectors = encodeItems(
+    best,
+    items.map((_, i) => itemBag(i)),
+  );
   return { model: best, config: cfg, history, bestEpoch, itemIds: items.map((it) => it.id), vectors, seconds: (performance.now() - t0) / 1000, backend };
 
   /** `n` self-supervised pairs: random items (with a title of at least one word), pseudo-queries from their titles. */

@@ -23,15 +23,7 @@ export const PROTOCOLS: Readonly<Record<Protocol, string>> = Object.freeze({
  * Reported by default. Gains are the level index (L1=0 … L5=4); binary measures count an item as
  * relevant from L4 ("relevant") up, i.e. gain ≥ 3 — written rel=3 in the name.
  */
-export const DEFAULT_MEASURES: readonly string[] = [
-  'nDCG@10',
-  'nDCG_exp@10',
-  'nDCG@100',
-  'P(rel=3)@10',
-  'R(rel=3)@100',
-  'AP(rel=3)',
-  'RR(rel=3)',
-];
+export const DEFAULT_MEASURES: readonly string[] = ['nDCG@10', 'nDCG_exp@10', 'nDCG@100', 'P(rel=3)@10', 'R(rel=3)@100', 'AP(rel=3)', 'RR(rel=3)'];
 
 export const DEFAULT_RETRIEVAL_DEPTH = 100;
 
@@ -100,10 +92,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
   const times: number[] = [];
   for (const [i, q] of queries.entries()) {
     const t0 = performance.now();
-    const ranked =
-      opts.protocol === 'rerank'
-        ? await opts.ranker.score(q.text, [...qrels.get(q.id)!.keys()])
-        : await opts.ranker.retrieve(q.text, depth);
+    const ranked = opts.protocol === 'rerank' ? await opts.ranker.score(q.text, [...qrels.get(q.id)!.keys()]) : await opts.ranker.retrieve(q.text, depth);
     times.push(performance.now() - t0);
     run.set(q.id, ranked);
     opts.onProgress?.(i + 1, queries.length);

@@ -23,12 +23,7 @@ export interface LabelReport {
   confusion: number[][];
 }
 
-export async function evaluateLabels(opts: {
-  dataset: Dataset;
-  split: Split;
-  predictor: LevelPredictor;
-  judgmentSet?: string;
-}): Promise<LabelReport> {
+export async function evaluateLabels(opts: { dataset: Dataset; split: Split; predictor: LevelPredictor; judgmentSet?: string }): Promise<LabelReport> {
   const byQuery = new Map<string, Array<{ itemId: string; level: number; expected: number }>>();
   for (const j of opts.dataset.storedJudgments({ split: opts.split, ...(opts.judgmentSet ? { judgmentSet: opts.judgmentSet } : {}) })) {
     const expected = j.soft ? j.soft.reduce((s, p, i) => s + p * (i + 1), 0) : j.level;
@@ -42,7 +37,10 @@ export async function evaluateLabels(opts: {
   for (const q of opts.dataset.storedQueries(opts.split)) {
     const judged = byQuery.get(q.id);
     if (!judged) continue;
-    const predicted = await opts.predictor.predictLevels(q.text, judged.map((j) => j.itemId));
+    const predicted = await opts.predictor.predictLevels(
+      q.text,
+      judged.map((j) => j.itemId),
+    );
     for (const [i, j] of judged.entries()) {
       truth.push(j.level);
       truthExpected.push(j.expected);

@@ -185,7 +185,10 @@ export function lineSvg(series: readonly LineSeries[], opts: LineSvgOptions): st
   svg += `<text x="16" y="${midY}" text-anchor="middle" ${FONT} font-size="12" transform="rotate(-90 16 ${midY})">${escapeXml(opts.yLabel)}</text>\n`;
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length]!;
-    const pts = s.points.filter(ok).slice().sort((a, b) => a.x - b.x);
+    const pts = s.points
+      .filter(ok)
+      .slice()
+      .sort((a, b) => a.x - b.x);
     if (pts.length > 1) {
       svg += `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map((p) => `${f1(px(p.x))},${f1(py(p.y))}`).join(' ')}"/>\n`;
     }

@@ -7,8 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError } from '../core/index.ts';
 import type { EvalReport } from './evaluate.ts';
 import type { LabelReport } from './labels.ts';
 import { confusionSvg, escapeXml, lineSvg, type LineSeries } from './plot.ts';
@@ -39,13 +38,7 @@ export interface HtmlReport {
 }
 
 /** Label-agreement columns, shown by evalTableSection when at least one report has label metrics. */
-export const LABEL_METRICS: ReadonlyArray<keyof LabelReport['metrics']> = [
-  'accuracy',
-  'macro_F1',
-  'kappa',
-  'kappa_quadratic',
-  'RMSE_expected_level',
-];
+export const LABEL_METRICS: ReadonlyArray<keyof LabelReport['metrics']> = ['accuracy', 'macro_F1', 'kappa', 'kappa_quadratic', 'RMSE_expected_level'];
 
 const CSS = `
 :root { color-scheme: light; }
@@ -111,8 +104,7 @@ function renderTable(t: HtmlTable, where: string): string {
  */
 function inlineSvg(svg: string, where: string): string {
   const s = svg.trim();
-  const bad = (why: string) =>
-    new DistilrankError('BAD_INPUT', `${where}: the SVG ${why}`, { hint: 'pass a chart from confusionSvg or lineSvg' });
+  const bad = (why: string) => new DistilrankError('BAD_INPUT', `${where}: the SVG ${why}`, { hint: 'pass a chart from confusionSvg or lineSvg' });
   if (!/^<svg[\s>]/i.test(s) || !/<\/svg>$/i.test(s)) throw bad('must be one <svg>…</svg> element');
   if ((s.match(/<svg[\s>]/gi) ?? []).length !== 1) throw bad('must hold exactly one <svg> element');
   for (const tag of s.match(/<[^>]*>/g) ?? []) {

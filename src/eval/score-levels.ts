@@ -88,7 +88,14 @@ export async function calibrateRanker(ranker: Ranker, dataset: Dataset, split: S
   for (const q of dataset.storedQueries(split)) {
     const judged = byQuery.get(q.id);
     if (!judged) continue;
-    const scored = new Map((await ranker.score(q.text, judged.map((j) => j.itemId))).map((s) => [s.itemId, s.score]));
+    const scored = new Map(
+      (
+        await ranker.score(
+          q.text,
+          judged.map((j) => j.itemId),
+        )
+      ).map((s) => [s.itemId, s.score]),
+    );
     for (const j of judged) {
       scores.push(scored.get(j.itemId) ?? 0);
       levels.push(j.level);

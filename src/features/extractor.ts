@@ -8,11 +8,9 @@
  *
  * What each column means is in ./registry.ts; term matching uses src/text `analyze` (FTS5's terms).
  */
-import { DistilrankError } from '../core/index.ts';
+import { DistilrankError, runSliced, runSync, type Sliced, TypedList } from '../core/index.ts';
 import type { Dataset, StoredItem, StoredJudgment } from '../store/index.ts';
 import { ENGLISH_STOPWORDS, analyzeToken, cjkBigrams, foldDiacritics, hasCjk, tokenize } from '../text/index.ts';
-import { runSliced, runSync, type Sliced } from '../core/index.ts';
-import { TypedList } from '../core/index.ts';
 import { quantitiesIn, quantityKey, numbersIn } from './quantities.ts';
 import { FEATURES, FEATURE_SET_ID, featureIndex, featureNames } from './registry.ts';
 
@@ -53,7 +51,8 @@ const MAX_QUERY_TERMS = 32;
 const MAX_BRAND_TERMS = 6;
 
 /** Fields, in order: title, description, fields (other text fields joined), all (the three joined). */
-const FIELD_TITLE = 0, FIELD_ALL = 3;
+const FIELD_TITLE = 0,
+  FIELD_ALL = 3;
 const NF = 4;
 /** Term ids stay below 2^24 so a bigram of two ids is one exact double. */
 const MAX_TERMS = 2 ** 24;
@@ -406,7 +405,10 @@ export class FeatureExtractor {
       for (const g of cjkBigrams(plain)) keys.add(-1 - gramOf(g));
       for (const k of [...keys].sort((a, b) => a - b)) bigrams.push(k);
       bigrams.end();
-      for (const g of charGrams(plain).map(gramOf).sort((a, b) => a - b)) gramCol.push(g);
+      for (const g of charGrams(plain)
+        .map(gramOf)
+        .sort((a, b) => a - b))
+        gramCol.push(g);
       gramCol.end();
       titleText[i] = ` ${titleTokens.map(stemOf).join(' ')} `;
 

@@ -16,8 +16,7 @@ export interface FeatureSpec {
   readonly description: string;
 }
 
-const spec = (name: string, group: FeatureGroup, description: string, version = 1): FeatureSpec =>
-  Object.freeze({ name, version, group, description });
+const spec = (name: string, group: FeatureGroup, description: string, version = 1): FeatureSpec => Object.freeze({ name, version, group, description });
 
 /**
  * Term features use the analysed terms of src/text (`analyze`: tokenize, Latin diacritics removed,
@@ -36,24 +35,60 @@ export const FEATURES: readonly FeatureSpec[] = Object.freeze([
   spec('coverage_description', 'coverage', 'Share of the distinct query terms present in the description.'),
   spec('coverage_fields', 'coverage', 'Share of the distinct query terms present in the other text fields.'),
   spec('coverage_all', 'coverage', 'Share of the distinct query terms present anywhere in the item text.'),
-  spec('coverage_all_idf', 'coverage', 'IDF-weighted share of the query terms present anywhere in the item, so missing a rare (specific) term costs more than missing a common one.'),
-  spec('exact_title', 'match', '1 when the whole analysed query (stopwords kept, in order) occurs as consecutive whole terms in the title, the strongest phrase signal.'),
-  spec('phrase_title', 'match', 'Share of the query bigrams (consecutive analysed terms, plus character bigrams of CJK runs) that occur consecutively in the title, i.e. word order.'),
-  spec('trigram_jaccard_title', 'match', 'Jaccard similarity of the character trigram sets (plus CJK character bigrams) of query and title, robust to misspellings, compounds and unsegmented scripts.'),
+  spec(
+    'coverage_all_idf',
+    'coverage',
+    'IDF-weighted share of the query terms present anywhere in the item, so missing a rare (specific) term costs more than missing a common one.',
+  ),
+  spec(
+    'exact_title',
+    'match',
+    '1 when the whole analysed query (stopwords kept, in order) occurs as consecutive whole terms in the title, the strongest phrase signal.',
+  ),
+  spec(
+    'phrase_title',
+    'match',
+    'Share of the query bigrams (consecutive analysed terms, plus character bigrams of CJK runs) that occur consecutively in the title, i.e. word order.',
+  ),
+  spec(
+    'trigram_jaccard_title',
+    'match',
+    'Jaccard similarity of the character trigram sets (plus CJK character bigrams) of query and title, robust to misspellings, compounds and unsegmented scripts.',
+  ),
   spec('query_has_numbers', 'numbers', '1 when the query contains a number, so the model knows whether the number features below are informative.'),
   spec('numbers_matched', 'numbers', 'Share of the distinct numbers in the query that also occur in the item text (sizes, model numbers, counts).'),
-  spec('units_matched', 'numbers', 'Share of the query quantities with a unit ("27 inch" = 27in = 27", "1tb", "500 gb") that the item text states with the same value and unit.'),
-  spec('units_conflict', 'numbers', '1 when the item states a quantity in a unit the query uses but never with the query value (24 in. for a "27 inch" query), a strong sign of the wrong variant.'),
+  spec(
+    'units_matched',
+    'numbers',
+    'Share of the query quantities with a unit ("27 inch" = 27in = 27", "1tb", "500 gb") that the item text states with the same value and unit.',
+  ),
+  spec(
+    'units_conflict',
+    'numbers',
+    '1 when the item states a quantity in a unit the query uses but never with the query value (24 in. for a "27 inch" query), a strong sign of the wrong variant.',
+  ),
   spec('brand_in_query', 'brand', "1 when every term of the item's brand occurs in the query, i.e. the user asked for this brand."),
-  spec('other_brand_in_query', 'brand', "1 when the query names a brand of the catalogue but not this item's (or the item has none), i.e. the user asked for another brand."),
+  spec(
+    'other_brand_in_query',
+    'brand',
+    "1 when the query names a brand of the catalogue but not this item's (or the item has none), i.e. the user asked for another brand.",
+  ),
   spec('query_terms', 'length', 'Number of tokens in the query (stopwords included), since short queries are broad and long ones specific.'),
   spec('title_terms_log', 'length', 'ln(1 + number of title tokens), since long titles match more terms by chance.'),
   spec('has_description', 'length', '1 when the item has a non-empty description, so the model can tell "no evidence" from "no match".'),
   spec('query_idf_max', 'idf', 'Largest IDF (over the whole item text) of the query terms: how specific the most specific term is.'),
   spec('query_idf_mean', 'idf', 'Mean IDF of the query terms: how specific the query is overall.'),
   spec('query_idf_min', 'idf', 'Smallest IDF of the query terms: whether the query carries a very common term.'),
-  spec('prior_judgments_log', 'prior', "ln(1 + the item's number of prior (training split) judgments), leaving out the pair's own judgment: how often raters saw this item."),
-  spec('prior_gain_mean', 'prior', "The item's mean prior gain shrunk toward the global mean (Bayesian mean, prior strength 3), leaving out the pair's own judgment: items that are usually relevant."),
+  spec(
+    'prior_judgments_log',
+    'prior',
+    "ln(1 + the item's number of prior (training split) judgments), leaving out the pair's own judgment: how often raters saw this item.",
+  ),
+  spec(
+    'prior_gain_mean',
+    'prior',
+    "The item's mean prior gain shrunk toward the global mean (Bayesian mean, prior strength 3), leaving out the pair's own judgment: items that are usually relevant.",
+  ),
   spec(
     'twotower_cosine',
     'embedding',

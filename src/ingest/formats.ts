@@ -87,11 +87,15 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
   const nul = body.subarray(0, 4096).indexOf(0);
   if (nul >= 0) {
     const { line, column } = lineOf(bytes, start + nul);
-    throw new DistilrankError('BAD_ENCODING', `the file contains a NUL byte at line ${line}, column ${column}; it is probably UTF-16 or binary, not UTF-8 text`, {
-      file,
-      line,
-      hint: `if it is UTF-16 text, convert it: iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8`,
-    });
+    throw new DistilrankError(
+      'BAD_ENCODING',
+      `the file contains a NUL byte at line ${line}, column ${column}; it is probably UTF-16 or binary, not UTF-8 text`,
+      {
+        file,
+        line,
+        hint: `if it is UTF-16 text, convert it: iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8`,
+      },
+    );
   }
   try {
     return UTF8_DECODER.decode(body);

@@ -109,7 +109,13 @@ function jsonId(v: unknown, file: string, line: number, field: string): string {
   }
   if (typeof v === 'number' && Number.isInteger(v)) {
     if (!Number.isSafeInteger(v)) {
-      throw badField(file, line, field, `"${field}" ${v} is too large to be read exactly as a JSON number`, `write the id as a string, e.g. "${field}": "12345678901234567890"`);
+      throw badField(
+        file,
+        line,
+        field,
+        `"${field}" ${v} is too large to be read exactly as a JSON number`,
+        `write the id as a string, e.g. "${field}": "12345678901234567890"`,
+      );
     }
     return String(v);
   }
@@ -190,7 +196,13 @@ export function loadItems(path: string): Loaded<Item> {
 
 function finishItem(item: Item, file: string, line: number, ids: IdSet): Item {
   if (item.title.trim() === '' && (item.description === undefined || item.description.trim() === '')) {
-    throw badField(file, line, 'title', `item ${JSON.stringify(item.id)} has an empty title and no description`, 'give the item a title (or at least a description)');
+    throw badField(
+      file,
+      line,
+      'title',
+      `item ${JSON.stringify(item.id)} has an empty title and no description`,
+      'give the item a title (or at least a description)',
+    );
   }
   ids.add(item.id, line);
   return item;
@@ -201,7 +213,13 @@ function attrValue(v: unknown, file: string, line: number, field: string): AttrV
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  throw badField(file, line, field, `attribute value must be a string, number, boolean or array of strings, found ${describe(v)}`, 'flatten nested values into separate attributes');
+  throw badField(
+    file,
+    line,
+    field,
+    `attribute value must be a string, number, boolean or array of strings, found ${describe(v)}`,
+    'flatten nested values into separate attributes',
+  );
 }
 
 function loadItemsJsonl(file: string): Loaded<Item> {
@@ -223,7 +241,13 @@ function loadItemsJsonl(file: string): Loaded<Item> {
     const attributes: Attributes = {};
     if (o.attributes !== undefined && o.attributes !== null) {
       if (typeof o.attributes !== 'object' || Array.isArray(o.attributes)) {
-        throw badField(file, line, 'attributes', `"attributes" must be an object, found ${describe(o.attributes)}`, 'write attributes as {"colour": "red", "weight_kg": 1.2}');
+        throw badField(
+          file,
+          line,
+          'attributes',
+          `"attributes" must be an object, found ${describe(o.attributes)}`,
+          'write attributes as {"colour": "red", "weight_kg": 1.2}',
+        );
       }
       for (const [k, v] of Object.entries(o.attributes as Record<string, unknown>)) {
         const a = attrValue(v, file, line, `attributes.${k}`);
@@ -238,7 +262,13 @@ function loadItemsJsonl(file: string): Loaded<Item> {
         continue;
       }
       if (typeof v === 'object' && !Array.isArray(v)) {
-        throw badField(file, line, k, `"${k}" must be a string, number, boolean or array of strings, found an object`, 'put structured values under "attributes" as flat key/value pairs');
+        throw badField(
+          file,
+          line,
+          k,
+          `"${k}" must be a string, number, boolean or array of strings, found an object`,
+          'put structured values under "attributes" as flat key/value pairs',
+        );
       }
       const a = attrValue(v, file, line, k) as AttrValue;
       if (k in attributes) {
@@ -272,7 +302,13 @@ function loadItemsCsv(file: string): Loaded<Item> {
       try {
         parsed = JSON.parse(values.attributes);
       } catch {
-        throw badField(file, line, 'attributes', 'the "attributes" cell is not valid JSON', 'write a JSON object in the cell, e.g. "{""colour"": ""red""}", or use attr_<name> columns');
+        throw badField(
+          file,
+          line,
+          'attributes',
+          'the "attributes" cell is not valid JSON',
+          'write a JSON object in the cell, e.g. "{""colour"": ""red""}", or use attr_<name> columns',
+        );
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         throw badField(file, line, 'attributes', `the "attributes" cell must hold a JSON object, found ${describe(parsed)}`);
@@ -386,7 +422,13 @@ function parseGrade(raw: string, file: string, line: number): number {
   const s = raw.trim();
   const g = DECIMAL.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(g)) {
-    throw badField(file, line, 'grade', `grade ${JSON.stringify(raw)} is not a number`, 'grades must be numbers on the data set’s native scale, e.g. 0, 1, 2, 3');
+    throw badField(
+      file,
+      line,
+      'grade',
+      `grade ${JSON.stringify(raw)} is not a number`,
+      'grades must be numbers on the data set’s native scale, e.g. 0, 1, 2, 3',
+    );
   }
   return g;
 }
@@ -453,12 +495,16 @@ function loadJudgmentsCsv(file: string): Loaded<Judgment> {
     const seen = pairs.get(key);
     if (!withRater) {
       if (seen !== undefined) {
-        throw new DistilrankError('DUPLICATE_ID', `query ${JSON.stringify(queryId)} and item ${JSON.stringify(itemId)} are judged again (first on line ${seen.line})`, {
-          file,
-          line,
-          field: 'item_id',
-          hint: `keep one row per (query, item) pair, or add a "rater" column when several raters grade a pair; the first is on line ${seen.line}`,
-        });
+        throw new DistilrankError(
+          'DUPLICATE_ID',
+          `query ${JSON.stringify(queryId)} and item ${JSON.stringify(itemId)} are judged again (first on line ${seen.line})`,
+          {
+            file,
+            line,
+            field: 'item_id',
+            hint: `keep one row per (query, item) pair, or add a "rater" column when several raters grade a pair; the first is on line ${seen.line}`,
+          },
+        );
       }
       pairs.set(key, { index: records.length, line, raters: new Map() });
       records.push({ queryId, itemId, grade });
@@ -474,12 +520,16 @@ function loadJudgmentsCsv(file: string): Loaded<Judgment> {
     }
     const prev = seen.raters.get(rater);
     if (prev !== undefined) {
-      throw new DistilrankError('DUPLICATE_ID', `rater ${JSON.stringify(rater)} grades query ${JSON.stringify(queryId)} and item ${JSON.stringify(itemId)} again (first on line ${prev})`, {
-        file,
-        line,
-        field: 'rater',
-        hint: `keep one grade per rater and pair; the first is on line ${prev}`,
-      });
+      throw new DistilrankError(
+        'DUPLICATE_ID',
+        `rater ${JSON.stringify(rater)} grades query ${JSON.stringify(queryId)} and item ${JSON.stringify(itemId)} again (first on line ${prev})`,
+        {
+          file,
+          line,
+          field: 'rater',
+          hint: `keep one grade per rater and pair; the first is on line ${prev}`,
+        },
+      );
     }
     seen.raters.set(rater, line);
     (records[seen.index]?.raters as RaterGrade[]).push({ rater, grade });
@@ -563,7 +613,13 @@ export function loadLogEvents(path: string): Loaded<LogEvent> {
       const p = o.position;
       const n = typeof p === 'number' ? p : typeof p === 'string' && /^\s*\d+\s*$/.test(p) ? Number(p) : NaN;
       if (!Number.isInteger(n) || n < 1) {
-        throw badField(file, line, 'position', `"position" must be a 1-based integer, found ${describe(p)}`, 'positions start at 1 for the top result; omit the key when unknown');
+        throw badField(
+          file,
+          line,
+          'position',
+          `"position" must be a 1-based integer, found ${describe(p)}`,
+          'positions start at 1 for the top result; omit the key when unknown',
+        );
       }
       event.position = n;
     }

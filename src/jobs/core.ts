@@ -17,8 +17,7 @@
  * rate-limited ones (refused before any work) and errors marked `unbilled` (e.g. a failed image
  * download before any model call); tokens are input + output tokens.
  */
-import { DistilrankError } from '../core/index.ts';
-import { mulberry32 } from '../core/index.ts';
+import { DistilrankError, mulberry32 } from '../core/index.ts';
 import { CallError, ZERO_COST, addCost, type CallCost, type CallErrorKind } from './call.ts';
 
 export interface JobBudget {

@@ -29,11 +29,9 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { writeFileAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError } from '../core/index.ts';
 import type { LlmTeacher, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
-import type { CallCost } from '../jobs/index.ts';
-import { addCost, CallError, ZERO_COST } from '../jobs/index.ts';
+import { type CallCost, addCost, CallError, ZERO_COST } from '../jobs/index.ts';
 import { keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 
 /** The request URL of every line (relative, as both OpenAI and vLLM expect). */
@@ -98,7 +96,6 @@ export interface ExportBatchResult {
   path: string;
   manifestPath: string;
 }
-
 
 /**
  * Write the batch requests for every pair whose label is not in the cache, and its manifest (both

@@ -25,9 +25,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { writeFileAtomic } from '../core/index.ts';
-import { openSidecarDb, type SidecarKind } from '../core/index.ts';
-import type { LevelDistribution } from '../core/index.ts';
+import { writeFileAtomic, openSidecarDb, type SidecarKind, type LevelDistribution } from '../core/index.ts';
 import { DEFAULT_REPRESENTATION_ID } from '../enrich/index.ts';
 import type { TeacherJudgment, TeacherPair } from '../teacher/index.ts';
 import type { CallCost } from '../jobs/index.ts';
@@ -302,11 +300,12 @@ export class LabelCache {
             `INSERT OR REPLACE INTO label_refs (dataset, teacher, model, prompt_version, query_id, item_id, query_hash, item_hash)
              VALUES (?,?,?,?,?,?,?,?)`,
           ),
-          set: (db.exec(LABEL_SETS_SQL),
-          db.prepare(
-            `INSERT INTO label_sets (dataset, teacher, model, prompt_version, representation, id, first_at, last_at) VALUES (?,?,?,?,?,?,?,?)
+          set:
+            (db.exec(LABEL_SETS_SQL),
+            db.prepare(
+              `INSERT INTO label_sets (dataset, teacher, model, prompt_version, representation, id, first_at, last_at) VALUES (?,?,?,?,?,?,?,?)
              ON CONFLICT (dataset, teacher, model, prompt_version, representation) DO UPDATE SET last_at = excluded.last_at`,
-          )),
+            )),
         };
     if (!readonly_) this.backfillLabelSets();
   }
@@ -341,7 +340,8 @@ export class LabelCache {
       )
       .all() as Array<{ dataset: string; teacher: string; model: string; prompt_version: string; first_at: string; last_at: string }>;
     const set = this.writable().set;
-    for (const m of missing) set.run(m.dataset, m.teacher, m.model, m.prompt_version, '', labelSetId(m.teacher, m.model, m.prompt_version, ''), m.first_at, m.last_at);
+    for (const m of missing)
+      set.run(m.dataset, m.teacher, m.model, m.prompt_version, '', labelSetId(m.teacher, m.model, m.prompt_version, ''), m.first_at, m.last_at);
   }
 
   /** The label sets of a data set, most recently written first. */
@@ -355,7 +355,14 @@ export class LabelCache {
            AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
          WHERE r.dataset = ? GROUP BY r.dataset, r.teacher, r.model, r.prompt_version`;
     const rows = this.db.prepare(`${source} ORDER BY last_at DESC, id`).all(dataset) as Array<{
-      dataset: string; teacher: string; model: string; prompt_version: string; representation: string; id: string | null; first_at: string; last_at: string;
+      dataset: string;
+      teacher: string;
+      model: string;
+      prompt_version: string;
+      representation: string;
+      id: string | null;
+      first_at: string;
+      last_at: string;
     }>;
     const pairs = this.db.prepare('SELECT count(*) FROM label_refs WHERE dataset = ? AND teacher = ? AND model = ? AND prompt_version = ?').pluck();
     return rows.map((r) => ({
@@ -444,13 +451,25 @@ export class LabelCache {
   private recordSet(dataset: string, key: LabelKey): void {
     const representation = key.representation ?? '';
     const now = new Date().toISOString();
-    this.writable().set.run(dataset, key.teacher, key.model, key.promptVersion, representation, labelSetId(key.teacher, key.model, key.promptVersion, representation), now, now);
+    this.writable().set.run(
+      dataset,
+      key.teacher,
+      key.model,
+      key.promptVersion,
+      representation,
+      labelSetId(key.teacher, key.model, key.promptVersion, representation),
+      now,
+      now,
+    );
   }
 
   /** Number of labels (data set: labels first paid for under it). */
   count(filter: LabelFilter = {}): number {
     const f = filterSql(filter, 'l', 'l.dataset');
-    return this.db.prepare(`SELECT count(*) FROM labels l ${f.where}`).pluck().get(...f.args) as number;
+    return this.db
+      .prepare(`SELECT count(*) FROM labels l ${f.where}`)
+      .pluck()
+      .get(...f.args) as number;
   }
 
   /** What the labels matching `filter` cost (a label's cost counts under the data set it was first paid for). */

@@ -4,8 +4,7 @@
  * byte, so labels cached before representations existed stay valid. Other representations go
  * through src/enrich/represent's buildItemText and carry their id into the label cache key.
  */
-import { buildItemText } from '../enrich/index.ts';
-import { DEFAULT_MAX_ATTRIBUTES, DEFAULT_REPRESENTATION } from '../enrich/index.ts';
+import { buildItemText, DEFAULT_MAX_ATTRIBUTES, DEFAULT_REPRESENTATION } from '../enrich/index.ts';
 import type { StoredItem } from '../store/index.ts';
 
 /** The format of the default representation's text; bump whenever itemText's output changes for some item. */

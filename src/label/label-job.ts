@@ -20,9 +20,17 @@
  * attempt, except rate-limited ones (refused before any work); tokens are input + output tokens.
  */
 import type { Teacher, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
-import type { CallCost, CallErrorKind } from '../jobs/index.ts';
-import { CallError } from '../jobs/index.ts';
-import { checkJobOptions, jobSettings, runJobCore, type JobBudget, type JobSettings, type StopReason } from '../jobs/index.ts';
+import {
+  type CallCost,
+  type CallErrorKind,
+  CallError,
+  checkJobOptions,
+  jobSettings,
+  runJobCore,
+  type JobBudget,
+  type JobSettings,
+  type StopReason,
+} from '../jobs/index.ts';
 import { isDistribution, keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
 
 export { DEFAULT_CONCURRENCY, DEFAULT_RETRY, REAL_CLOCK } from '../jobs/index.ts';

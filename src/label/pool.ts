@@ -10,8 +10,7 @@ import { DistilrankError } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Dataset, StoredItem } from '../store/index.ts';
 import type { TeacherPair } from '../teacher/index.ts';
-import { buildItemText, type FieldSources } from '../enrich/index.ts';
-import { representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../enrich/index.ts';
+import { buildItemText, type FieldSources, representationId, DEFAULT_REPRESENTATION_ID, type RepresentationConfig } from '../enrich/index.ts';
 import { itemText } from './item-text.ts';
 
 export type PoolQueries = 'logged' | 'train';
@@ -75,9 +74,7 @@ export function buildPool(dataset: Dataset, opts: PoolOptions): PoolPair[] {
       forms.set(text, (forms.get(text) ?? 0) + r.n);
       spellings.set(key, forms);
     }
-    const chosen = [...spellings.values()].map(
-      (forms) => [...forms].sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0))[0]![0],
-    );
+    const chosen = [...spellings.values()].map((forms) => [...forms].sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0))[0]![0]);
     queries = chosen.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((text) => ({ id: queryIdFor(text), text }));
   }
   queries = queries.filter((q) => !evaluation.has(evalKey(q.text)));

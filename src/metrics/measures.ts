@@ -66,7 +66,12 @@ export function ndcgAt(ranking: readonly string[], gains: Gains, k: number, gain
   const ideal = [...gains.values()].map((g) => transform(Math.max(0, g))).sort((a, b) => b - a);
   const idcg = dcg(ideal, k);
   if (idcg === 0) return 0;
-  return dcg(ranking.slice(0, k).map((id) => transform(gainOf(gains, id))), k) / idcg;
+  return (
+    dcg(
+      ranking.slice(0, k).map((id) => transform(gainOf(gains, id))),
+      k,
+    ) / idcg
+  );
 }
 
 function isRelevant(gains: Gains, id: string, rel: number): boolean {
@@ -132,8 +137,20 @@ export type Measure =
   | { name: string; kind: 'AP' | 'RR'; rel: number; k: number | null };
 
 const MEASURE_FORMS = [
-  'nDCG@K', 'nDCG_exp@K', 'P@K', 'P(rel=R)@K', 'R@K', 'R(rel=R)@K',
-  'AP', 'AP(rel=R)', 'AP@K', 'AP(rel=R)@K', 'RR', 'RR(rel=R)', 'RR@K', 'RR(rel=R)@K',
+  'nDCG@K',
+  'nDCG_exp@K',
+  'P@K',
+  'P(rel=R)@K',
+  'R@K',
+  'R(rel=R)@K',
+  'AP',
+  'AP(rel=R)',
+  'AP@K',
+  'AP(rel=R)@K',
+  'RR',
+  'RR(rel=R)',
+  'RR@K',
+  'RR(rel=R)@K',
 ];
 const MEASURE_RE = /^(nDCG_exp|nDCG|P|R|AP|RR)(?:\(rel=([1-9][0-9]*)\))?(?:@([1-9][0-9]*))?$/;
 
@@ -317,12 +334,7 @@ export function macroF1(truth: readonly number[], pred: readonly number[], class
  * same class, so the observed agreement is perfect too; we return 1 (scikit-learn returns NaN).
  * Empty input => NaN.
  */
-export function cohenKappa(
-  truth: readonly number[],
-  pred: readonly number[],
-  classes: readonly number[],
-  weights: 'none' | 'quadratic',
-): number {
+export function cohenKappa(truth: readonly number[], pred: readonly number[], classes: readonly number[], weights: 'none' | 'quadratic'): number {
   const m = confusionMatrix(truth, pred, classes);
   const n = truth.length;
   if (n === 0) return NaN;

@@ -7,8 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError } from '../core/index.ts';
 import { sortRanking, type Qrels, type Run, type ScoredItem } from './measures.ts';
 
 const RUN_FIELDS = ['qid', 'Q0', 'docno', 'rank', 'score', 'tag'] as const;

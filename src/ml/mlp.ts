@@ -10,8 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { DistilrankError } from '../core/index.ts';
-import { mulberry32 } from '../core/index.ts';
+import { DistilrankError, mulberry32 } from '../core/index.ts';
 
 /** Number of relevance levels (L1..L5): the width of targets and of the model's output. */
 export const LEVELS = 5;
@@ -256,7 +255,11 @@ export function validateTrainingData(train: TrainingSet, dev: TrainingSet): void
     );
   }
   if (dev.rows === 0) {
-    throw badInput('the dev split has no labelled pairs', undefined, 'label some pairs of dev-split queries (or change the split fractions) so early stopping has a dev loss to watch');
+    throw badInput(
+      'the dev split has no labelled pairs',
+      undefined,
+      'label some pairs of dev-split queries (or change the split fractions) so early stopping has a dev loss to watch',
+    );
   }
   if (train.dims !== dev.dims) {
     throw badInput(
@@ -401,12 +404,7 @@ function snapshot(p: Params, dims: number, hidden: number[]): DenseLayer[] {
  * when the dev loss has not improved for `patience` epochs. The returned model holds the weights of
  * the epoch with the lowest dev loss (copied out of tfjs); every tensor is disposed.
  */
-export async function trainMlp(
-  train: TrainingSet,
-  dev: TrainingSet,
-  config?: Partial<MlpConfig>,
-  onEpoch?: (e: EpochStats) => void,
-): Promise<TrainedMlp> {
+export async function trainMlp(train: TrainingSet, dev: TrainingSet, config?: Partial<MlpConfig>, onEpoch?: (e: EpochStats) => void): Promise<TrainedMlp> {
   const cfg = resolveConfig(config);
   validateTrainingData(train, dev);
   const { backend, notes } = await initTfBackend();
@@ -505,11 +503,10 @@ export async function trainMlp(
 
 function checkWidth(model: TrainedMlp, features: Float32Array, rows: number): void {
   if (!isNonNegInt(rows) || features.length !== rows * model.dims) {
-    throw new DistilrankError(
-      'MODEL_MISMATCH',
-      `the model takes ${model.dims} features per row, but got ${features.length} values for ${rows} rows`,
-      { field: 'features', hint: 'extract features with the feature set the model was trained on (same names, same order)' },
-    );
+    throw new DistilrankError('MODEL_MISMATCH', `the model takes ${model.dims} features per row, but got ${features.length} values for ${rows} rows`, {
+      field: 'features',
+      hint: 'extract features with the feature set the model was trained on (same names, same order)',
+    });
   }
 }
 

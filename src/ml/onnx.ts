@@ -67,7 +67,8 @@ function tensorValueInfo(name: string, dims: Array<number | string>): onnxProto.
 function checkModel(model: TrainedMlp): void {
   const bad = (msg: string): DistilrankError =>
     new DistilrankError('MODEL_MISMATCH', `cannot export the student: ${msg}`, { hint: 'export a model returned by trainMlp, unmodified' });
-  if (model.mean.length !== model.dims || model.std.length !== model.dims) throw bad(`mean/std have ${model.mean.length}/${model.std.length} values for ${model.dims} features`);
+  if (model.mean.length !== model.dims || model.std.length !== model.dims)
+    throw bad(`mean/std have ${model.mean.length}/${model.std.length} values for ${model.dims} features`);
   let width = model.dims;
   for (const [i, l] of model.layers.entries()) {
     if (l.inputs !== width) throw bad(`layer ${i} takes ${l.inputs} inputs, the previous layer gives ${width}`);
@@ -89,7 +90,11 @@ export function exportOnnx(model: TrainedMlp, meta: OnnxExportMeta): Uint8Array 
   const initializer: onnxProto.onnx.ITensorProto[] = [
     floatTensor('norm/mean', [1, model.dims], model.mean),
     floatTensor('norm/std', [1, model.dims], model.std),
-    floatTensor('levels', [LEVELS, 1], Float32Array.from({ length: LEVELS }, (_, k) => k + 1)),
+    floatTensor(
+      'levels',
+      [LEVELS, 1],
+      Float32Array.from({ length: LEVELS }, (_, k) => k + 1),
+    ),
     { name: 'flat_shape', dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1] },
   ];
   const nodes: onnxProto.onnx.INodeProto[] = [node('Sub', [INPUT_NAME, 'norm/mean'], ['centred']), node('Div', ['centred', 'norm/std'], ['normalised'])];
@@ -155,7 +160,8 @@ export function readStudentMetadata(bytes: Uint8Array): StudentMetadata {
   }
   const props: Record<string, string> = {};
   for (const p of proto.metadataProps) if (p.key) props[p.key] = p.value ?? '';
-  if (props.format !== ONNX_MODEL_FORMAT) throw notAStudent(`its format is ${JSON.stringify(props.format ?? null)}, expected ${JSON.stringify(ONNX_MODEL_FORMAT)}`);
+  if (props.format !== ONNX_MODEL_FORMAT)
+    throw notAStudent(`its format is ${JSON.stringify(props.format ?? null)}, expected ${JSON.stringify(ONNX_MODEL_FORMAT)}`);
   const dims = Number(props.dims);
   let featureNames: unknown;
   try {
@@ -208,9 +214,9 @@ export class OnnxScorer {
     } catch (e) {
       throw notAStudent(`onnxruntime cannot load it (${(e as Error).message})`);
     }
-    const missing = [INPUT_NAME].filter((n) => !session.inputNames.includes(n)).concat(
-      [OUTPUT_PROBABILITIES, OUTPUT_EXPECTED_LEVEL].filter((n) => !session.outputNames.includes(n)),
-    );
+    const missing = [INPUT_NAME]
+      .filter((n) => !session.inputNames.includes(n))
+      .concat([OUTPUT_PROBABILITIES, OUTPUT_EXPECTED_LEVEL].filter((n) => !session.outputNames.includes(n)));
     if (missing.length > 0) {
       await session.release();
       throw notAStudent(`the graph lacks ${missing.join(', ')}`);
@@ -221,11 +227,10 @@ export class OnnxScorer {
   private async run(features: Float32Array, rows: number, outputs: string[]): Promise<InferenceSession.ReturnType | undefined> {
     if (!this.session) throw new Error('OnnxScorer: used after close()');
     if (!Number.isInteger(rows) || rows < 0 || features.length !== rows * this.dims) {
-      throw new DistilrankError(
-        'MODEL_MISMATCH',
-        `the student model takes ${this.dims} features per row, but got ${features.length} values for ${rows} rows`,
-        { field: 'features', hint: `extract features with the model's feature set (${this.dims} columns: ${this.featureNames.slice(0, 5).join(', ')}${this.dims > 5 ? ', …' : ''})` },
-      );
+      throw new DistilrankError('MODEL_MISMATCH', `the student model takes ${this.dims} features per row, but got ${features.length} values for ${rows} rows`, {
+        field: 'features',
+        hint: `extract features with the model's feature set (${this.dims} columns: ${this.featureNames.slice(0, 5).join(', ')}${this.dims > 5 ? ', …' : ''})`,
+      });
     }
     if (rows === 0) return undefined;
     return this.session.run({ [INPUT_NAME]: new Tensor('float32', features, [rows, this.dims]) }, outputs);

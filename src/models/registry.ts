@@ -9,7 +9,18 @@ import { resolve } from 'node:path';
 import { unknownName } from '../core/index.ts';
 import { calibrateRanker } from '../eval/index.ts';
 import { VectorRanker } from '../embed/index.ts';
-import { Bm25Ranker, DEFAULT_LEG_DEPTH, EQUAL_WEIGHTS, HybridRanker, RandomRanker, RRF_K, type Bm25Index, type FusionWeights, type LevelPredictor, type Ranker } from '../retrieve/index.ts';
+import {
+  Bm25Ranker,
+  DEFAULT_LEG_DEPTH,
+  EQUAL_WEIGHTS,
+  HybridRanker,
+  RandomRanker,
+  RRF_K,
+  type Bm25Index,
+  type FusionWeights,
+  type LevelPredictor,
+  type Ranker,
+} from '../retrieve/index.ts';
 import type { Dataset } from '../store/index.ts';
 import { defaultStudentDir, StudentRanker } from '../student/index.ts';
 
@@ -31,7 +42,10 @@ export const RANKERS: Readonly<Record<string, RankerFactory>> = Object.freeze({
     usesBm25: true,
     create: (dataset, opts = {}) => new Bm25Ranker(dataset, undefined, { index: opts.bm25Index }),
   },
-  vector: { description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)', create: (dataset) => VectorRanker.forDataset(dataset) },
+  vector: {
+    description: 'ANN (usearch HNSW, cosine) over the relevance-tuned item embeddings (distilrank embed)',
+    create: (dataset) => VectorRanker.forDataset(dataset),
+  },
   hybrid: {
     description: `BM25 + vector fused by weighted reciprocal rank fusion (k = ${RRF_K}, ${DEFAULT_LEG_DEPTH} candidates per leg; leg weights chosen on dev by distilrank embed)`,
     usesBm25: true,

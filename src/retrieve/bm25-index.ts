@@ -22,8 +22,7 @@ import Database from 'better-sqlite3';
 import { findSorted } from '../features/index.ts';
 import { FTS_COLUMNS, FTS_TOKENIZER, type Dataset } from '../store/index.ts';
 import { type FieldWeights } from '../ingest/index.ts';
-import { runSliced, runSync, type Sliced } from '../core/index.ts';
-import { TypedList } from '../core/index.ts';
+import { runSliced, runSync, type Sliced, TypedList } from '../core/index.ts';
 import { queryTerms } from './bm25.ts';
 import type { ScoredItem } from './types.ts';
 
@@ -288,7 +287,12 @@ export class FtsQueryTokenizer {
       })();
       const tokens = missing.map(() => [] as Array<[number, string]>);
       for (const [term, doc, offset] of found) tokens[doc - 1]!.push([offset, term]);
-      missing.forEach((t, i) => this.cache.set(t, tokens[i]!.sort((a, b) => a[0] - b[0]).map((x) => x[1])));
+      missing.forEach((t, i) =>
+        this.cache.set(
+          t,
+          tokens[i]!.sort((a, b) => a[0] - b[0]).map((x) => x[1]),
+        ),
+      );
     }
     return terms.map((t) => this.cache.get(t)!);
   }

@@ -144,7 +144,9 @@ export class HybridRanker implements Ranker {
       this.weights.bm25 > 0 ? this.bm25.score(queryText, itemIds) : [],
       this.weights.vector > 0 ? this.vector.score(queryText, itemIds) : [],
     ]);
-    const fused = new Map(reciprocalRankFusion([order(lexical), order(dense)], this.rrfK, [this.weights.bm25, this.weights.vector]).map((x) => [x.itemId, x.score]));
+    const fused = new Map(
+      reciprocalRankFusion([order(lexical), order(dense)], this.rrfK, [this.weights.bm25, this.weights.vector]).map((x) => [x.itemId, x.score]),
+    );
     return itemIds.map((itemId) => ({ itemId, score: fused.get(itemId) ?? 0 }));
   }
 }

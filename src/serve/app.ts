@@ -172,7 +172,10 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
       const { query, documents, top_n, return_documents } = request.body;
       return withArtifacts(async (set) => {
         if (!set.canRerankTexts) {
-          throw new ApiError('UNSUPPORTED', `the loaded model (${set.info.name}) scores catalogue items only; rerank of free texts needs a student model (serve --model student)`);
+          throw new ApiError(
+            'UNSUPPORTED',
+            `the loaded model (${set.info.name}) scores catalogue items only; rerank of free texts needs a student model (serve --model student)`,
+          );
         }
         const docs = documents.map((d) => (typeof d === 'string' ? { text: d } : d));
         const scores = await set.rerankTexts(query, docs);
@@ -199,22 +202,26 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
     }),
   );
 
-  app.post<{ Body: Partial<Omit<ArtifactSpec, 'store'>> & { store?: string } }>('/admin/reload', { schema: schemas.reload, config: { admin: true } }, async (request) => {
-    const current = holder.current;
-    if (!current || closing) throw new ApiError('NOT_READY', 'the service is shutting down');
-    const next: ArtifactSpec = { ...current.spec, ...request.body };
-    const t0 = performance.now();
-    try {
-      const { previous } = await holder.swap(() => ArtifactSet.load(next));
-      metrics.reloads.inc({ result: 'ok' });
-      return { model: holder.current!.info, previous: previous?.info ?? current.info, loadMs: performance.now() - t0 };
-    } catch (e) {
-      metrics.reloads.inc({ result: 'failed' });
-      const r = toErrorResponse(e);
-      const why = r.internal ? (e as Error).message : r.body.error.message;
-      throw new ApiError('RELOAD_FAILED', `reload failed, still serving ${modelLabel(current)}: ${why}`, r.body.error.field);
-    }
-  });
+  app.post<{ Body: Partial<Omit<ArtifactSpec, 'store'>> & { store?: string } }>(
+    '/admin/reload',
+    { schema: schemas.reload, config: { admin: true } },
+    async (request) => {
+      const current = holder.current;
+      if (!current || closing) throw new ApiError('NOT_READY', 'the service is shutting down');
+      const next: ArtifactSpec = { ...current.spec, ...request.body };
+      const t0 = performance.now();
+      try {
+        const { previous } = await holder.swap(() => ArtifactSet.load(next));
+        metrics.reloads.inc({ result: 'ok' });
+        return { model: holder.current!.info, previous: previous?.info ?? current.info, loadMs: performance.now() - t0 };
+      } catch (e) {
+        metrics.reloads.inc({ result: 'failed' });
+        const r = toErrorResponse(e);
+        const why = r.internal ? (e as Error).message : r.body.error.message;
+        throw new ApiError('RELOAD_FAILED', `reload failed, still serving ${modelLabel(current)}: ${why}`, r.body.error.field);
+      }
+    },
+  );
 
   const ops = { ops: true };
   app.get('/healthz', { schema: schemas.healthz, config: ops }, async () => ({ status: 'ok' }));
@@ -228,24 +235,38 @@ export async function buildApp(options: AppOptions): Promise<ServeApp> {
     const parts = [metrics.latency.render(), metrics.requests.render(), metrics.rateLimited.render(), metrics.reloads.render()];
     if (set) {
       const i = set.info;
-      parts.push(gauge('distilrank_model_info', 'The artifact set being served (value 1).', [{ labels: { model: i.name, version: i.version, dataset: i.dataset, retriever: i.retriever }, value: 1 }]));
+      parts.push(
+        gauge('distilrank_model_info', 'The artifact set being served (value 1).', [
+          { labels: { model: i.name, version: i.version, dataset: i.dataset, retriever: i.retriever }, value: 1 },
+        ]),
+      );
       parts.push(gauge('distilrank_inflight_requests', 'Requests holding the current artifact set.', [{ value: set.inFlight }]));
       const stats = (set.retriever as { stats?: () => unknown }).stats;
       if (typeof stats === 'function') parts.push(...retrieverStatsGauges(stats.call(set.retriever)));
     }
     const s = judge.spending;
-    parts.push(gauge('distilrank_judge_spent', 'What /v1/judge has paid the teacher in this process, by unit.', [
-      { labels: { unit: 'calls' }, value: s.calls },
-      { labels: { unit: 'tokens' }, value: s.inputTokens + s.outputTokens },
-      { labels: { unit: 'usd' }, value: s.usd },
-    ]));
+    parts.push(
+      gauge('distilrank_judge_spent', 'What /v1/judge has paid the teacher in this process, by unit.', [
+        { labels: { unit: 'calls' }, value: s.calls },
+        { labels: { unit: 'tokens' }, value: s.inputTokens + s.outputTokens },
+        { labels: { unit: 'usd' }, value: s.usd },
+      ]),
+    );
     void reply.type('text/plain; version=0.0.4; charset=utf-8');
     return `${parts.join('\n')}\n`;
   });
 
-  const info = { title: 'distilrank', version: '0.1.0', description: 'Search with a distilled relevance model: retrieval, student re-ranking, teacher labels.' };
+  const info = {
+    title: 'distilrank',
+    version: '0.1.0',
+    description: 'Search with a distilled relevance model: retrieval, student re-ranking, teacher labels.',
+  };
   let doc: Record<string, unknown> | null = null;
-  app.get('/openapi.json', { schema: schemas.openapi, config: ops }, async (_request: FastifyRequest) => (doc ??= openApiDocument(info, routes, [ERROR_SCHEMA])));
+  app.get(
+    '/openapi.json',
+    { schema: schemas.openapi, config: ops },
+    async (_request: FastifyRequest) => (doc ??= openApiDocument(info, routes, [ERROR_SCHEMA])),
+  );
 
   await app.ready();
   return app as unknown as ServeApp;

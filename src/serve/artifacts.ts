@@ -10,10 +10,9 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadModel } from '../models/index.ts';
+import { loadModel, createRanker, RANKERS, type RankerOptions } from '../models/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { Bm25Index, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
-import { createRanker, RANKERS, type RankerOptions } from '../models/index.ts';
 import { Store, type Dataset, type StoredItem } from '../store/index.ts';
 import { applyLabelShift, DEFAULT_CANDIDATES, StudentRanker, type Explanation } from '../student/index.ts';
 
@@ -80,7 +79,11 @@ export class ArtifactSet {
   static async load(spec: ArtifactSpec): Promise<ArtifactSet> {
     const path = resolve(spec.store);
     if (!existsSync(path)) {
-      throw new DistilrankError('FILE_NOT_FOUND', `no store at ${path}`, { file: path, field: 'store', hint: 'pass the store file that holds the data set (distilrank ingest writes it)' });
+      throw new DistilrankError('FILE_NOT_FOUND', `no store at ${path}`, {
+        file: path,
+        field: 'store',
+        hint: 'pass the store file that holds the data set (distilrank ingest writes it)',
+      });
     }
     const store = Store.open(path, { readonly: true });
     let closeModel: (() => Promise<void>) | undefined;
@@ -157,7 +160,10 @@ export class ArtifactSet {
         this.ranker.name === this.retriever.name ? retrieved.filter((c) => kept.has(c.itemId)) : await this.ranker.score(query, candidates);
       ranked.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? 1 : -1));
       const chosen = ranked.slice(0, k);
-      const probs = await this.levels.predictLevels(query, chosen.map((c) => c.itemId));
+      const probs = await this.levels.predictLevels(
+        query,
+        chosen.map((c) => c.itemId),
+      );
       top = chosen.map((c, r) => ({ id: c.itemId, score: c.score, levels: Array.from(probs.subarray(r * 5, r * 5 + 5)) }));
     }
     if (!items) items = new Map(this.dataset.storedItems(top.map((t) => t.id)).map((it) => [it.id, it]));

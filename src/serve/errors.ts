@@ -97,10 +97,20 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
     const extra = typeof v.params.additionalProperty === 'string' ? v.params.additionalProperty : undefined;
     const field = [path, missing ?? extra].filter(Boolean).join('.') || fe.validationContext || undefined;
     if (v.keyword === 'maxLength' && path === 'query') {
-      return { status: 400, body: errorBody('QUERY_TOO_LONG', `query is longer than ${String(v.params.limit)} characters`, 'query'), headers: {}, internal: false };
+      return {
+        status: 400,
+        body: errorBody('QUERY_TOO_LONG', `query is longer than ${String(v.params.limit)} characters`, 'query'),
+        headers: {},
+        internal: false,
+      };
     }
     const what = extra ? `unknown field "${extra}"` : (v.message ?? 'is invalid');
-    return { status: 400, body: errorBody('BAD_REQUEST', `${fe.validationContext ?? 'request'}${path ? `.${path}` : ''} ${what}`, field), headers: {}, internal: false };
+    return {
+      status: 400,
+      body: errorBody('BAD_REQUEST', `${fe.validationContext ?? 'request'}${path ? `.${path}` : ''} ${what}`, field),
+      headers: {},
+      internal: false,
+    };
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -117,7 +127,9 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
   if (e instanceof SyntaxError || fe.statusCode === 400) {
     return { status: 400, body: errorBody('MALFORMED_JSON', 'the body is not valid JSON'), headers: {}, internal: false };
   }
-  if (fe.statusCode === 413) return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE', 'the request body is larger than the limit'), headers: {}, internal: false };
-  if (fe.statusCode === 415) return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), headers: {}, internal: false };
+  if (fe.statusCode === 413)
+    return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE', 'the request body is larger than the limit'), headers: {}, internal: false };
+  if (fe.statusCode === 415)
+    return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), headers: {}, internal: false };
   return { status: 500, body: errorBody('INTERNAL', 'internal error (see the server log)'), headers: {}, internal: true };
 }

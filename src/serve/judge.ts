@@ -79,7 +79,10 @@ export class JudgeService {
     return null;
   }
 
-  async judge(dataset: Dataset, pairs: readonly JudgePairInput[]): Promise<{ teacher: { name: string; model: string; promptVersion: string }; results: JudgedPair[] }> {
+  async judge(
+    dataset: Dataset,
+    pairs: readonly JudgePairInput[],
+  ): Promise<{ teacher: { name: string; model: string; promptVersion: string }; results: JudgedPair[] }> {
     const { teacher, cache } = this.open(dataset);
     const ids = pairs.flatMap((p) => (p.itemId !== undefined ? [p.itemId] : []));
     const items = new Map(dataset.storedItems(ids).map((it) => [it.id, it]));

@@ -111,7 +111,10 @@ export function retrieverStatsGauges(stats: unknown): string[] {
   const flat: Array<[string, number]> = [];
   const walk = (prefix: string, o: Record<string, unknown>, depth: number) => {
     for (const [k, v] of Object.entries(o)) {
-      const name = `${prefix}${k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase()}`;
+      const name = `${prefix}${k
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .replace(/[^A-Za-z0-9_]/g, '_')
+        .toLowerCase()}`;
       if (typeof v === 'number' && Number.isFinite(v)) flat.push([name, v]);
       else if (depth < 2 && typeof v === 'object' && v !== null && !Array.isArray(v)) walk(`${name}_`, v as Record<string, unknown>, depth + 1);
     }
@@ -123,6 +126,7 @@ export function retrieverStatsGauges(stats: unknown): string[] {
   const hits = get(/(^|_)hits$/);
   const misses = get(/(^|_)misses$/);
   if (rate === undefined && hits !== undefined && misses !== undefined) rate = hits + misses > 0 ? hits / (hits + misses) : 0;
-  if (rate !== undefined) out.push(gauge('distilrank_query_embedding_cache_hit_ratio', 'Share of query embeddings served from the LRU cache.', [{ value: rate }]));
+  if (rate !== undefined)
+    out.push(gauge('distilrank_query_embedding_cache_hit_ratio', 'Share of query embeddings served from the LRU cache.', [{ value: rate }]));
   return out;
 }

@@ -38,7 +38,11 @@ function toComponentRefs(schema: unknown): unknown {
   return out;
 }
 
-export function openApiDocument(info: { title: string; version: string; description: string }, routes: readonly RouteRecord[], shared: ReadonlyArray<Record<string, unknown>>): Record<string, unknown> {
+export function openApiDocument(
+  info: { title: string; version: string; description: string },
+  routes: readonly RouteRecord[],
+  shared: ReadonlyArray<Record<string, unknown>>,
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     if (r.method === 'HEAD') continue;

@@ -25,7 +25,13 @@ const errorRef = { $ref: 'Error#' } as const;
 const errors = { 400: errorRef, 404: errorRef, 413: errorRef, 415: errorRef, 429: errorRef, 500: errorRef, 503: errorRef } as const;
 const adminErrors = { ...errors, 401: errorRef } as const;
 
-const levels = { type: 'array', items: { type: 'number' }, minItems: 5, maxItems: 5, description: 'P(L1) … P(L5): the level distribution as a rater would judge the pair' } as const;
+const levels = {
+  type: 'array',
+  items: { type: 'number' },
+  minItems: 5,
+  maxItems: 5,
+  description: 'P(L1) … P(L5): the level distribution as a rater would judge the pair',
+} as const;
 
 const modelInfo = {
   type: 'object',
@@ -164,7 +170,11 @@ export function routeSchemas(l: Limits) {
               type: 'object',
               required: ['query'],
               additionalProperties: false,
-              properties: { query, itemId: { type: 'string', minLength: 1, maxLength: 200 }, text: { type: 'string', minLength: 1, maxLength: l.maxDocumentChars } },
+              properties: {
+                query,
+                itemId: { type: 'string', minLength: 1, maxLength: 200 },
+                text: { type: 'string', minLength: 1, maxLength: l.maxDocumentChars },
+              },
             },
           },
         },
@@ -174,13 +184,24 @@ export function routeSchemas(l: Limits) {
           type: 'object',
           required: ['teacher', 'results', 'spent'],
           properties: {
-            teacher: { type: 'object', required: ['name', 'model', 'promptVersion'], properties: { name: { type: 'string' }, model: { type: 'string' }, promptVersion: { type: 'string' } } },
+            teacher: {
+              type: 'object',
+              required: ['name', 'model', 'promptVersion'],
+              properties: { name: { type: 'string' }, model: { type: 'string' }, promptVersion: { type: 'string' } },
+            },
             results: {
               type: 'array',
               items: {
                 type: 'object',
                 required: ['query', 'levels', 'expectedLevel', 'cached', 'method'],
-                properties: { query: { type: 'string' }, itemId: { type: 'string' }, levels, expectedLevel: { type: 'number' }, cached: { type: 'boolean' }, method: { type: 'string' } },
+                properties: {
+                  query: { type: 'string' },
+                  itemId: { type: 'string' },
+                  levels,
+                  expectedLevel: { type: 'number' },
+                  cached: { type: 'boolean' },
+                  method: { type: 'string' },
+                },
               },
             },
             spent: {
@@ -225,7 +246,10 @@ export function routeSchemas(l: Limits) {
     readyz: {
       summary: 'Readiness: the artifacts are loaded and the service takes requests',
       tags: ['ops'],
-      response: { 200: { type: 'object', required: ['status', 'model'], properties: { status: { type: 'string', enum: ['ready'] }, model: modelInfo } }, ...errors },
+      response: {
+        200: { type: 'object', required: ['status', 'model'], properties: { status: { type: 'string', enum: ['ready'] }, model: modelInfo } },
+        ...errors,
+      },
     },
     metrics: {
       summary: 'Prometheus metrics (text exposition format 0.0.4)',

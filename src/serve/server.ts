@@ -53,7 +53,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new DistilrankError('BAD_OPTION', `cannot listen on ${host}:${options.port ?? DEFAULT_PORT} (${code})`, {
         field: code === 'EADDRNOTAVAIL' ? 'host' : 'port',
-        hint: code === 'EADDRNOTAVAIL' ? 'pass an address of this machine, e.g. --host 127.0.0.1' : 'pick another port with --port N (or --port 0 for any free one)',
+        hint:
+          code === 'EADDRNOTAVAIL'
+            ? 'pass an address of this machine, e.g. --host 127.0.0.1'
+            : 'pick another port with --port N (or --port 0 for any free one)',
       });
     }
     throw e;

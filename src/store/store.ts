@@ -8,9 +8,18 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DistilrankError, checkSqliteHeader, type ErrorDetails } from '../core/index.ts';
+import {
+  DistilrankError,
+  checkSqliteHeader,
+  type ErrorDetails,
+  defaultGain,
+  softLabel,
+  type Level,
+  type LevelDistribution,
+  type MappingRow,
+  type ScaleMapping,
+} from '../core/index.ts';
 import type { DatasetBundle, FieldWeights, Origin, RaterGrade } from '../ingest/index.ts';
-import { defaultGain, softLabel, type Level, type LevelDistribution, type MappingRow, type ScaleMapping } from '../core/index.ts';
 import { foldText, indexText } from '../text/index.ts';
 import { APPLICATION_ID, FTS_COLUMNS, FTS_TOKENIZER, INGEST_VERSION, SCHEMA_SQL, SCHEMA_VERSION, checkDatasetName, ftsTableName } from './schema.ts';
 import { DEFAULT_SPLIT_FRACTIONS, DEFAULT_SPLIT_SEED, assignSplits, type Split, type SplitFractions } from './splits.ts';
@@ -81,7 +90,6 @@ export interface StoredItem {
   language: string | null;
 }
 
-
 /** A search-log event as stored (time in epoch ms; position and extra null when absent). */
 export interface StoredLogEvent {
   queryText: string;
@@ -144,7 +152,11 @@ export class Store {
     const weights: FieldWeights = { ...DEFAULT_FIELD_WEIGHTS, ...bundle.fieldWeights };
     const plan = validateBundle(bundle);
     const contentHash = hashBundle(bundle, weights, seed, fractions);
-    const splits = assignSplits(bundle.queries.map((q) => q.id), seed, fractions);
+    const splits = assignSplits(
+      bundle.queries.map((q) => q.id),
+      seed,
+      fractions,
+    );
     const splitCounts: Record<Split, number> = { train: 0, dev: 0, test: 0 };
     for (const s of splits.values()) splitCounts[s] += 1;
     const result: IngestResult = {
@@ -157,9 +169,7 @@ export class Store {
       logEvents: bundle.logEvents?.length ?? 0,
       splits: splitCounts,
     };
-    const previous = this.#db.prepare('SELECT content_hash FROM datasets WHERE name = ?').get(bundle.name) as
-      | { content_hash: string }
-      | undefined;
+    const previous = this.#db.prepare('SELECT content_hash FROM datasets WHERE name = ?').get(bundle.name) as { content_hash: string } | undefined;
     if (previous?.content_hash === contentHash) return { ...result, unchanged: true };
 
     const fts = ftsTableName(bundle.name);
@@ -188,9 +198,7 @@ export class Store {
           bundle.source,
           new Date().toISOString(),
         );
-      this.#db.exec(
-        `CREATE VIRTUAL TABLE ${fts} USING fts5(${FTS_COLUMNS.join(', ')}, content='', tokenize='${FTS_TOKENIZER}')`,
-      );
+      this.#db.exec(`CREATE VIRTUAL TABLE ${fts} USING fts5(${FTS_COLUMNS.join(', ')}, content='', tokenize='${FTS_TOKENIZER}')`);
       const insItem = this.#db.prepare(
         `INSERT INTO items (dataset, id, title, description, fields, attributes, image_url, language)
          VALUES (?,?,?,?,?,?,?,?)`,
@@ -241,9 +249,7 @@ export class Store {
         );
         tick();
       }
-      const insEvent = this.#db.prepare(
-        'INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)',
-      );
+      const insEvent = this.#db.prepare('INSERT INTO log_events (dataset, query_text, item_id, action, position, time, extra) VALUES (?,?,?,?,?,?,?)');
       for (const e of bundle.logEvents ?? []) {
         insEvent.run(bundle.name, e.queryText, e.itemId, e.action, e.position ?? null, e.time, e.extra ? JSON.stringify(e.extra) : null);
         tick();
@@ -303,16 +309,28 @@ export class Store {
 
   /** The data set's log events with time < `before`, oldest first (a cursor: nothing is held in memory). */
   *logEvents(dataset: string, before = Number.MAX_SAFE_INTEGER): Generator<StoredLogEvent> {
-    const stmt = this.#db.prepare('SELECT query_text, item_id, action, position, time, extra FROM log_events WHERE dataset = ? AND time < ? ORDER BY time, rowid');
+    const stmt = this.#db.prepare(
+      'SELECT query_text, item_id, action, position, time, extra FROM log_events WHERE dataset = ? AND time < ? ORDER BY time, rowid',
+    );
     for (const raw of stmt.iterate(dataset, before)) {
       const r = raw as { query_text: string; item_id: string; action: string; position: number | null; time: number; extra: string | null };
-      yield { queryText: r.query_text, itemId: r.item_id, action: r.action, position: r.position, time: r.time, extra: r.extra ? (JSON.parse(r.extra) as Record<string, string | number>) : null };
+      yield {
+        queryText: r.query_text,
+        itemId: r.item_id,
+        action: r.action,
+        position: r.position,
+        time: r.time,
+        extra: r.extra ? (JSON.parse(r.extra) as Record<string, string | number>) : null,
+      };
     }
   }
 
   /** How often each distinct logged query text occurs. */
   logQueryTexts(dataset: string): Array<{ text: string; n: number }> {
-    return this.#db.prepare('SELECT query_text AS text, count(*) AS n FROM log_events WHERE dataset = ? GROUP BY query_text').all(dataset) as Array<{ text: string; n: number }>;
+    return this.#db.prepare('SELECT query_text AS text, count(*) AS n FROM log_events WHERE dataset = ? GROUP BY query_text').all(dataset) as Array<{
+      text: string;
+      n: number;
+    }>;
   }
 
   /** Number of a data set's log events, how many of them are simulated, and the latest time. */
@@ -368,9 +386,9 @@ export class Store {
       items: count('SELECT count(*) AS n FROM items WHERE dataset = ?'),
       queries: count('SELECT count(*) AS n FROM queries WHERE dataset = ?'),
       judgments: count('SELECT count(*) AS n FROM judgments WHERE dataset = ?'),
-      judgmentSets: (
-        this.#db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]
-      ).map((r) => r.s),
+      judgmentSets: (this.#db.prepare('SELECT DISTINCT judgment_set AS s FROM judgments WHERE dataset = ? ORDER BY s').all(name) as { s: string }[]).map(
+        (r) => r.s,
+      ),
     });
   }
 
@@ -449,7 +467,10 @@ export class Store {
    * per column, which BM25's IDF and average document length are computed from.
    */
   ftsTotals(dataset: string): { rows: number; columnTokens: number[] } {
-    const blob = this.#db.prepare(`SELECT block FROM ${ftsTableName(dataset)}_data WHERE id = 1`).pluck().get() as Buffer | undefined;
+    const blob = this.#db
+      .prepare(`SELECT block FROM ${ftsTableName(dataset)}_data WHERE id = 1`)
+      .pluck()
+      .get() as Buffer | undefined;
     if (!blob) return { rows: 0, columnTokens: FTS_COLUMNS.map(() => 0) };
     const v = readVarints(blob);
     return { rows: v[0]!, columnTokens: FTS_COLUMNS.map((_, c) => v[c + 1] ?? 0) };
@@ -480,7 +501,11 @@ export class Store {
    * positive (higher is better). With `restrictTo`, only those item ids are scored (rerank protocol);
    * items that match no query term are absent from the result.
    */
-  bm25(dataset: string, match: string, opts: { k?: number; restrictTo?: readonly string[]; weights?: FieldWeights } = {}): Array<{ itemId: string; score: number }> {
+  bm25(
+    dataset: string,
+    match: string,
+    opts: { k?: number; restrictTo?: readonly string[]; weights?: FieldWeights } = {},
+  ): Array<{ itemId: string; score: number }> {
     const w = opts.weights ?? this.dataset(dataset).fieldWeights;
     const fts = ftsTableName(dataset);
     const weightArgs = FTS_COLUMNS.map((c) => Number(w[c])).join(', ');
@@ -546,16 +571,10 @@ function checkOrInit(db: Database.Database, path: string, existed: boolean): voi
     });
   }
   if (version !== SCHEMA_VERSION) {
-    throw new DistilrankError(
-      'STORE_VERSION',
-      `store schema version ${version}; this distilrank reads version ${SCHEMA_VERSION}`,
-      {
-        file: path,
-        hint: existed
-          ? 're-create it: move the file away and run `distilrank ingest` again (ingest is cheap; labels live elsewhere)'
-          : undefined,
-      },
-    );
+    throw new DistilrankError('STORE_VERSION', `store schema version ${version}; this distilrank reads version ${SCHEMA_VERSION}`, {
+      file: path,
+      hint: existed ? 're-create it: move the file away and run `distilrank ingest` again (ingest is cheap; labels live elsewhere)' : undefined,
+    });
   }
 }
 
@@ -568,7 +587,6 @@ interface PlannedJudgment {
   soft: LevelDistribution | null;
   raters: RaterGrade[] | null;
 }
-
 
 /** Check ids, references and grades before anything is written; errors name file and line. */
 function validateBundle(b: DatasetBundle): { judgments: PlannedJudgment[]; skipped: number } {
@@ -700,7 +718,21 @@ function levelOfRaters(levels: ReadonlyArray<Level | null>): Level | null {
 function hashBundle(b: DatasetBundle, weights: FieldWeights, seed: string, fractions: SplitFractions): string {
   const h = createHash('sha256');
   const strip = <T extends { origin?: Origin }>({ origin: _origin, ...rest }: T) => rest;
-  h.update(JSON.stringify({ v: SCHEMA_VERSION, index: INGEST_VERSION, tokenizer: FTS_TOKENIZER, name: b.name, d: b.description, m: b.mapping.name, rows: b.mapping.rows, set: b.defaultJudgmentSet, weights, seed, fractions }));
+  h.update(
+    JSON.stringify({
+      v: SCHEMA_VERSION,
+      index: INGEST_VERSION,
+      tokenizer: FTS_TOKENIZER,
+      name: b.name,
+      d: b.description,
+      m: b.mapping.name,
+      rows: b.mapping.rows,
+      set: b.defaultJudgmentSet,
+      weights,
+      seed,
+      fractions,
+    }),
+  );
   for (const list of [b.items, b.queries, b.judgments, b.logEvents ?? []] as ReadonlyArray<ReadonlyArray<{ origin?: Origin }>>) {
     h.update('\n#');
     for (const r of list) h.update(JSON.stringify(strip(r))).update('\n');

@@ -7,8 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { replaceDirAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { replaceDirAtomic, DistilrankError } from '../core/index.ts';
 
 export const STUDENT_FORMAT = 'distilrank-student';
 /** 2: the card records the embedding artifact (`embedding`) and the feature set may omit twotower_cosine. */

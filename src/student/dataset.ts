@@ -10,8 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TeacherLabel } from '../label/index.ts';
-import { DistilrankError } from '../core/index.ts';
-import { oneHot } from '../core/index.ts';
+import { DistilrankError, oneHot } from '../core/index.ts';
 import { Bm25Ranker } from '../retrieve/index.ts';
 import type { Split, Dataset } from '../store/index.ts';
 import type { RowSource } from './features.ts';
@@ -38,13 +37,7 @@ export interface NegativeSampling {
 /** Chosen on the dev splits of home-depot, icecat-chorus and cranfield (see docs/design.md). */
 export const DEFAULT_NEGATIVES: Readonly<NegativeSampling> = Object.freeze({ perQuery: 20, weight: 1, depth: 200, seed: 'distilrank-negatives-1' });
 
-export function labelledPairs(
-  dataset: Dataset,
-  extractor: RowSource,
-  split: Split,
-  judgmentSet?: string,
-  negatives?: NegativeSampling,
-): PairTable {
+export function labelledPairs(dataset: Dataset, extractor: RowSource, split: Split, judgmentSet?: string, negatives?: NegativeSampling): PairTable {
   const byQuery = new Map<string, Array<{ itemId: string; target: readonly number[] }>>();
   for (const j of dataset.storedJudgments({ split, ...(judgmentSet ? { judgmentSet } : {}) })) {
     const list = byQuery.get(j.queryId) ?? [];
@@ -57,7 +50,10 @@ export function labelledPairs(
     const bm25 = new Bm25Ranker(dataset);
     for (const q of queries) {
       const judged = new Set(byQuery.get(q.id)!.map((p) => p.itemId));
-      const pool = bm25.retrieve(q.text, negatives.depth).map((c) => c.itemId).filter((id) => !judged.has(id));
+      const pool = bm25
+        .retrieve(q.text, negatives.depth)
+        .map((c) => c.itemId)
+        .filter((id) => !judged.has(id));
       sampled.set(q.id, sample(pool, negatives.perQuery, `${negatives.seed}\0${q.id}`));
     }
   }
@@ -91,7 +87,10 @@ export function labelledPairs(
   if (rows === 0) {
     throw new DistilrankError('BAD_INPUT', `the ${split} split of ${dataset} has no judged pairs`, {
       field: 'split',
-      hint: split === 'dev' ? 'the dev split needs labelled queries for early stopping: ingest more queries or change the split fractions' : 'ingest judgments for this data set',
+      hint:
+        split === 'dev'
+          ? 'the dev split needs labelled queries for early stopping: ingest more queries or change the split fractions'
+          : 'ingest judgments for this data set',
     });
   }
   return { queryIds, itemIds, judged, set: { features, rows, dims, targets, ...(sampled.size ? { weights } : {}) } };
@@ -128,7 +127,13 @@ export function teacherPairs(extractor: RowSource, labels: readonly TeacherLabel
   const itemIds: string[] = [];
   let r = 0;
   for (const [queryId, list] of [...byQuery.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    features.set(extractor.extract({ id: queryId, text: list[0]!.queryText }, list.map((l) => l.itemId)), r * dims);
+    features.set(
+      extractor.extract(
+        { id: queryId, text: list[0]!.queryText },
+        list.map((l) => l.itemId),
+      ),
+      r * dims,
+    );
     list.forEach((l, i) => {
       targets.set(l.distribution, (r + i) * 5);
       queryIds.push(queryId);

@@ -3,7 +3,15 @@
  * has no embedding artifact (studentFeatureSet) — the column is dropped, not zero-filled, and the
  * model card's feature set id says which set the model reads.
  */
-import { FEATURES, FeatureExtractor, TWOTOWER_FEATURE, studentFeatureSet, type FeatureQuery, type FeatureSpec, type QueryItemSimilarity } from '../features/index.ts';
+import {
+  FEATURES,
+  FeatureExtractor,
+  TWOTOWER_FEATURE,
+  studentFeatureSet,
+  type FeatureQuery,
+  type FeatureSpec,
+  type QueryItemSimilarity,
+} from '../features/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import type { Dataset, StoredItem, StoredJudgment } from '../store/index.ts';
 
@@ -37,8 +45,14 @@ export class StudentFeatures implements RowSource {
   }
 
   /** fromStore in slices, the event loop running between them (a serving process stays responsive). */
-  static async fromStoreSliced(dataset: Dataset, opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null }): Promise<StudentFeatures> {
-    const extractor = await FeatureExtractor.fromStoreSliced(dataset, { priorJudgments: opts.priorJudgments, ...(opts.embedding ? { embedding: opts.embedding } : {}) });
+  static async fromStoreSliced(
+    dataset: Dataset,
+    opts: { priorJudgments: readonly StoredJudgment[]; embedding: QueryItemSimilarity | null },
+  ): Promise<StudentFeatures> {
+    const extractor = await FeatureExtractor.fromStoreSliced(dataset, {
+      priorJudgments: opts.priorJudgments,
+      ...(opts.embedding ? { embedding: opts.embedding } : {}),
+    });
     return new StudentFeatures(extractor, opts.embedding);
   }
 
@@ -49,10 +63,14 @@ export class StudentFeatures implements RowSource {
    */
   adHoc(items: readonly StoredItem[]): StudentFeatures {
     if (this.embedding && !this.embedding.adHoc) {
-      throw new DistilrankError('MODEL_MISMATCH', `this student reads the two-tower cosine, and its similarity (${this.embedding.id}) cannot embed free-text documents (no item vector)`, {
-        field: 'model',
-        hint: 'rerank free texts with a student trained with the embeddings of distilrank embed, or without the embedding feature, or search the catalogue instead',
-      });
+      throw new DistilrankError(
+        'MODEL_MISMATCH',
+        `this student reads the two-tower cosine, and its similarity (${this.embedding.id}) cannot embed free-text documents (no item vector)`,
+        {
+          field: 'model',
+          hint: 'rerank free texts with a student trained with the embeddings of distilrank embed, or without the embedding feature, or search the catalogue instead',
+        },
+      );
     }
     return new StudentFeatures(this.extractor.adHoc(items), this.embedding);
   }

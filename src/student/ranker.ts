@@ -4,11 +4,10 @@
  * by default; `retriever` swaps in vector or hybrid candidates).
  * `explain` says which features pushed a pair's score up or down.
  */
-import { DistilrankError } from '../core/index.ts';
+import { DistilrankError, collectSliced } from '../core/index.ts';
 import { Embeddings, type CacheStats } from '../embed/index.ts';
 import { studentFeatureSet, type QueryItemSimilarity } from '../features/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker, type ScoredItem } from '../retrieve/index.ts';
-import { collectSliced } from '../core/index.ts';
 import type { Dataset, StoredItem } from '../store/index.ts';
 import { readStudentArtifact, type ModelCard } from './artifact.ts';
 import { StudentFeatures } from './features.ts';
@@ -120,7 +119,13 @@ export class StudentRanker implements Ranker, LevelPredictor {
   async rankingProbabilitiesAdHoc(queryText: string, items: readonly StoredItem[]): Promise<Float32Array> {
     if (items.length === 0) return new Float32Array(0);
     const extractor = this.extractor.adHoc(items);
-    return this.scorer.predict(extractor.extract({ text: queryText }, items.map((it) => it.id)), items.length);
+    return this.scorer.predict(
+      extractor.extract(
+        { text: queryText },
+        items.map((it) => it.id),
+      ),
+      items.length,
+    );
   }
 
   async score(queryText: string, itemIds: readonly string[]): Promise<ScoredItem[]> {

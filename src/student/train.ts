@@ -12,8 +12,7 @@ import { STUDENT_FORMAT, STUDENT_FORMAT_VERSION, sha256, type ModelCard } from '
 import { DEFAULT_NEGATIVES, concatTables, filterRows, labelledPairs, teacherPairs, type NegativeSampling, type PairTable } from './dataset.ts';
 import type { TeacherLabel } from '../label/index.ts';
 import { StudentFeatures } from './features.ts';
-import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp } from '../ml/index.ts';
-import { exportOnnx, OnnxScorer } from '../ml/index.ts';
+import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp, exportOnnx, OnnxScorer } from '../ml/index.ts';
 
 export interface TrainStudentOptions {
   dataset: Dataset;
@@ -75,14 +74,21 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
     humanTrain = filterRows(humanTrain, (r) => humanTrain.judged[r]! || !judgedByTeacher.has(`${humanTrain.queryIds[r]}\0${humanTrain.itemIds[r]}`));
   }
   const train = opts.teacher
-    ? concatTables(humanTrain, teacherPairs(extractor, opts.teacher.labels, opts.teacher.weight, new Set(humanTrain.queryIds.map((q, i) => `${q}\0${humanTrain.itemIds[i]}`))))
+    ? concatTables(
+        humanTrain,
+        teacherPairs(extractor, opts.teacher.labels, opts.teacher.weight, new Set(humanTrain.queryIds.map((q, i) => `${q}\0${humanTrain.itemIds[i]}`))),
+      )
     : humanTrain;
   const dev = labelledPairs(dataset, extractor, 'dev', judgmentSet, negatives);
   opts.onStage?.('training');
   const model = await trainMlp(train.set, dev.set, { ...STUDENT_MLP_CONFIG, ...opts.config }, opts.onEpoch);
   const priorShift = opts.priorCorrection === false ? [0, 0, 0, 0, 0] : labelShift(train);
   opts.onStage?.('export');
-  const onnx = exportOnnx(model, { featureNames: [...extractor.names], producer: 'distilrank', docString: `distilrank student for ${dataset} (${labels} labels)` });
+  const onnx = exportOnnx(model, {
+    featureNames: [...extractor.names],
+    producer: 'distilrank',
+    docString: `distilrank student for ${dataset} (${labels} labels)`,
+  });
   // The served model must be the trained one: compare ONNX Runtime with the reference forward pass.
   const reference = predictJs(model, dev.set.features, dev.set.rows);
   const scorer = await OnnxScorer.load(onnx);
@@ -114,7 +120,13 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainedSt
       dev: { queries: new Set(dev.queryIds).size, pairs: count(dev.judged) },
     },
     teacher: opts.teacher
-      ? { name: opts.teacher.name, model: opts.teacher.model, promptVersion: opts.teacher.promptVersion, weight: opts.teacher.weight, pairs: train.set.rows - humanTrain.set.rows }
+      ? {
+          name: opts.teacher.name,
+          model: opts.teacher.model,
+          promptVersion: opts.teacher.promptVersion,
+          weight: opts.teacher.weight,
+          pairs: train.set.rows - humanTrain.set.rows,
+        }
       : null,
     negatives: {
       ...negatives,
@@ -163,7 +175,7 @@ function labelShift(train: PairTable): number[] {
     if (train.judged[r]) nJudged += 1;
   }
   if (nAll === nJudged) return [0, 0, 0, 0, 0];
-  return judged.map((j, k) => Math.log(((j + 1e-3) / (nJudged + 5e-3)) / ((all[k]! + 1e-3) / (nAll + 5e-3))));
+  return judged.map((j, k) => Math.log((j + 1e-3) / (nJudged + 5e-3) / ((all[k]! + 1e-3) / (nAll + 5e-3))));
 }
 
 /** Apply a label shift (log ratios) to rows × 5 probabilities, in place. */

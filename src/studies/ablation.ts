@@ -13,13 +13,11 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DistilrankError } from '../core/index.ts';
 import { evaluate, evaluateLabels, type Protocol } from '../eval/index.ts';
-import type { Ranker, ScoredItem } from '../retrieve/index.ts';
-import { Bm25Ranker } from '../retrieve/index.ts';
+import { type Ranker, type ScoredItem, Bm25Ranker } from '../retrieve/index.ts';
 import { Store, type Dataset, type Split, type StoredItem } from '../store/index.ts';
 import { StudentRanker, trainStudent, writeStudentArtifact } from '../student/index.ts';
 import { trainLocalTeacher, type LocalTeacher } from '../teacher/index.ts';
-import { projectItem, type FieldSources } from '../enrich/index.ts';
-import { ABLATION_ORDER, ACTION_SOURCES, representationId, representationOf, type FieldSource } from '../enrich/index.ts';
+import { projectItem, type FieldSources, ABLATION_ORDER, ACTION_SOURCES, representationId, representationOf, type FieldSource } from '../enrich/index.ts';
 
 /** bm25: the baseline, measured in the same run on the same projected catalogue (no κ: it predicts no levels). */
 export type AblationModel = 'bm25' | 'teacher' | 'student';
@@ -33,7 +31,12 @@ export interface AblationSettings {
 }
 
 /** Small on purpose: one teacher member, few epochs (early stopping on dev still applies). */
-export const DEFAULT_ABLATION_SETTINGS: Readonly<AblationSettings> = Object.freeze({ teacherSeeds: [1], teacherEpochs: 30, studentEpochs: 30, candidates: 100 });
+export const DEFAULT_ABLATION_SETTINGS: Readonly<AblationSettings> = Object.freeze({
+  teacherSeeds: [1],
+  teacherEpochs: 30,
+  studentEpochs: 30,
+  candidates: 100,
+});
 
 export interface AblationOptions {
   dataset: Dataset;
@@ -105,12 +108,20 @@ class TeacherRanker implements Ranker {
 }
 
 /** Fields of `order` for which at least one item has text. */
-function availableFields(items: readonly StoredItem[], order: readonly FieldSource[], sources: FieldSources): { present: FieldSource[]; skipped: FieldSource[] } {
+function availableFields(
+  items: readonly StoredItem[],
+  order: readonly FieldSource[],
+  sources: FieldSources,
+): { present: FieldSource[]; skipped: FieldSource[] } {
   const present: FieldSource[] = [];
   const skipped: FieldSource[] = [];
   for (const f of order) {
     const config = representationOf(f === 'title' ? ['title'] : ['title', f]);
-    const has = f === 'title' || items.some((it) => Object.keys(projectItem(it, config, sources).fields).length > 0 || (f === 'description' && projectItem(it, config, sources).description));
+    const has =
+      f === 'title' ||
+      items.some(
+        (it) => Object.keys(projectItem(it, config, sources).fields).length > 0 || (f === 'description' && projectItem(it, config, sources).description),
+      );
     (has ? present : skipped).push(f);
   }
   return { present, skipped };
@@ -126,7 +137,10 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
   const models = opts.models ?? ['bm25', 'teacher', 'student'];
   const order = [...(opts.order ?? ABLATION_ORDER)];
   if (order[0] !== 'title' || new Set(order).size !== order.length) {
-    throw new DistilrankError('BAD_OPTION', `the field order must start with title and list each field once, got ${order.join(',')}`, { field: 'order', hint: `e.g. ${ABLATION_ORDER.join(',')}` });
+    throw new DistilrankError('BAD_OPTION', `the field order must start with title and list each field once, got ${order.join(',')}`, {
+      field: 'order',
+      hint: `e.g. ${ABLATION_ORDER.join(',')}`,
+    });
   }
   const sources = opts.sources ?? {};
   const original = dataset.storedItems(dataset.itemIds());
@@ -152,9 +166,18 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
       const config = representationOf(fields);
       const label = fields.join('+');
       const simulated = Boolean(opts.simulatedActions) && fields.some((f) => ACTION_SOURCES.includes(f));
-      const base = { step: step - first + 1, added: step === first && first > 0 ? '' : fields[step]!, fields, representation: representationId(config), simulated };
+      const base = {
+        step: step - first + 1,
+        added: step === first && first > 0 ? '' : fields[step]!,
+        fields,
+        representation: representationId(config),
+        simulated,
+      };
       opts.onStage?.(`[${label}] project items`);
-      copy.rewriteItems(dataset.name, original.map((it) => projectItem(it, config, sources)));
+      copy.rewriteItems(
+        dataset.name,
+        original.map((it) => projectItem(it, config, sources)),
+      );
       const bm25 = new Bm25Ranker(projected);
       if (models.includes('bm25')) {
         for (const protocol of ['rerank', 'retrieval'] as const) {
@@ -164,13 +187,26 @@ export async function runAblation(opts: AblationOptions): Promise<AblationResult
       }
       if (models.includes('teacher')) {
         opts.onStage?.(`[${label}] train teacher`);
-        const { teacher } = await trainLocalTeacher({ dataset: projected, judgmentSet, seeds: settings.teacherSeeds, config: { epochs: settings.teacherEpochs }, dir: null });
+        const { teacher } = await trainLocalTeacher({
+          dataset: projected,
+          judgmentSet,
+          seeds: settings.teacherSeeds,
+          config: { epochs: settings.teacherEpochs },
+          dir: null,
+        });
         const ranker = new TeacherRanker(teacher, bm25, settings.candidates);
         const kappa = (await evaluateLabels({ dataset: projected, split, predictor: teacher, judgmentSet })).metrics.kappa_quadratic;
         for (const protocol of ['rerank', 'retrieval'] as const) {
           opts.onStage?.(`[${label}] evaluate teacher ${protocol}`);
           const ev = await evaluate({ dataset: projected, split, protocol, ranker, judgmentSet, measures: ['nDCG@10'] });
-          rows.push({ ...base, model: 'teacher (local)', protocol, queries: ev.report.queries, 'nDCG@10': ev.report.metrics['nDCG@10']!, kappa_quadratic: kappa });
+          rows.push({
+            ...base,
+            model: 'teacher (local)',
+            protocol,
+            queries: ev.report.queries,
+            'nDCG@10': ev.report.metrics['nDCG@10']!,
+            kappa_quadratic: kappa,
+          });
         }
       }
       if (models.includes('student')) {

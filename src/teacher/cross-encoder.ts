@@ -27,11 +27,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DistilrankError } from '../core/index.ts';
-import { LEVEL_NAMES, LEVELS, type Level, type LevelDistribution } from '../core/index.ts';
-import type { Env } from '../jobs/index.ts';
+import { DistilrankError, LEVEL_NAMES, LEVELS, type Level, type LevelDistribution } from '../core/index.ts';
+import { type Env, CallError } from '../jobs/index.ts';
 import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
-import { CallError } from '../jobs/index.ts';
 
 /** Bumped whenever the way pairs are encoded or logits are read changes (part of promptVersion). */
 export const CROSS_ENCODER_SCHEME = 'xenc1';
@@ -39,7 +37,7 @@ export const CROSS_ENCODER_SCHEME = 'xenc1';
 export const CROSS_ENCODER_ENV = Object.freeze({
   DISTILRANK_CROSS_ENCODER_DIR: 'folder of the cross-encoder: config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx (required)',
   DISTILRANK_CROSS_ENCODER_MAX_BATCH: 'most pairs in one forward pass (default 32)',
-  DISTILRANK_CROSS_ENCODER_MAX_LENGTH: 'token window of a pair, at most the model\'s own (default: the model\'s model_max_length, capped at 512)',
+  DISTILRANK_CROSS_ENCODER_MAX_LENGTH: "token window of a pair, at most the model's own (default: the model's model_max_length, capped at 512)",
   DISTILRANK_CROSS_ENCODER_THREADS: 'onnxruntime intra-op threads (default 0: onnxruntime chooses)',
 });
 
@@ -57,7 +55,8 @@ export interface CrossEncoderTeacherConfig {
 export const CROSS_ENCODER_DEFAULTS = Object.freeze({ maxBatch: 32, threads: 0, maxLength: 512 });
 
 /** The files a folder must hold, for messages. */
-const EXPECTED = 'config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx (or model.onnx) — an exported Hugging Face sequence-classification model';
+const EXPECTED =
+  'config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx (or model.onnx) — an exported Hugging Face sequence-classification model';
 
 function bad(field: string, message: string, hint: string): DistilrankError {
   return new DistilrankError('BAD_OPTION', message, { field, hint });
@@ -78,12 +77,17 @@ export function crossEncoderConfigFromEnv(env: Env = process.env, overrides: Par
     if (raw === undefined) return undefined;
     const n = Number(raw);
     const label = given !== undefined ? field : name;
-    if (!Number.isInteger(n) || n < min) throw bad(label, `${label}=${JSON.stringify(raw)} is invalid: expected a whole number ≥ ${min}`, `set ${label} to a whole number ≥ ${min}`);
+    if (!Number.isInteger(n) || n < min)
+      throw bad(label, `${label}=${JSON.stringify(raw)} is invalid: expected a whole number ≥ ${min}`, `set ${label} to a whole number ≥ ${min}`);
     return n;
   };
   const dir = overrides.dir ?? read('DISTILRANK_CROSS_ENCODER_DIR');
   if (!dir) {
-    throw bad('DISTILRANK_CROSS_ENCODER_DIR', 'DISTILRANK_CROSS_ENCODER_DIR is not set: the onnx-cross-encoder teacher needs a model folder', `set DISTILRANK_CROSS_ENCODER_DIR to a folder holding ${EXPECTED}`);
+    throw bad(
+      'DISTILRANK_CROSS_ENCODER_DIR',
+      'DISTILRANK_CROSS_ENCODER_DIR is not set: the onnx-cross-encoder teacher needs a model folder',
+      `set DISTILRANK_CROSS_ENCODER_DIR to a folder holding ${EXPECTED}`,
+    );
   }
   const config: CrossEncoderTeacherConfig = { dir };
   const maxBatch = int('DISTILRANK_CROSS_ENCODER_MAX_BATCH', 'maxBatch', 1);
@@ -122,7 +126,12 @@ export function levelOfLabels(id2label: unknown, file: string): Level[] {
     if (typeof label !== 'string') throw refuse(`has no label for output ${i} (keys must be 0…4)`);
     labels.push(label);
   }
-  const norm = labels.map((l) => l.trim().toLowerCase().replace(/[-_\s]+/g, ' '));
+  const norm = labels.map((l) =>
+    l
+      .trim()
+      .toLowerCase()
+      .replace(/[-_\s]+/g, ' '),
+  );
   const names = Object.fromEntries(LEVELS.map((l) => [LEVEL_NAMES[l], l])) as Record<string, Level>;
   let levels: number[];
   if (norm.every((l) => Object.hasOwn(names, l))) {
@@ -134,22 +143,32 @@ export function levelOfLabels(id2label: unknown, file: string): Level[] {
     const zeroBased = ns.every((n) => n <= 4) && ns.includes(0);
     levels = ns.map((n) => (zeroBased ? n + 1 : n));
   }
-  if (new Set(levels).size !== 5 || !levels.every((l) => l >= 1 && l <= 5)) throw refuse(`labels ${JSON.stringify(labels)} do not name the five levels once each`);
+  if (new Set(levels).size !== 5 || !levels.every((l) => l >= 1 && l <= 5))
+    throw refuse(`labels ${JSON.stringify(labels)} do not name the five levels once each`);
   return levels as Level[];
 }
 
 function readJson(file: string, what: string): Record<string, unknown> {
   if (!existsSync(file)) {
-    throw new DistilrankError('FILE_NOT_FOUND', `the cross-encoder folder has no ${basename(file)} (${what})`, { file, hint: `the folder must hold ${EXPECTED}` });
+    throw new DistilrankError('FILE_NOT_FOUND', `the cross-encoder folder has no ${basename(file)} (${what})`, {
+      file,
+      hint: `the folder must hold ${EXPECTED}`,
+    });
   }
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new DistilrankError('MODEL_MISMATCH', `${basename(file)} is not valid JSON (${(e as Error).message})`, { file, hint: 're-export the model, or copy the whole folder again' });
+    throw new DistilrankError('MODEL_MISMATCH', `${basename(file)} is not valid JSON (${(e as Error).message})`, {
+      file,
+      hint: 're-export the model, or copy the whole folder again',
+    });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DistilrankError('MODEL_MISMATCH', `${basename(file)} does not hold a JSON object`, { file, hint: 're-export the model, or copy the whole folder again' });
+    throw new DistilrankError('MODEL_MISMATCH', `${basename(file)} does not hold a JSON object`, {
+      file,
+      hint: 're-export the model, or copy the whole folder again',
+    });
   }
   return value as Record<string, unknown>;
 }
@@ -453,7 +472,8 @@ export class CrossEncoderTeacher implements Teacher {
     const { levels } = this.folder;
     return encoded.map((e, r) => {
       const row = Array.from({ length: 5 }, (_, k) => Number(logits[r * 5 + k]));
-      if (!row.every(Number.isFinite)) throw new CallError('malformed', `the cross-encoder gave non-finite logits for "${pairs[r]!.queryId}" / "${pairs[r]!.itemId}"`);
+      if (!row.every(Number.isFinite))
+        throw new CallError('malformed', `the cross-encoder gave non-finite logits for "${pairs[r]!.queryId}" / "${pairs[r]!.itemId}"`);
       const top = Math.max(...row);
       const exp = row.map((x) => Math.exp(x - top));
       const z = exp.reduce((a, b) => a + b, 0);

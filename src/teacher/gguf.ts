@@ -90,17 +90,28 @@ class FileReader {
     if (size === undefined) throw new Corrupt(`unknown value type ${type}`);
     const o = this.at(size);
     switch (type) {
-      case 0: return this.buf.readUInt8(o);
-      case 1: return this.buf.readInt8(o);
-      case 2: return this.buf.readUInt16LE(o);
-      case 3: return this.buf.readInt16LE(o);
-      case 4: return this.buf.readUInt32LE(o);
-      case 5: return this.buf.readInt32LE(o);
-      case 6: return this.buf.readFloatLE(o);
-      case 7: return this.buf.readUInt8(o) !== 0;
-      case 10: return Number(this.buf.readBigUInt64LE(o));
-      case 11: return Number(this.buf.readBigInt64LE(o));
-      default: return this.buf.readDoubleLE(o);
+      case 0:
+        return this.buf.readUInt8(o);
+      case 1:
+        return this.buf.readInt8(o);
+      case 2:
+        return this.buf.readUInt16LE(o);
+      case 3:
+        return this.buf.readInt16LE(o);
+      case 4:
+        return this.buf.readUInt32LE(o);
+      case 5:
+        return this.buf.readInt32LE(o);
+      case 6:
+        return this.buf.readFloatLE(o);
+      case 7:
+        return this.buf.readUInt8(o) !== 0;
+      case 10:
+        return Number(this.buf.readBigUInt64LE(o));
+      case 11:
+        return Number(this.buf.readBigInt64LE(o));
+      default:
+        return this.buf.readDoubleLE(o);
     }
   }
 }
@@ -175,7 +186,7 @@ export function readGgufHeader(path: string, setting = 'the model path'): GgufHe
 function fileIdentity(fd: number, size: number, prefix: number): string {
   const hash = createHash('sha256').update(`gguf-identity\0${size}\0`);
   const buf = Buffer.alloc(1 << 20);
-  for (let pos = 0; pos < Math.min(prefix, size); ) {
+  for (let pos = 0; pos < Math.min(prefix, size);) {
     const n = readSync(fd, buf, 0, Math.min(buf.length, Math.min(prefix, size) - pos), pos);
     if (n <= 0) break;
     hash.update(buf.subarray(0, n));

@@ -27,13 +27,11 @@
 import { basename } from 'node:path';
 import type * as NodeLlamaCppModule from 'node-llama-cpp';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { DistilrankError } from '../core/index.ts';
-import type { Level, LevelDistribution } from '../core/index.ts';
+import { DistilrankError, type Level, type LevelDistribution } from '../core/index.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
-import type { Env } from '../jobs/index.ts';
+import { type Env, CallError } from '../jobs/index.ts';
 import { buildMessages, DEFAULT_MAX_ITEM_CHARS, PROMPT_VERSION } from './prompt.ts';
 import { type Teacher, type TeacherJudgment, type TeacherPair } from './types.ts';
-import { CallError } from '../jobs/index.ts';
 
 /** The node-llama-cpp module, as the dynamic import returns it. */
 export type NodeLlamaCpp = typeof NodeLlamaCppModule;
@@ -122,7 +120,11 @@ export function llamaTeacherConfigFromEnv(env: Env = process.env, settings: Read
 
   const modelPath = raw('modelPath');
   if (modelPath === undefined) {
-    throw bad(nameOf('modelPath'), `${nameOf('modelPath')} is not set: the llama teacher needs a GGUF model file`, `set ${nameOf('modelPath')} to the path of a .gguf file, e.g. DISTILRANK_LLAMA_MODEL=/models/qwen2.5-7b-instruct-q4_k_m.gguf`);
+    throw bad(
+      nameOf('modelPath'),
+      `${nameOf('modelPath')} is not set: the llama teacher needs a GGUF model file`,
+      `set ${nameOf('modelPath')} to the path of a .gguf file, e.g. DISTILRANK_LLAMA_MODEL=/models/qwen2.5-7b-instruct-q4_k_m.gguf`,
+    );
   }
   if (typeof modelPath !== 'string') throw bad(nameOf('modelPath'), `${nameOf('modelPath')} must be a path`, 'give the path of a .gguf file');
   const gpuRaw = raw('gpuLayers');
@@ -265,10 +267,14 @@ export class LlamaTeacher implements Teacher {
       const present = new Set(levelTokens.values());
       const missing = ([1, 2, 3, 4, 5] as const).filter((l) => !present.has(l));
       if (missing.length) {
-        throw new DistilrankError('MODEL_MISMATCH', `the model's vocabulary has no token for the digit${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: it cannot answer on the 1–5 scale`, {
-          file: path,
-          hint: 'use an instruction-tuned chat model whose tokenizer has the digits 1–5',
-        });
+        throw new DistilrankError(
+          'MODEL_MISMATCH',
+          `the model's vocabulary has no token for the digit${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: it cannot answer on the 1–5 scale`,
+          {
+            file: path,
+            hint: 'use an instruction-tuned chat model whose tokenizer has the digits 1–5',
+          },
+        );
       }
       return { llama, model, context, wrapper: chatWrapper(lib, this.header, model), levelTokens, contextSize: context.contextSize };
     } catch (e) {
@@ -409,7 +415,13 @@ function chatWrapper(lib: NodeLlamaCpp, header: GgufHeader, model: LlamaModel): 
     try {
       const wrapper = new lib.JinjaTemplateChatWrapper({ template, reasoning: false, tokenizer: model.tokenizer });
       // Render once: a template node-llama-cpp cannot run fails here, not on the first pair.
-      wrapper.generateContextState({ chatHistory: [{ type: 'system', text: 's' }, { type: 'user', text: 'u' }, { type: 'model', response: [] }] });
+      wrapper.generateContextState({
+        chatHistory: [
+          { type: 'system', text: 's' },
+          { type: 'user', text: 'u' },
+          { type: 'model', response: [] },
+        ],
+      });
       return wrapper;
     } catch {
       return lib.resolveChatWrapper(model, { fallbackToOtherWrappersOnJinjaError: true }) ?? new lib.GeneralChatWrapper();

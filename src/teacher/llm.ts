@@ -18,8 +18,7 @@
  * every failure is a CallError whose kind says what the job should do.
  */
 import OpenAI from 'openai';
-import { DistilrankError } from '../core/index.ts';
-import type { Level, LevelDistribution } from '../core/index.ts';
+import { DistilrankError, type Level, type LevelDistribution } from '../core/index.ts';
 import { buildMessages, DEFAULT_MAX_ITEM_CHARS, PROMPT_VERSION, type AnswerFormat } from './prompt.ts';
 import { CallError, endpointCallError, redactUrl, type CallCost, type Env, type LlmPricing } from '../jobs/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from './types.ts';
@@ -191,7 +190,12 @@ export function llmTeacherConfigFromEnv(env: Env = process.env, overrides: LlmTe
     throw bad(name, `${name} is not set: ${what}`, `set ${name} to ${hint}`);
   };
   const priceHint = 'a price in USD per 1M tokens, e.g. 0.15 (0 for a self-hosted model)';
-  required(merged.baseURL !== undefined, 'baseURL', 'the llm teacher needs an OpenAI-compatible endpoint', "the endpoint's base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)");
+  required(
+    merged.baseURL !== undefined,
+    'baseURL',
+    'the llm teacher needs an OpenAI-compatible endpoint',
+    "the endpoint's base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)",
+  );
   required(merged.model !== undefined, 'model', 'the llm teacher needs a model name', 'the model name the endpoint serves');
   required(pricing.inputPerMTok !== undefined, 'pricing.inputPerMTok', 'costs and budgets need the price of input tokens', priceHint);
   required(pricing.outputPerMTok !== undefined, 'pricing.outputPerMTok', 'costs and budgets need the price of output tokens', priceHint);
@@ -216,10 +220,7 @@ const ENV_OF_FIELD: Readonly<Record<string, string>> = {
  * Check a config and fill in the defaults. `nameOf` turns a config field into the name the user
  * knows it by (an environment variable, a CLI option); by default the field name itself.
  */
-export function resolveLlmTeacherConfig(
-  config: LlmTeacherConfig,
-  nameOf: (field: string) => string | undefined = () => undefined,
-): ResolvedLlmTeacherConfig {
+export function resolveLlmTeacherConfig(config: LlmTeacherConfig, nameOf: (field: string) => string | undefined = () => undefined): ResolvedLlmTeacherConfig {
   const name = (field: string): string => nameOf(field) ?? field;
   const check = (ok: boolean, field: string, value: unknown, expected: string): void => {
     if (!ok) throw bad(name(field), `${name(field)}=${JSON.stringify(value)} is invalid: expected ${expected}`, `set ${name(field)} to ${expected}`);
@@ -232,7 +233,12 @@ export function resolveLlmTeacherConfig(
   } catch {
     url = undefined;
   }
-  check(url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'), 'baseURL', config.baseURL, 'an http(s) URL such as http://127.0.0.1:8000/v1');
+  check(
+    url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:'),
+    'baseURL',
+    config.baseURL,
+    'an http(s) URL such as http://127.0.0.1:8000/v1',
+  );
   check(typeof config.model === 'string' && config.model.trim() !== '', 'model', config.model, 'the model name the endpoint serves');
   check(config.apiKey === undefined || typeof config.apiKey === 'string', 'apiKey', '(hidden)', 'a string');
   const price = (v: unknown, field: string): number => {
@@ -517,12 +523,16 @@ export class LlmTeacher implements Teacher {
     const auto = this.config.mode === 'auto' && this.resolvedMode === undefined;
     let result: CallResult;
     try {
-      result = await this.call(this.params(pair, 'digit', {
-        max_tokens: LOGPROBS_MAX_TOKENS,
-        temperature: 0,
-        logprobs: true,
-        top_logprobs: TOP_LOGPROBS,
-      }), meter, signal);
+      result = await this.call(
+        this.params(pair, 'digit', {
+          max_tokens: LOGPROBS_MAX_TOKENS,
+          temperature: 0,
+          logprobs: true,
+          top_logprobs: TOP_LOGPROBS,
+        }),
+        meter,
+        signal,
+      );
     } catch (e) {
       // Some endpoints refuse the logprobs parameters outright.
       if (auto && e instanceof CallError && e.status === 400) return 'absent';
@@ -531,10 +541,7 @@ export class LlmTeacher implements Teacher {
     const dist = distributionFromLogprobs(result.choices[0]);
     if (dist === 'absent') {
       if (auto) return 'absent';
-      throw new CallError(
-        'fatal',
-        `${this.endpoint} returned no logprobs for model "${this.model}": set the llm teacher's mode to samples (or auto)`,
-      );
+      throw new CallError('fatal', `${this.endpoint} returned no logprobs for model "${this.model}": set the llm teacher's mode to samples (or auto)`);
     }
     if (dist === null) {
       throw new CallError('malformed', `${this.endpoint}: none of the top tokens of the answer is a level 1–5`);
@@ -606,10 +613,10 @@ export class LlmTeacher implements Teacher {
     meter.calls += 1;
     let raw: unknown;
     try {
-      raw = await this.client.chat.completions.create(
-        params as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
-        { signal: combined, timeout: this.config.timeoutMs },
-      );
+      raw = await this.client.chat.completions.create(params as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, {
+        signal: combined,
+        timeout: this.config.timeoutMs,
+      });
     } catch (e) {
       if (signal?.aborted) signal.throwIfAborted();
       throw this.mapError(e, timedOut);

@@ -34,16 +34,34 @@ const spec = (name: string, description: string, version = 1): LocalFeatureSpec 
 
 /** The teacher's own features, appended after the student's FEATURES, in this order. */
 export const LOCAL_FEATURES: readonly LocalFeatureSpec[] = Object.freeze([
-  spec('typo_coverage_title', 'Share of the query terms found in the title allowing one typo: terms of ≥ 4 characters match a title token within Damerau–Levenshtein distance 1 or with the same stem; shorter terms need the exact token or stem.'),
+  spec(
+    'typo_coverage_title',
+    'Share of the query terms found in the title allowing one typo: terms of ≥ 4 characters match a title token within Damerau–Levenshtein distance 1 or with the same stem; shorter terms need the exact token or stem.',
+  ),
   spec('typo_coverage_all', 'The same typo-tolerant share over the whole item text (title, description, other fields).'),
-  spec('trigram_tfidf_all', 'Cosine of the character 3-gram TF-IDF vectors (sublinear tf, smoothed IDF over the catalogue) of the query and the whole item text (first 4,000 characters).'),
+  spec(
+    'trigram_tfidf_all',
+    'Cosine of the character 3-gram TF-IDF vectors (sublinear tf, smoothed IDF over the catalogue) of the query and the whole item text (first 4,000 characters).',
+  ),
   spec('trigram_tfidf_title', 'Cosine of the character 3-gram TF-IDF vectors of the query and the title (IDF over the catalogue titles).'),
-  spec('assoc_mean', 'Learned term association, averaged over every (query term, title term) pair: smoothed log-odds that a training pair with both terms is relevant (L4+L5), relative to the base rate; unseen term pairs count 0. Training rows leave their own label out.'),
+  spec(
+    'assoc_mean',
+    'Learned term association, averaged over every (query term, title term) pair: smoothed log-odds that a training pair with both terms is relevant (L4+L5), relative to the base rate; unseen term pairs count 0. Training rows leave their own label out.',
+  ),
   spec('assoc_best_mean', 'For each query term, its most favourable title term association; the mean over the query terms.'),
   spec('assoc_best_min', 'For each query term, its most favourable title term association; the minimum over the query terms (the worst-served query term).'),
-  spec('assoc_support_log', 'ln(1 + training pairs behind the association scores of this pair) (after the hold-out): how much evidence assoc_* rest on; label-independent.'),
-  spec('proximity_title', 'Query terms found in the title (typo-tolerant) divided by the length of the shortest title window that contains all of them: 1 when they are adjacent, lower when scattered; 0 when none is found.'),
-  spec('head_term_title', '1 when the query\'s last content word (the product noun in most product queries: "toilet seat" → seat) is in the title, typo-tolerant.'),
+  spec(
+    'assoc_support_log',
+    'ln(1 + training pairs behind the association scores of this pair) (after the hold-out): how much evidence assoc_* rest on; label-independent.',
+  ),
+  spec(
+    'proximity_title',
+    'Query terms found in the title (typo-tolerant) divided by the length of the shortest title window that contains all of them: 1 when they are adjacent, lower when scattered; 0 when none is found.',
+  ),
+  spec(
+    'head_term_title',
+    '1 when the query\'s last content word (the product noun in most product queries: "toilet seat" → seat) is in the title, typo-tolerant.',
+  ),
 ]);
 
 /** Student features first (FEATURES order), then LOCAL_FEATURES. */

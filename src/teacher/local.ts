@@ -18,11 +18,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { replaceDirAtomic } from '../core/index.ts';
-import { DistilrankError } from '../core/index.ts';
+import { replaceDirAtomic, DistilrankError, oneHot, type LevelDistribution } from '../core/index.ts';
 import { pairMetrics } from '../metrics/index.ts';
 import { FEATURES, FEATURE_SET_ID } from '../features/index.ts';
-import { oneHot, type LevelDistribution } from '../core/index.ts';
 import type { Split, Dataset, Store } from '../store/index.ts';
 import { DEFAULT_MLP_CONFIG, predictJs, trainMlp, type MlpConfig, type TrainedMlp, type TrainingSet } from '../ml/index.ts';
 import { LOCAL_FEATURES, LOCAL_FEATURE_SET_ID, LocalFeatureExtractor, type AssocHoldout } from './local-features.ts';
@@ -33,7 +31,7 @@ export const LOCAL_TEACHER_FORMAT = 'distilrank-local-teacher';
 export const LOCAL_TEACHER_FORMAT_VERSION = 1;
 export const LOCAL_TEACHER_FILE = 'teacher.json';
 export const LOCAL_TEACHER_DESCRIPTION =
-  'not an LLM: an ensemble of MLPs trained here on the human labels, over the student\'s features plus expensive ones (typo-tolerant matching, 3-gram TF-IDF, learnt term associations); train it with `distilrank teacher train --dataset NAME`';
+  "not an LLM: an ensemble of MLPs trained here on the human labels, over the student's features plus expensive ones (typo-tolerant matching, 3-gram TF-IDF, learnt term associations); train it with `distilrank teacher train --dataset NAME`";
 
 /** Each member: wider than the student, a little dropout; early stopping on dev. */
 export const LOCAL_TEACHER_MLP_CONFIG: Readonly<MlpConfig> = Object.freeze({
@@ -146,7 +144,10 @@ function judgedPairs(dataset: Dataset, extractor: LocalFeatureExtractor, split: 
   if (rows === 0) {
     throw new DistilrankError('BAD_INPUT', `the ${split} split of ${dataset} has no judged pairs (judgment set ${judgmentSet})`, {
       field: 'split',
-      hint: split === 'dev' ? 'the dev split needs judged queries for early stopping: ingest more queries or change the split fractions' : 'ingest judgments for this data set',
+      hint:
+        split === 'dev'
+          ? 'the dev split needs judged queries for early stopping: ingest more queries or change the split fractions'
+          : 'ingest judgments for this data set',
     });
   }
   const dims = extractor.dim;
@@ -157,7 +158,13 @@ function judgedPairs(dataset: Dataset, extractor: LocalFeatureExtractor, split: 
   let r = 0;
   for (const q of queries) {
     const pairs = byQuery.get(q.id)!;
-    features.set(extractor.extract({ id: q.id, text: q.text }, pairs.map((p) => p.itemId)), r * dims);
+    features.set(
+      extractor.extract(
+        { id: q.id, text: q.text },
+        pairs.map((p) => p.itemId),
+      ),
+      r * dims,
+    );
     pairs.forEach((p, i) => {
       targets.set(p.target, (r + i) * 5);
       queryIds.push(q.id);
@@ -183,7 +190,6 @@ function ensemblePredict(members: readonly TrainedMlp[], features: Float32Array,
   }
   return out;
 }
-
 
 const b64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
@@ -291,12 +297,18 @@ function decode(s: unknown, length: number, what: string, file: string): Float32
 }
 
 function decodeMember(m: EncodedMember, dims: number, file: string): TrainedMlp {
-  if (m.dims !== dims || !Array.isArray(m.layers) || m.layers.length < 1) throw mismatch(`an ensemble member takes ${String(m.dims)} features; the feature list has ${dims}`, file);
+  if (m.dims !== dims || !Array.isArray(m.layers) || m.layers.length < 1)
+    throw mismatch(`an ensemble member takes ${String(m.dims)} features; the feature list has ${dims}`, file);
   let inputs = dims;
   const layers = m.layers.map((l, i) => {
     if (l.inputs !== inputs || !Number.isInteger(l.outputs) || l.outputs < 1) throw mismatch(`layer ${i} of an ensemble member has inconsistent shapes`, file);
     inputs = l.outputs;
-    return { inputs: l.inputs, outputs: l.outputs, weights: decode(l.weights, l.inputs * l.outputs, `layer ${i} weights`, file), bias: decode(l.bias, l.outputs, `layer ${i} bias`, file) };
+    return {
+      inputs: l.inputs,
+      outputs: l.outputs,
+      weights: decode(l.weights, l.inputs * l.outputs, `layer ${i} weights`, file),
+      bias: decode(l.bias, l.outputs, `layer ${i} bias`, file),
+    };
   });
   if (inputs !== 5) throw mismatch('an ensemble member does not output five levels', file);
   return {
@@ -332,15 +344,27 @@ export function readLocalTeacherArtifact(dir: string, dataset?: string): { card:
   }
   if (typeof card !== 'object' || card === null || Array.isArray(card)) throw mismatch(`${LOCAL_TEACHER_FILE} does not hold a teacher card`, file);
   if (card.format !== LOCAL_TEACHER_FORMAT || card.formatVersion !== LOCAL_TEACHER_FORMAT_VERSION) {
-    throw mismatch(`artifact format ${String(card.format)} v${String(card.formatVersion)}; this distilrank reads ${LOCAL_TEACHER_FORMAT} v${LOCAL_TEACHER_FORMAT_VERSION}`, file);
+    throw mismatch(
+      `artifact format ${String(card.format)} v${String(card.formatVersion)}; this distilrank reads ${LOCAL_TEACHER_FORMAT} v${LOCAL_TEACHER_FORMAT_VERSION}`,
+      file,
+    );
   }
-  if (dataset !== undefined && card.dataset !== dataset) throw mismatch(`the teacher was trained on data set "${String(card.dataset)}", not "${dataset}"`, file, `train one for ${dataset}: \`distilrank teacher train --dataset ${dataset}\``);
+  if (dataset !== undefined && card.dataset !== dataset)
+    throw mismatch(
+      `the teacher was trained on data set "${String(card.dataset)}", not "${dataset}"`,
+      file,
+      `train one for ${dataset}: \`distilrank teacher train --dataset ${dataset}\``,
+    );
   if (card.featureSetId !== LOCAL_FEATURE_SET_ID || card.studentFeatureSetId !== FEATURE_SET_ID) {
     throw mismatch(`the teacher was trained on feature set ${String(card.featureSetId)}; this distilrank computes ${LOCAL_FEATURE_SET_ID}`, file);
   }
   if (!Array.isArray(card.members) || card.members.length === 0) throw mismatch('the artifact holds no ensemble members', file);
   if (membersSha(card.members) !== card.weightsSha256) {
-    throw mismatch('the ensemble weights do not match the checksum in teacher.json', file, 'the artifact was modified or partly copied: retrain or copy the whole folder again');
+    throw mismatch(
+      'the ensemble weights do not match the checksum in teacher.json',
+      file,
+      'the artifact was modified or partly copied: retrain or copy the whole folder again',
+    );
   }
   const dims = FEATURES.length + LOCAL_FEATURES.length;
   return { card, members: card.members.map((m) => decodeMember(m, dims, file)) };
@@ -427,7 +451,10 @@ export class LocalTeacher implements Teacher {
     });
     const dists = new Array<LevelDistribution>(pairs.length);
     for (const g of groups.values()) {
-      const probs = this.predict({ id: g.id, text: g.text }, g.at.map((k) => pairs[k]!.itemId));
+      const probs = this.predict(
+        { id: g.id, text: g.text },
+        g.at.map((k) => pairs[k]!.itemId),
+      );
       g.at.forEach((k, r) => {
         const d = [0, 0, 0, 0, 0] as LevelDistribution;
         let z = 0;

@@ -74,12 +74,14 @@ export const TEACHERS: Readonly<Record<string, TeacherFactory>> = Object.freeze(
     },
   }),
   'onnx-cross-encoder': Object.freeze({
-    description: 'a local ONNX cross-encoder folder (exported Hugging Face sequence classifier with five labels) run by transformers.js, nothing downloaded; set DISTILRANK_CROSS_ENCODER_DIR',
+    description:
+      'a local ONNX cross-encoder folder (exported Hugging Face sequence classifier with five labels) run by transformers.js, nothing downloaded; set DISTILRANK_CROSS_ENCODER_DIR',
     isLLM: false,
     create: (options?: TeacherCreateOptions) => createCrossEncoderTeacher(crossEncoderTeacherConfig(options)),
   }),
   llama: Object.freeze({
-    description: 'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
+    description:
+      'a local GGUF model run in-process by node-llama-cpp (CPU by default): next-token probabilities of a one-digit answer; set DISTILRANK_LLAMA_MODEL (and DISTILRANK_LLAMA_THREADS, …)',
     isLLM: true,
     create: (options?: TeacherCreateOptions) => createLlamaTeacher(llamaTeacherConfigFromEnv(options?.env ?? process.env, options?.settings)),
   }),
@@ -92,7 +94,10 @@ export function crossEncoderTeacherConfig(options: TeacherCreateOptions = {}): C
   const settings = options.settings ?? {};
   for (const key of Object.keys(settings)) {
     if (!(CROSS_ENCODER_FIELDS as readonly string[]).includes(key)) {
-      throw new DistilrankError('BAD_OPTION', `the onnx-cross-encoder teacher has no setting "${key}"`, { field: key, hint: `use one of: ${CROSS_ENCODER_FIELDS.join(', ')}` });
+      throw new DistilrankError('BAD_OPTION', `the onnx-cross-encoder teacher has no setting "${key}"`, {
+        field: key,
+        hint: `use one of: ${CROSS_ENCODER_FIELDS.join(', ')}`,
+      });
     }
   }
   return crossEncoderConfigFromEnv(options.env ?? process.env, settings as Partial<CrossEncoderTeacherConfig>);

@@ -18,7 +18,18 @@ interface Rule {
 }
 
 const MAX_TOKEN_BYTES = 64;
-const A = 97, E = 101, I = 105, O = 111, U = 117, Y = 121, W = 119, X = 120, L = 108, S = 115, T = 116, Z = 122;
+const A = 97,
+  E = 101,
+  I = 105,
+  O = 111,
+  U = 117,
+  Y = 121,
+  W = 119,
+  X = 120,
+  L = 108,
+  S = 115,
+  T = 116,
+  Z = 122;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const buf = new Uint8Array(MAX_TOKEN_BYTES + 8);
@@ -79,21 +90,74 @@ function rules(cond: Cond, pairs: ReadonlyArray<readonly [string, string]>): Rul
 }
 
 // Within a step, the first rule whose suffix matches decides (its condition may still fail).
-const STEP1B: Rule[] = [...rules(mGt0, [['eed', 'ee']]), ...rules(hasVowel, [['ed', ''], ['ing', '']])];
-const STEP1B2: Rule[] = rules(null, [['at', 'ate'], ['bl', 'ble'], ['iz', 'ize']]);
+const STEP1B: Rule[] = [
+  ...rules(mGt0, [['eed', 'ee']]),
+  ...rules(hasVowel, [
+    ['ed', ''],
+    ['ing', ''],
+  ]),
+];
+const STEP1B2: Rule[] = rules(null, [
+  ['at', 'ate'],
+  ['bl', 'ble'],
+  ['iz', 'ize'],
+]);
 const STEP2: Rule[] = rules(mGt0, [
-  ['ational', 'ate'], ['tional', 'tion'], ['enci', 'ence'], ['anci', 'ance'], ['izer', 'ize'], ['logi', 'log'],
-  ['bli', 'ble'], ['alli', 'al'], ['entli', 'ent'], ['eli', 'e'], ['ousli', 'ous'], ['ization', 'ize'],
-  ['ation', 'ate'], ['ator', 'ate'], ['alism', 'al'], ['iveness', 'ive'], ['fulness', 'ful'], ['ousness', 'ous'],
-  ['aliti', 'al'], ['iviti', 'ive'], ['biliti', 'ble'],
+  ['ational', 'ate'],
+  ['tional', 'tion'],
+  ['enci', 'ence'],
+  ['anci', 'ance'],
+  ['izer', 'ize'],
+  ['logi', 'log'],
+  ['bli', 'ble'],
+  ['alli', 'al'],
+  ['entli', 'ent'],
+  ['eli', 'e'],
+  ['ousli', 'ous'],
+  ['ization', 'ize'],
+  ['ation', 'ate'],
+  ['ator', 'ate'],
+  ['alism', 'al'],
+  ['iveness', 'ive'],
+  ['fulness', 'ful'],
+  ['ousness', 'ous'],
+  ['aliti', 'al'],
+  ['iviti', 'ive'],
+  ['biliti', 'ble'],
 ]);
 const STEP3: Rule[] = rules(mGt0, [
-  ['ical', 'ic'], ['ness', ''], ['icate', 'ic'], ['iciti', 'ic'], ['ful', ''], ['ative', ''], ['alize', 'al'],
+  ['ical', 'ic'],
+  ['ness', ''],
+  ['icate', 'ic'],
+  ['iciti', 'ic'],
+  ['ful', ''],
+  ['ative', ''],
+  ['alize', 'al'],
 ]);
 const STEP4: Rule[] = [
-  ...rules(mGt1, [['al', ''], ['ance', ''], ['ence', ''], ['er', ''], ['ic', ''], ['able', ''], ['ible', ''], ['ant', ''], ['ement', ''], ['ment', ''], ['ent', '']]),
+  ...rules(mGt1, [
+    ['al', ''],
+    ['ance', ''],
+    ['ence', ''],
+    ['er', ''],
+    ['ic', ''],
+    ['able', ''],
+    ['ible', ''],
+    ['ant', ''],
+    ['ement', ''],
+    ['ment', ''],
+    ['ent', ''],
+  ]),
   ...rules(mGt1st, [['ion', '']]),
-  ...rules(mGt1, [['ou', ''], ['ism', ''], ['ate', ''], ['iti', ''], ['ous', ''], ['ive', ''], ['ize', '']]),
+  ...rules(mGt1, [
+    ['ou', ''],
+    ['ism', ''],
+    ['ate', ''],
+    ['iti', ''],
+    ['ous', ''],
+    ['ive', ''],
+    ['ize', ''],
+  ]),
 ];
 
 function endsWith(b: Uint8Array, n: number, suffix: Uint8Array): boolean {

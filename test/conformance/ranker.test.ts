@@ -69,7 +69,7 @@ const SUBJECTS: RankerSubject[] = [
         reason:
           'FTS5 returns equal BM25 scores in rowid (ingest) order, and the LIMIT keeps whichever tied rows come first; ' +
           'fix in src/store/store.ts bm25(): ORDER BY score DESC, i.id DESC (inside the LIMIT too), and in ' +
-          "src/retrieve/bm25-index.ts topK(): break ties by item id, not row",
+          'src/retrieve/bm25-index.ts topK(): break ties by item id, not row',
       },
     },
   },

@@ -81,7 +81,15 @@ export function conformanceBundle(variant = false): DatasetBundle {
     { id: 'q6', text: 'red mug' },
   ];
   const judgments: DatasetBundle['judgments'][number][] = [
-    { queryId: 'q1', itemId: 'i01', grade: 3, raters: [{ rater: 'r1', grade: 3 }, { rater: 'r2', grade: 2 }] },
+    {
+      queryId: 'q1',
+      itemId: 'i01',
+      grade: 3,
+      raters: [
+        { rater: 'r1', grade: 3 },
+        { rater: 'r2', grade: 2 },
+      ],
+    },
     { queryId: 'q1', itemId: 'i02', grade: 3 },
     { queryId: 'q1', itemId: 'i03', grade: 0 },
     { queryId: 'q2', itemId: 'i03', grade: 2 },
@@ -114,7 +122,10 @@ export function conformanceBundle(variant = false): DatasetBundle {
 const PROBES = ['ceramic mug', 'kettle', 'walnut lamp', 'Kühlschrank', '冷蔵庫', 'red', 'lamp kettle mug'];
 
 /** Everything the store gives back for the data set, through its own API. */
-function snapshot(store: Store, dataset = DATASET): {
+function snapshot(
+  store: Store,
+  dataset = DATASET,
+): {
   info: ReturnType<Store['dataset']>;
   names: string[];
   queries: unknown;

@@ -139,7 +139,13 @@ export function teacherConformance(subject: TeacherSubject): void {
         expect(typeof j.method).toBe('string');
         expect(j.method.trim()).not.toBe('');
         const c = j.cost;
-        expect(c).toEqual({ calls: expect.any(Number), inputTokens: expect.any(Number), outputTokens: expect.any(Number), seconds: expect.any(Number), usd: expect.any(Number) });
+        expect(c).toEqual({
+          calls: expect.any(Number),
+          inputTokens: expect.any(Number),
+          outputTokens: expect.any(Number),
+          seconds: expect.any(Number),
+          usd: expect.any(Number),
+        });
         expect(Number.isInteger(c.calls) && c.calls >= 1).toBe(true);
         for (const k of ['inputTokens', 'outputTokens'] as const) expect(Number.isInteger(c[k]) && c[k] >= 0, `${k} = ${c[k]}`).toBe(true);
         for (const k of ['seconds', 'usd'] as const) expect(Number.isFinite(c[k]) && c[k] >= 0, `${k} = ${c[k]}`).toBe(true);
@@ -218,7 +224,11 @@ export function teacherConformance(subject: TeacherSubject): void {
 
       it('a second instance from the same config has the same name, model and promptVersion, and judges alike', async () => {
         const again = await make(() => subject.make());
-        expect({ name: again.name, model: again.model, promptVersion: again.promptVersion }).toEqual({ name: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion });
+        expect({ name: again.name, model: again.model, promptVersion: again.promptVersion }).toEqual({
+          name: teacher.name,
+          model: teacher.model,
+          promptVersion: teacher.promptVersion,
+        });
         for (const p of pairs) {
           const [a, b] = [await teacher.judge(p), await again.judge(p)];
           b.distribution.forEach((x, k) => expect(x).toBeCloseTo(a.distribution[k]!, 6));
@@ -230,7 +240,10 @@ export function teacherConformance(subject: TeacherSubject): void {
           const other = await make(() => v.make());
           const [a, b] = [await teacher.judge(v.probe), await other.judge(v.probe)];
           expectDistribution(b, 'variant');
-          expect(b.distribution.some((x, k) => Math.abs(x - a.distribution[k]!) > 1e-6), `${JSON.stringify(a.distribution)} vs ${JSON.stringify(b.distribution)}`).toBe(true);
+          expect(
+            b.distribution.some((x, k) => Math.abs(x - a.distribution[k]!) > 1e-6),
+            `${JSON.stringify(a.distribution)} vs ${JSON.stringify(b.distribution)}`,
+          ).toBe(true);
           expect(other.name).toBe(teacher.name);
         });
         known(v.deviation)(`${v.change}: changes promptVersion`, async () => {

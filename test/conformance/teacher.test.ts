@@ -15,7 +15,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CallError } from '../../src/jobs/index.ts';
 import { Store } from '../../src/store/index.ts';
-import { createTeacher, importNodeLlamaCpp, TEACHERS, trainLocalTeacher, type CrossEncoderTeacher, type LlamaTeacher, type Teacher, type TeacherPair } from '../../src/teacher/index.ts';
+import {
+  createTeacher,
+  importNodeLlamaCpp,
+  TEACHERS,
+  trainLocalTeacher,
+  type CrossEncoderTeacher,
+  type LlamaTeacher,
+  type Teacher,
+  type TeacherPair,
+} from '../../src/teacher/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../fake-openai.ts';
 import { tempDir } from '../helpers.ts';
 import { synth } from '../synth-catalogue.ts';
@@ -49,17 +58,21 @@ const build = (name: string, options: Parameters<typeof createTeacher>[1]) => ()
 
 let fake: FakeOpenAI;
 const LLM_ENV = { DISTILRANK_LLM_MODEL: 'fake-model', DISTILRANK_LLM_PRICE_INPUT: '2.5', DISTILRANK_LLM_PRICE_OUTPUT: '10' };
-const llm = (settings: Record<string, unknown> = {}) => (): Teacher =>
-  createTeacher('llm', { env: LLM_ENV, settings: { baseURL: fake.url, timeoutMs: 5000, ...settings } });
+const llm =
+  (settings: Record<string, unknown> = {}) =>
+  (): Teacher =>
+    createTeacher('llm', { env: LLM_ENV, settings: { baseURL: fake.url, timeoutMs: 5000, ...settings } });
 /** judge() on a new llm teacher with the fake set to `reply` (reset to answering afterwards). */
-const llmFault = (reply: Parameters<FakeOpenAI['setBehaviour']>[0], settings: Record<string, unknown> = {}) => async (): Promise<unknown> => {
-  fake.setBehaviour(reply);
-  try {
-    return await llm(settings)().judge(PAIRS[0]!);
-  } finally {
-    fake.setBehaviour({ kind: 'answer' });
-  }
-};
+const llmFault =
+  (reply: Parameters<FakeOpenAI['setBehaviour']>[0], settings: Record<string, unknown> = {}) =>
+  async (): Promise<unknown> => {
+    fake.setBehaviour(reply);
+    try {
+      return await llm(settings)().judge(PAIRS[0]!);
+    } finally {
+      fake.setBehaviour({ kind: 'answer' });
+    }
+  };
 
 const LLM: TeacherSubject = {
   name: 'llm',
@@ -95,7 +108,12 @@ const LLM: TeacherSubject = {
       provoke: llmFault({ kind: 'error', status: 429, headers: { 'retry-after': '2' }, message: 'slow down' }),
       check: (e: CallError) => expect(e.retryAfterMs).toBe(2000),
     },
-    { what: 'the endpoint answers 500', kind: 'server', provoke: llmFault({ kind: 'error', status: 500 }), check: (e: CallError) => expect(e.status).toBe(500) },
+    {
+      what: 'the endpoint answers 500',
+      kind: 'server',
+      provoke: llmFault({ kind: 'error', status: 500 }),
+      check: (e: CallError) => expect(e.status).toBe(500),
+    },
     { what: 'the endpoint answers a body that is not JSON', kind: 'malformed', provoke: llmFault({ kind: 'raw', body: '{"choices": [ {"message": ' }) },
     { what: 'the endpoint answers JSON without choices', kind: 'malformed', provoke: llmFault({ kind: 'raw', body: '{"object": "chat.completion"}' }) },
     { what: 'the endpoint does not answer within timeoutMs (200 ms)', kind: 'timeout', provoke: llmFault({ kind: 'hang' }, { timeoutMs: 200 }) },
@@ -187,7 +205,11 @@ const LLAMA: TeacherSubject = {
     },
   ],
   variants: () => [
-    { change: 'DISTILRANK_LLAMA_MAX_ITEM_CHARS 500 instead of 2000', make: build('llama', llamaEnv('tiny.gguf', { DISTILRANK_LLAMA_MAX_ITEM_CHARS: '500' })), probe: LONG_ITEM },
+    {
+      change: 'DISTILRANK_LLAMA_MAX_ITEM_CHARS 500 instead of 2000',
+      make: build('llama', llamaEnv('tiny.gguf', { DISTILRANK_LLAMA_MAX_ITEM_CHARS: '500' })),
+      probe: LONG_ITEM,
+    },
     { change: 'another GGUF file', make: build('llama', llamaEnv('other.gguf')), probe: PAIRS[0]! },
   ],
 };
@@ -198,8 +220,10 @@ const LLAMA: TeacherSubject = {
 const xencDir = (name: string) => join(tmp.path, 'xenc', name);
 const XENC_TEXTS = [...PAIRS.flatMap((p) => [p.queryText, p.itemText]), 'azure teapot'];
 let xencTeacher: CrossEncoderTeacher | undefined;
-const xenc = (name: string, settings: Record<string, unknown> = {}) => (): Teacher =>
-  createTeacher('onnx-cross-encoder', { env: {}, settings: { dir: xencDir(name), threads: 1, ...settings } });
+const xenc =
+  (name: string, settings: Record<string, unknown> = {}) =>
+  (): Teacher =>
+    createTeacher('onnx-cross-encoder', { env: {}, settings: { dir: xencDir(name), threads: 1, ...settings } });
 
 const XENC: TeacherSubject = {
   name: 'onnx-cross-encoder',
@@ -244,7 +268,7 @@ const XENC: TeacherSubject = {
   variants: () => [
     { change: 'another model in the folder (sharper logits)', make: xenc('sharper'), probe: PAIRS[1]! },
     {
-      change: 'maxLength 8 instead of the model\'s 32 (the item is cut to fewer tokens)',
+      change: "maxLength 8 instead of the model's 32 (the item is cut to fewer tokens)",
       make: xenc('tiny', { maxLength: 8 }),
       probe: { ...LONG_ITEM, itemText: `${'azure teapot '.repeat(10)}crimson kettle` },
       deviation: {

@@ -80,7 +80,6 @@ export interface StoredCaption {
   createdAt: string;
 }
 
-
 export interface CaptionFilter {
   dataset?: string;
   model?: string;
@@ -113,9 +112,7 @@ export class CaptionCache {
             `INSERT OR IGNORE INTO captions (model, prompt_version, image_hash, caption, refusal, content_type, calls, input_tokens,
                output_tokens, seconds, usd, attempts, created_at, dataset, item_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
           ),
-          ref: db.prepare(
-            `INSERT OR REPLACE INTO caption_refs (dataset, item_id, model, prompt_version, image_url, image_hash) VALUES (?,?,?,?,?,?)`,
-          ),
+          ref: db.prepare(`INSERT OR REPLACE INTO caption_refs (dataset, item_id, model, prompt_version, image_url, image_hash) VALUES (?,?,?,?,?,?)`),
         };
   }
 
@@ -150,16 +147,22 @@ export class CaptionCache {
   }
 
   get(key: CaptionKey): StoredCaption | undefined {
-    const r = this.db.prepare('SELECT * FROM captions WHERE model = ? AND prompt_version = ? AND image_hash = ?').get(key.model, key.promptVersion, key.imageHash) as
-      | Record<string, string | number | null>
-      | undefined;
+    const r = this.db
+      .prepare('SELECT * FROM captions WHERE model = ? AND prompt_version = ? AND image_hash = ?')
+      .get(key.model, key.promptVersion, key.imageHash) as Record<string, string | number | null> | undefined;
     if (!r) return undefined;
     return {
       key: { ...key },
       caption: (r.caption as string | null) ?? null,
       refusal: (r.refusal as string | null) ?? null,
       contentType: r.content_type as string,
-      cost: { calls: r.calls as number, inputTokens: r.input_tokens as number, outputTokens: r.output_tokens as number, seconds: r.seconds as number, usd: r.usd as number },
+      cost: {
+        calls: r.calls as number,
+        inputTokens: r.input_tokens as number,
+        outputTokens: r.output_tokens as number,
+        seconds: r.seconds as number,
+        usd: r.usd as number,
+      },
       attempts: r.attempts as number,
       createdAt: r.created_at as string,
     };
@@ -180,7 +183,23 @@ export class CaptionCache {
     const c = answer.cost;
     this.db.transaction(() => {
       inserted =
-        s.insert.run(key.model, key.promptVersion, key.imageHash, answer.caption, answer.refusal, answer.contentType, c.calls, c.inputTokens, c.outputTokens, c.seconds, c.usd, attempts, new Date().toISOString(), ref.dataset, ref.itemId).changes > 0;
+        s.insert.run(
+          key.model,
+          key.promptVersion,
+          key.imageHash,
+          answer.caption,
+          answer.refusal,
+          answer.contentType,
+          c.calls,
+          c.inputTokens,
+          c.outputTokens,
+          c.seconds,
+          c.usd,
+          attempts,
+          new Date().toISOString(),
+          ref.dataset,
+          ref.itemId,
+        ).changes > 0;
       s.ref.run(ref.dataset, ref.itemId, key.model, key.promptVersion, ref.imageUrl, key.imageHash);
     })();
     return inserted;
@@ -212,7 +231,10 @@ export class CaptionCache {
   /** Captions paid for (data set: first paid for under it), refusals included. */
   count(filter: CaptionFilter = {}): number {
     const w = this.where(filter, 'c', 'c.dataset');
-    return this.db.prepare(`SELECT count(*) FROM captions c ${w.sql}`).pluck().get(...w.args) as number;
+    return this.db
+      .prepare(`SELECT count(*) FROM captions c ${w.sql}`)
+      .pluck()
+      .get(...w.args) as number;
   }
 
   totals(filter: CaptionFilter = {}): CaptionTotals {
@@ -224,7 +246,12 @@ export class CaptionCache {
            coalesce(sum(seconds), 0) AS s, coalesce(sum(usd), 0) AS usd FROM captions c ${w.sql}`,
       )
       .get(...w.args) as { captions: number; refusals: number; attempts: number; calls: number; it: number; ot: number; s: number; usd: number };
-    return { captions: r.captions, refusals: r.refusals, attempts: r.attempts, cost: { calls: r.calls, inputTokens: r.it, outputTokens: r.ot, seconds: r.s, usd: r.usd } };
+    return {
+      captions: r.captions,
+      refusals: r.refusals,
+      attempts: r.attempts,
+      cost: { calls: r.calls, inputTokens: r.it, outputTokens: r.ot, seconds: r.s, usd: r.usd },
+    };
   }
 
   /**

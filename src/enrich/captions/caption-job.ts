@@ -18,9 +18,19 @@
  * settings tries again; a transient failure (DNS, network, timeout, HTTP error) is retried like a
  * failed call but costs nothing.
  */
-import { runJobCore, checkJobOptions, jobSettings, type CoreProgress, type JobSettings, type StopReason } from '../../jobs/index.ts';
+import {
+  runJobCore,
+  checkJobOptions,
+  jobSettings,
+  type CoreProgress,
+  type JobSettings,
+  type StopReason,
+  CallError,
+  ZERO_COST,
+  type CallCost,
+  type CallErrorKind,
+} from '../../jobs/index.ts';
 import { fetchImage, ImageFetchError, TRANSIENT_FETCH_FAILURES, type FetchImageOptions, type FetchedImage, type ImageFetchFailure } from '../net/index.ts';
-import { CallError, ZERO_COST, type CallCost, type CallErrorKind } from '../../jobs/index.ts';
 import type { CaptionCache, CaptionKey, CaptionRef } from './cache.ts';
 import type { CaptionAnswer, CaptionImage } from './vlm.ts';
 
@@ -188,7 +198,11 @@ export async function runCaptionJob(opts: CaptionJobOptions): Promise<CaptionJob
     ...jobSettings(opts),
     ...(opts.onProgress ? { onProgress: (p: CoreProgress) => opts.onProgress!({ ...p, items: opts.items.length }) } : {}),
   });
-  const failureOf = (f: { task: Task; kind: CallErrorKind; message: string }): CaptionFailure => ({ itemId: f.task.refs[0]!.itemId, kind: f.kind, message: f.message });
+  const failureOf = (f: { task: Task; kind: CallErrorKind; message: string }): CaptionFailure => ({
+    itemId: f.task.refs[0]!.itemId,
+    kind: f.kind,
+    message: f.message,
+  });
   const summary: CaptionJobSummary = {
     items: opts.items.length,
     noImage,

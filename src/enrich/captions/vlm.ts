@@ -22,8 +22,7 @@ import { endpointCallError, redactUrl, CallError, type Env, type LlmPricing, typ
 /** Bump whenever the caption prompt changes: part of the caption cache key. */
 export const CAPTION_PROMPT_VERSION = 'caption-v1';
 
-export const CAPTION_SYSTEM_PROMPT =
-  'You write short factual captions of catalogue images for a search index. Describe only what is visible.';
+export const CAPTION_SYSTEM_PROMPT = 'You write short factual captions of catalogue images for a search index. Describe only what is visible.';
 export const CAPTION_INSTRUCTION =
   'Describe this image in one factual sentence of at most 30 words: what the object is, its kind, colour and material, ' +
   'and any brand or text visible on it. No opinions, no marketing words, nothing that is not visible. ' +
@@ -95,11 +94,31 @@ export function vlmConfigFromEnv(env: Env = process.env, overrides: Partial<VlmC
     throw bad('DISTILRANK_VLM_IMAGE_MODE', `DISTILRANK_VLM_IMAGE_MODE="${mode}" is invalid`, 'set it to data or url');
   }
   const config: VlmConfig = {
-    baseURL: required(overrides.baseURL ?? str('DISTILRANK_VLM_BASE_URL'), 'DISTILRANK_VLM_BASE_URL', 'captions need an OpenAI-compatible endpoint serving a vision-language model', 'its base URL, e.g. http://127.0.0.1:8000/v1'),
-    model: required(overrides.model ?? str('DISTILRANK_VLM_MODEL'), 'DISTILRANK_VLM_MODEL', 'captions need a model name (or pass --model)', 'the model name the endpoint serves'),
+    baseURL: required(
+      overrides.baseURL ?? str('DISTILRANK_VLM_BASE_URL'),
+      'DISTILRANK_VLM_BASE_URL',
+      'captions need an OpenAI-compatible endpoint serving a vision-language model',
+      'its base URL, e.g. http://127.0.0.1:8000/v1',
+    ),
+    model: required(
+      overrides.model ?? str('DISTILRANK_VLM_MODEL'),
+      'DISTILRANK_VLM_MODEL',
+      'captions need a model name (or pass --model)',
+      'the model name the endpoint serves',
+    ),
     pricing: {
-      inputPerMTok: required(overrides.pricing?.inputPerMTok ?? num('DISTILRANK_VLM_PRICE_INPUT', priceHint), 'DISTILRANK_VLM_PRICE_INPUT', 'costs and budgets need the price of input tokens', priceHint),
-      outputPerMTok: required(overrides.pricing?.outputPerMTok ?? num('DISTILRANK_VLM_PRICE_OUTPUT', priceHint), 'DISTILRANK_VLM_PRICE_OUTPUT', 'costs and budgets need the price of output tokens', priceHint),
+      inputPerMTok: required(
+        overrides.pricing?.inputPerMTok ?? num('DISTILRANK_VLM_PRICE_INPUT', priceHint),
+        'DISTILRANK_VLM_PRICE_INPUT',
+        'costs and budgets need the price of input tokens',
+        priceHint,
+      ),
+      outputPerMTok: required(
+        overrides.pricing?.outputPerMTok ?? num('DISTILRANK_VLM_PRICE_OUTPUT', priceHint),
+        'DISTILRANK_VLM_PRICE_OUTPUT',
+        'costs and budgets need the price of output tokens',
+        priceHint,
+      ),
     },
   };
   const apiKey = overrides.apiKey ?? str('DISTILRANK_VLM_API_KEY');
@@ -128,9 +147,11 @@ export function resolveVlmConfig(c: VlmConfig): ResolvedVlmConfig {
     if (!(Number.isFinite(v) && v >= 0)) throw bad(`pricing.${k}`, `the VLM price ${k}=${v} is invalid`, 'a price in USD per 1M tokens, 0 or more');
   }
   const timeoutMs = c.timeoutMs ?? VLM_DEFAULTS.timeoutMs;
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw bad('DISTILRANK_VLM_TIMEOUT_MS', `timeout ${timeoutMs} is invalid`, 'a whole number of milliseconds above 0');
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+    throw bad('DISTILRANK_VLM_TIMEOUT_MS', `timeout ${timeoutMs} is invalid`, 'a whole number of milliseconds above 0');
   const maxTokens = c.maxTokens ?? VLM_DEFAULTS.maxTokens;
-  if (!Number.isInteger(maxTokens) || maxTokens < 8 || maxTokens > 4096) throw bad('DISTILRANK_VLM_MAX_TOKENS', `max tokens ${maxTokens} is invalid`, 'a whole number from 8 to 4096');
+  if (!Number.isInteger(maxTokens) || maxTokens < 8 || maxTokens > 4096)
+    throw bad('DISTILRANK_VLM_MAX_TOKENS', `max tokens ${maxTokens} is invalid`, 'a whole number from 8 to 4096');
   return {
     baseURL: c.baseURL.trim().replace(/\/+$/, ''),
     apiKey: c.apiKey === undefined || c.apiKey === '' ? undefined : c.apiKey,

@@ -173,7 +173,13 @@ interface Hop {
 }
 
 /** One request to a checked, pinned address; reads the body only for a 200 with an image type. */
-function request(url: URL, host: string, pinned: { address: string; family: number }, o: Required<Pick<FetchImageOptions, 'maxBytes'>>, signal: AbortSignal): Promise<Hop> {
+function request(
+  url: URL,
+  host: string,
+  pinned: { address: string; family: number },
+  o: Required<Pick<FetchImageOptions, 'maxBytes'>>,
+  signal: AbortSignal,
+): Promise<Hop> {
   return new Promise<Hop>((resolve, reject) => {
     const lookup: LookupFunction = (_hostname, options, callback) => {
       if (options.all) callback(null, [{ address: pinned.address, family: pinned.family }]);

@@ -45,7 +45,13 @@ export const DEFAULT_LONG_CLICK_MS = 30_000;
 export const DEFAULT_TOP_TOKENS = 20;
 
 /** Where `extra` carries what the aggregation reads. */
-export const EXTRA_KEYS = Object.freeze({ board: 'board', dwell: 'dwell_ms', linkTitle: 'link_title', linkDescription: 'link_description', simulated: 'simulated' });
+export const EXTRA_KEYS = Object.freeze({
+  board: 'board',
+  dwell: 'dwell_ms',
+  linkTitle: 'link_title',
+  linkDescription: 'link_description',
+  simulated: 'simulated',
+});
 
 export interface AggregateOptions {
   /** Epoch ms: only events with time < cutoff are read (strict). */
@@ -213,7 +219,10 @@ export function aggregateActions(events: Iterable<ActionEvent>, opts: AggregateO
 
 /** The dev and test query texts of a data set: excluded from action text by default. */
 export function evaluationQueryTexts(dataset: Dataset): string[] {
-  return dataset.storedQueries().filter((q) => q.split !== 'train').map((q) => q.text);
+  return dataset
+    .storedQueries()
+    .filter((q) => q.split !== 'train')
+    .map((q) => q.text);
 }
 
 /** Aggregate a data set's stored events before `cutoff`, its evaluation queries excluded unless told otherwise. */

@@ -136,7 +136,14 @@ export function buildItemText(item: StoredItem, config: RepresentationConfig = D
       continue;
     }
     const room = budget - out.length - sep.length - 1;
-    if (room > 0) out += sep + line.slice(0, room).replace(/[\uD800-\uDBFF]$/, '').trimEnd() + '…';
+    if (room > 0)
+      out +=
+        sep +
+        line
+          .slice(0, room)
+          .replace(/[\uD800-\uDBFF]$/, '')
+          .trimEnd() +
+        '…';
     break;
   }
   return out;

@@ -18,7 +18,7 @@ export const FIELD_SOURCES = Object.freeze({
   description: "the item's description",
   brand: 'the brand: fields.brand, else attributes.brand',
   fields: "the item's other text fields, one `name: value` line each, names sorted (brand left out when `brand` is listed too)",
-  attributes: "scalar attributes as `name: value` lines, names sorted, at most maxAttributes (brand left out when `brand` is listed too)",
+  attributes: 'scalar attributes as `name: value` lines, names sorted, at most maxAttributes (brand left out when `brand` is listed too)',
   caption: 'a synthetic image caption (from a CaptionSource)',
   engaged_queries: 'top tokens of the queries that led to engagement with the item (aggregated search logs)',
   board_titles: 'top tokens of the titles of boards the item was saved to (aggregated search logs)',
@@ -61,11 +61,25 @@ export const DEFAULT_MAX_ATTRIBUTES = 8;
 export const DEFAULT_REPRESENTATION: Readonly<RepresentationConfig> = Object.freeze({
   version: 1,
   maxChars: DEFAULT_MAX_CHARS,
-  fields: [{ source: 'title' }, { source: 'description' }, { source: 'fields' }, { source: 'attributes', maxAttributes: DEFAULT_MAX_ATTRIBUTES }] as FieldSpec[],
+  fields: [
+    { source: 'title' },
+    { source: 'description' },
+    { source: 'fields' },
+    { source: 'attributes', maxAttributes: DEFAULT_MAX_ATTRIBUTES },
+  ] as FieldSpec[],
 });
 
 /** The order the ablation adds fields in (Pinterest's: content first, then user actions). */
-export const ABLATION_ORDER: readonly FieldSource[] = ['title', 'description', 'brand', 'attributes', 'caption', 'engaged_queries', 'board_titles', 'link_text'];
+export const ABLATION_ORDER: readonly FieldSource[] = [
+  'title',
+  'description',
+  'brand',
+  'attributes',
+  'caption',
+  'engaged_queries',
+  'board_titles',
+  'link_text',
+];
 
 /** Budgets the ablation uses per source (tokens), so one long field cannot crowd out the rest. */
 export const ABLATION_BUDGETS: Readonly<Partial<Record<FieldSource, number>>> = Object.freeze({
@@ -125,17 +139,26 @@ export function validateRepresentation(raw: unknown, file?: string): Representat
   for (const k of Object.keys(o)) {
     if (!['version', 'maxChars', 'fields'].includes(k)) throw bad(file, k, `unknown key "${k}"`, 'a representation has the keys version, maxChars and fields');
   }
-  if (o.version !== undefined && o.version !== 1) throw bad(file, 'version', `unsupported representation version ${JSON.stringify(o.version)}`, 'this distilrank reads version 1');
+  if (o.version !== undefined && o.version !== 1)
+    throw bad(file, 'version', `unsupported representation version ${JSON.stringify(o.version)}`, 'this distilrank reads version 1');
   const maxChars = o.maxChars ?? DEFAULT_MAX_CHARS;
-  if (!positiveInt(maxChars) || maxChars < 16) throw bad(file, 'maxChars', `maxChars must be an integer ≥ 16, got ${JSON.stringify(maxChars)}`, 'e.g. "maxChars": 1500');
-  if (!Array.isArray(o.fields) || o.fields.length === 0) throw bad(file, 'fields', '"fields" must be a non-empty array', 'list the fields in order, e.g. [{"source": "title"}, {"source": "description", "maxTokens": 100}]');
+  if (!positiveInt(maxChars) || maxChars < 16)
+    throw bad(file, 'maxChars', `maxChars must be an integer ≥ 16, got ${JSON.stringify(maxChars)}`, 'e.g. "maxChars": 1500');
+  if (!Array.isArray(o.fields) || o.fields.length === 0)
+    throw bad(
+      file,
+      'fields',
+      '"fields" must be a non-empty array',
+      'list the fields in order, e.g. [{"source": "title"}, {"source": "description", "maxTokens": 100}]',
+    );
   const seen = new Set<string>();
   const fields: FieldSpec[] = o.fields.map((f: unknown, i: number) => {
     const at = `fields[${i}]`;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(file, at, `${at} must be an object`, 'e.g. {"source": "title"}');
     const e = f as Record<string, unknown>;
     for (const k of Object.keys(e)) {
-      if (!['source', 'label', 'maxTokens', 'maxAttributes'].includes(k)) throw bad(file, `${at}.${k}`, `unknown key "${k}"`, 'a field has the keys source, label, maxTokens and maxAttributes');
+      if (!['source', 'label', 'maxTokens', 'maxAttributes'].includes(k))
+        throw bad(file, `${at}.${k}`, `unknown key "${k}"`, 'a field has the keys source, label, maxTokens and maxAttributes');
     }
     if (typeof e.source !== 'string' || !(FIELD_SOURCE_NAMES as string[]).includes(e.source)) {
       throw bad(file, `${at}.source`, `unknown field source ${JSON.stringify(e.source)}`, `use one of: ${FIELD_SOURCE_NAMES.join(', ')}`);
@@ -145,22 +168,41 @@ export function validateRepresentation(raw: unknown, file?: string): Representat
     const spec: FieldSpec = { source: e.source as FieldSource };
     if (e.label !== undefined) {
       if (typeof e.label !== 'string' || !/^[\p{L}\p{N} _-]{1,40}$/u.test(e.label)) {
-        throw bad(file, `${at}.label`, `label must be 1–40 letters, digits, spaces, "_" or "-", got ${JSON.stringify(e.label)}`, 'e.g. "label": "searched for"');
+        throw bad(
+          file,
+          `${at}.label`,
+          `label must be 1–40 letters, digits, spaces, "_" or "-", got ${JSON.stringify(e.label)}`,
+          'e.g. "label": "searched for"',
+        );
       }
       spec.label = e.label;
     }
     if (e.maxTokens !== undefined) {
-      if (!positiveInt(e.maxTokens)) throw bad(file, `${at}.maxTokens`, `maxTokens must be a positive integer, got ${JSON.stringify(e.maxTokens)}`, 'e.g. "maxTokens": 50; omit it for no limit');
+      if (!positiveInt(e.maxTokens))
+        throw bad(
+          file,
+          `${at}.maxTokens`,
+          `maxTokens must be a positive integer, got ${JSON.stringify(e.maxTokens)}`,
+          'e.g. "maxTokens": 50; omit it for no limit',
+        );
       spec.maxTokens = e.maxTokens;
     }
     if (e.maxAttributes !== undefined) {
-      if (e.source !== 'attributes') throw bad(file, `${at}.maxAttributes`, 'maxAttributes applies to the attributes source only', 'remove it, or use it on {"source": "attributes"}');
-      if (!positiveInt(e.maxAttributes)) throw bad(file, `${at}.maxAttributes`, `maxAttributes must be a positive integer, got ${JSON.stringify(e.maxAttributes)}`, 'e.g. "maxAttributes": 8');
+      if (e.source !== 'attributes')
+        throw bad(file, `${at}.maxAttributes`, 'maxAttributes applies to the attributes source only', 'remove it, or use it on {"source": "attributes"}');
+      if (!positiveInt(e.maxAttributes))
+        throw bad(file, `${at}.maxAttributes`, `maxAttributes must be a positive integer, got ${JSON.stringify(e.maxAttributes)}`, 'e.g. "maxAttributes": 8');
       spec.maxAttributes = e.maxAttributes;
     }
     return spec;
   });
-  if (fields[0]!.source !== 'title') throw bad(file, 'fields[0].source', 'the first field must be the title', 'start the list with {"source": "title"}: every representation shows the title first');
+  if (fields[0]!.source !== 'title')
+    throw bad(
+      file,
+      'fields[0].source',
+      'the first field must be the title',
+      'start the list with {"source": "title"}: every representation shows the title first',
+    );
   return { version: 1, maxChars, fields };
 }
 

@@ -36,14 +36,5 @@ export {
   storedActions,
 } from './actions.ts';
 export type { ActionEvent, ActionWeights, AggregateOptions, AggregateStats } from './actions.ts';
-export {
-  CLICK_BY_LEVEL,
-  DEFAULT_SIMULATED_EVENTS,
-  DEFAULT_SIMULATION_START,
-  ETA,
-  LONG_BY_LEVEL,
-  SAVE_BY_LEVEL,
-  UNJUDGED,
-  simulateLogs,
-} from './simulate.ts';
+export { CLICK_BY_LEVEL, DEFAULT_SIMULATED_EVENTS, DEFAULT_SIMULATION_START, ETA, LONG_BY_LEVEL, SAVE_BY_LEVEL, UNJUDGED, simulateLogs } from './simulate.ts';
 export type { SimulateOptions, Simulation } from './simulate.ts';

@@ -15,8 +15,7 @@
  * - Sessions are spread evenly over `spanDays` from `start`, so a cut-off splits them in time.
  * Seeded (mulberry32): the same store, options and seed give the same events.
  */
-import { DistilrankError } from '../../core/index.ts';
-import { mulberry32 } from '../../core/index.ts';
+import { DistilrankError, mulberry32 } from '../../core/index.ts';
 import { Bm25Ranker } from '../../retrieve/index.ts';
 import type { Dataset } from '../../store/index.ts';
 import { ENGLISH_STOPWORDS, tokenize } from '../../text/index.ts';
@@ -68,10 +67,18 @@ export function simulateLogs(dataset: Dataset, opts: SimulateOptions = {}): Simu
   if (!Number.isInteger(target) || target < 1) throw new DistilrankError('BAD_OPTION', `events must be a positive integer, got ${target}`, { field: 'events' });
   const judgmentSet = opts.judgmentSet ?? dataset.defaultJudgmentSet;
   const depth = opts.depth ?? 10;
-  const evaluation = new Set(dataset.storedQueries().filter((q) => q.split !== 'train').map((q) => queryKey(q.text)));
+  const evaluation = new Set(
+    dataset
+      .storedQueries()
+      .filter((q) => q.split !== 'train')
+      .map((q) => queryKey(q.text)),
+  );
   const queries = dataset.storedQueries('train').filter((q) => !evaluation.has(queryKey(q.text)));
   if (!queries.length) {
-    throw new DistilrankError('BAD_INPUT', `the training split of ${dataset} has no queries to simulate searches for`, { field: 'split', hint: 'ingest queries (70% go to the training split)' });
+    throw new DistilrankError('BAD_INPUT', `the training split of ${dataset} has no queries to simulate searches for`, {
+      field: 'split',
+      hint: 'ingest queries (70% go to the training split)',
+    });
   }
   const level = new Map<string, number>();
   const train = dataset.storedJudgments({ split: 'train', judgmentSet });
@@ -108,7 +115,14 @@ export function simulateLogs(dataset: Dataset, opts: SimulateOptions = {}): Simu
       const long = rand() < (l === undefined ? UNJUDGED.long : LONG_BY_LEVEL[l - 1]!);
       const dwell = long ? 30_000 + Math.floor(rand() * 150_000) : 2_000 + Math.floor(rand() * 23_000);
       const time = t0 + (i + 1) * 1_000;
-      events.push({ queryText: q.text, itemId, action: long ? 'long_click' : 'click', position: i + 1, time, extra: { [EXTRA_KEYS.dwell]: dwell, [EXTRA_KEYS.simulated]: 'true' } });
+      events.push({
+        queryText: q.text,
+        itemId,
+        action: long ? 'long_click' : 'click',
+        position: i + 1,
+        time,
+        extra: { [EXTRA_KEYS.dwell]: dwell, [EXTRA_KEYS.simulated]: 'true' },
+      });
       sessionOf.push(session);
       if (rand() < (l === undefined ? UNJUDGED.save : SAVE_BY_LEVEL[l - 1]!)) {
         events.push({

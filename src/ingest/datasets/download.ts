@@ -25,8 +25,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { unzipSync } from 'fflate';
 import { DistilrankError, unknownName } from '../../core/index.ts';
-import { DATASET_SOURCES } from './sources.ts';
-import type { DatasetSource, DownloadableFile, SourceFile } from './sources.ts';
+import { DATASET_SOURCES, type DatasetSource, type DownloadableFile, type SourceFile } from './sources.ts';
 
 export interface ResolveDatasetOptions {
   /** Folder holding one subfolder per data set (default: env DISTILRANK_DATA_DIR). */
@@ -129,20 +128,15 @@ export async function resolveDatasetDir(name: string, opts: ResolveDatasetOption
     const why = required.map((f) => `${f.target}: ${f.reason}`).join('; ');
     throw new DistilrankError(
       'NOT_DOWNLOADABLE',
-      `data set "${name}" is not present (looked in ${lookedText}) and has no public download` +
-        (why ? ` (${why})` : ''),
+      `data set "${name}" is not present (looked in ${lookedText}) and has no public download` + (why ? ` (${why})` : ''),
       { file: dataDir !== undefined ? join(dataDir, name) : undefined, hint: entry.manualHint },
     );
   }
   if (opts.download === false) {
-    throw new DistilrankError(
-      'FILE_NOT_FOUND',
-      `data set "${name}" is not present (looked in ${lookedText}) and downloading is turned off`,
-      {
-        file: looked[0],
-        hint: `allow the download (drop --no-download) to fetch it from ${entry.origin}, or ${entry.manualHint}`,
-      },
-    );
+    throw new DistilrankError('FILE_NOT_FOUND', `data set "${name}" is not present (looked in ${lookedText}) and downloading is turned off`, {
+      file: looked[0],
+      hint: `allow the download (drop --no-download) to fetch it from ${entry.origin}, or ${entry.manualHint}`,
+    });
   }
   return downloadDataset(entry, cacheDir, opts);
 }
@@ -222,7 +216,11 @@ async function fetchToFile(ctx: DownloadContext, url: string, dest: string): Pro
   const failure = (e: unknown): DistilrankError =>
     signal.aborted
       ? downloadFailed(ctx, url, `timed out after ${ctx.timeoutMs} ms`)
-      : downloadFailed(ctx, url, `network error: ${e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e)}`);
+      : downloadFailed(
+          ctx,
+          url,
+          `network error: ${e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e)}`,
+        );
 
   let res: Response;
   try {
@@ -293,16 +291,12 @@ async function fetchSource(ctx: DownloadContext, source: SourceFile, dest: strin
 
 function checksumMismatch(file: DownloadableFile, from: string, actual: Fetched): DistilrankError {
   const size = file.bytes !== undefined && file.bytes !== actual.bytes ? ` (${actual.bytes} bytes, published ${file.bytes})` : '';
-  return new DistilrankError(
-    'CHECKSUM_MISMATCH',
-    `${file.target} (from ${from}) has SHA-256 ${actual.sha256}, expected ${file.sha256}${size}`,
-    {
-      file: file.target,
-      hint:
-        'the source or a proxy/mirror served different bytes: retry later, check the mirror, or download the ' +
-        'file by hand from its pinned source and pass --data-dir; nothing was cached',
-    },
-  );
+  return new DistilrankError('CHECKSUM_MISMATCH', `${file.target} (from ${from}) has SHA-256 ${actual.sha256}, expected ${file.sha256}${size}`, {
+    file: file.target,
+    hint:
+      'the source or a proxy/mirror served different bytes: retry later, check the mirror, or download the ' +
+      'file by hand from its pinned source and pass --data-dir; nothing was cached',
+  });
 }
 
 async function downloadFile(ctx: DownloadContext, file: DownloadableFile, root: string): Promise<void> {
@@ -342,7 +336,13 @@ async function downloadFile(ctx: DownloadContext, file: DownloadableFile, root: 
           throw downloadFailed(ctx, url, `a member is not a JSON array of records: ${e instanceof Error ? e.message : String(e)}`);
         }
         for (let j = 0; j < lines.length; j += 1000) {
-          const buf = Buffer.from(lines.slice(j, j + 1000).map((l) => `${l}\n`).join(''), 'utf8');
+          const buf = Buffer.from(
+            lines
+              .slice(j, j + 1000)
+              .map((l) => `${l}\n`)
+              .join(''),
+            'utf8',
+          );
           hash.update(buf);
           bytes += buf.byteLength;
           await fh.write(buf);

@@ -2,20 +2,15 @@
  * The native scales of the built-in data sets and the common scales users bring, each with its
  * explicit mapping onto the five levels. docs/datasets.md explains every choice.
  */
-import { DistilrankError, unknownName } from '../../core/index.ts';
-import { discreteMapping, isLevel, linearMapping, type Level, type ScaleMapping } from '../../core/index.ts';
+import { DistilrankError, unknownName, discreteMapping, isLevel, linearMapping, type Level, type ScaleMapping } from '../../core/index.ts';
 
 /** Quepid's 0–3 e-commerce scale (icecat-chorus: Supahands and Haystack raters). */
-export const QUEPID_0_3 = discreteMapping(
-  'quepid-0-3',
-  'Quepid e-commerce scale: 0 irrelevant/poor, 1 fair, 2 good, 3 perfect',
-  [
-    [0, 1, '0 "poor/irrelevant" → L1 highly irrelevant (gain 0): the scale has no separate "off-topic" grade'],
-    [1, 3, '1 "fair" → L3 marginally relevant (gain 2)'],
-    [2, 4, '2 "good" → L4 relevant (gain 3)'],
-    [3, 5, '3 "perfect" → L5 highly relevant (gain 4)'],
-  ],
-);
+export const QUEPID_0_3 = discreteMapping('quepid-0-3', 'Quepid e-commerce scale: 0 irrelevant/poor, 1 fair, 2 good, 3 perfect', [
+  [0, 1, '0 "poor/irrelevant" → L1 highly irrelevant (gain 0): the scale has no separate "off-topic" grade'],
+  [1, 3, '1 "fair" → L3 marginally relevant (gain 2)'],
+  [2, 4, '2 "good" → L4 relevant (gain 3)'],
+  [3, 5, '3 "perfect" → L5 highly relevant (gain 4)'],
+]);
 
 /** Home Depot: the mean of ≥3 raters' grades on 1 (irrelevant) … 3 (perfect match). */
 export const HOME_DEPOT_MEAN_1_3 = linearMapping(

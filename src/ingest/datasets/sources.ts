@@ -95,14 +95,10 @@ export const DATASET_SOURCES: Readonly<Record<string, DatasetSource>> = deepFree
     license: 'no licence attached; freely distributed research test collection (Glasgow IR group / SMART)',
     downloadable: true,
     files: [
-      copyOf('raw/cran.all.1400', CRANFIELD_RAW, 'cran.all.1400',
-        'fbb8935a93263ab6c9fadefb507fd7cd5e101e7fbeb31c12e6bff6dd501315e8', 1_684_117),
-      copyOf('raw/cran.qry', CRANFIELD_RAW, 'cran.qry',
-        '99578ceb88941ef89c14faf7c63c23776a376d8fba319b990f01d0c601d8b03f', 28_957),
-      copyOf('raw/cranqrel', CRANFIELD_RAW, 'cranqrel',
-        'a90f56082cd44db70bf2c21ebca39a1a34e37c82ccb5ddf1bcc64f18795234c7', 21_377),
-      copyOf('raw/cranqrel.readme', CRANFIELD_RAW, 'cranqrel.readme',
-        '5d5b5e72a4799df3e4ea98476ed803b2caac01d90c859a91771ac794971a1ad3', 1_487),
+      copyOf('raw/cran.all.1400', CRANFIELD_RAW, 'cran.all.1400', 'fbb8935a93263ab6c9fadefb507fd7cd5e101e7fbeb31c12e6bff6dd501315e8', 1_684_117),
+      copyOf('raw/cran.qry', CRANFIELD_RAW, 'cran.qry', '99578ceb88941ef89c14faf7c63c23776a376d8fba319b990f01d0c601d8b03f', 28_957),
+      copyOf('raw/cranqrel', CRANFIELD_RAW, 'cranqrel', 'a90f56082cd44db70bf2c21ebca39a1a34e37c82ccb5ddf1bcc64f18795234c7', 21_377),
+      copyOf('raw/cranqrel.readme', CRANFIELD_RAW, 'cranqrel.readme', '5d5b5e72a4799df3e4ea98476ed803b2caac01d90c859a91771ac794971a1ad3', 1_487),
     ],
     manualFiles: [],
     manualHint:
@@ -116,10 +112,20 @@ export const DATASET_SOURCES: Readonly<Record<string, DatasetSource>> = deepFree
     license: 'products: Icecat Open Content Licence; Chorus judgments: Apache-2.0',
     downloadable: true,
     files: [
-      copyOf('supahands_individual_ratings.csv', CHORUS_RAW, 'katas/Broad_Query_Set_individual_ratings.csv',
-        'cdaaa60503c87450730ad86b614fcd0026cdd6069ac1b7a5189b1b44ca785e30', 182_092),
-      copyOf('broad_query_set_rated.csv', CHORUS_RAW, 'katas/Broad_Query_Set_rated.csv',
-        '065b79c6c19b9ea8fa2dc2b0b8dae3f40c6389454a1f26aac3d3f8a7d43731b2', 75_875),
+      copyOf(
+        'supahands_individual_ratings.csv',
+        CHORUS_RAW,
+        'katas/Broad_Query_Set_individual_ratings.csv',
+        'cdaaa60503c87450730ad86b614fcd0026cdd6069ac1b7a5189b1b44ca785e30',
+        182_092,
+      ),
+      copyOf(
+        'broad_query_set_rated.csv',
+        CHORUS_RAW,
+        'katas/Broad_Query_Set_rated.csv',
+        '065b79c6c19b9ea8fa2dc2b0b8dae3f40c6389454a1f26aac3d3f8a7d43731b2',
+        75_875,
+      ),
       // DERIVED. Chorus's own loaders (e.g. finetuner/*/prepare_*.py) read every member of these
       // zips with Python's `json.load` as one array of product objects. The reference copy was made by
       // writing each product as `json.dumps(product, ensure_ascii=False)` + "\n" (checked offline: all

@@ -13,11 +13,40 @@ const labelOf = (r: ScalingRow): string => {
   return Math.abs(actual - r.multiple) > 0.1 * r.multiple ? `human + teacher ${r.multiple}× (pool: ${actual.toFixed(1)}×)` : `human + teacher ${r.multiple}×`;
 };
 
-export const SCALING_HEADER = ['training labels', 'human pairs', 'teacher pairs', 'nDCG@10 rerank', 'nDCG@10 retrieval', 'accuracy', 'kappa_quadratic', 'train s'];
-export const ROI_HEADER = ['model', 'nDCG@10 rerank', 'nDCG@10 retrieval', 'kappa_quadratic', 'µs/pair', 'p50 ms/query', 'p99 ms/query', '$/1k queries', 'share of teacher gain (nDCG / κ)', 'cheaper than teacher'];
+export const SCALING_HEADER = [
+  'training labels',
+  'human pairs',
+  'teacher pairs',
+  'nDCG@10 rerank',
+  'nDCG@10 retrieval',
+  'accuracy',
+  'kappa_quadratic',
+  'train s',
+];
+export const ROI_HEADER = [
+  'model',
+  'nDCG@10 rerank',
+  'nDCG@10 retrieval',
+  'kappa_quadratic',
+  'µs/pair',
+  'p50 ms/query',
+  'p99 ms/query',
+  '$/1k queries',
+  'share of teacher gain (nDCG / κ)',
+  'cheaper than teacher',
+];
 
 export function scalingRows(s: DistillStudy): string[][] {
-  return s.curve.map((r) => [labelOf(r), String(r.humanPairs), String(r.teacherPairs), num(r.rerank), num(r.retrieval), num(r.accuracy), num(r.kappaQuadratic), fmt(r.trainSeconds, 1)]);
+  return s.curve.map((r) => [
+    labelOf(r),
+    String(r.humanPairs),
+    String(r.teacherPairs),
+    num(r.rerank),
+    num(r.retrieval),
+    num(r.accuracy),
+    num(r.kappaQuadratic),
+    fmt(r.trainSeconds, 1),
+  ]);
 }
 
 export function roiRows(s: DistillStudy): string[][] {
@@ -43,14 +72,9 @@ export const roiCaption = (s: DistillStudy): string =>
 
 /** Both tables as terminal text. */
 export function formatStudy(s: DistillStudy): string {
-  return [
-    scalingCaption(s),
-    table(SCALING_HEADER, scalingRows(s)),
-    '',
-    roiCaption(s),
-    table(ROI_HEADER, roiRows(s)),
-    ...s.notes.map((n) => `note: ${n}`),
-  ].join('\n');
+  return [scalingCaption(s), table(SCALING_HEADER, scalingRows(s)), '', roiCaption(s), table(ROI_HEADER, roiRows(s)), ...s.notes.map((n) => `note: ${n}`)].join(
+    '\n',
+  );
 }
 
 /** The scaling curves (nDCG@10 both protocols, κ) and an ROI plot (quality against cost), as report sections. */
@@ -60,7 +84,17 @@ export function studySections(s: DistillStudy): HtmlSection[] {
   const bm25 = s.roi.find((r) => r.kind === 'baseline');
   const teacher = s.roi.find((r) => r.kind === 'teacher');
   const flat = (name: string, y: number | undefined) =>
-    y === undefined || !Number.isFinite(y) ? [] : [{ name, points: [{ x: xOf(s.curve[0]!), y }, { x: xOf(s.curve[s.curve.length - 1]!), y }] }];
+    y === undefined || !Number.isFinite(y)
+      ? []
+      : [
+          {
+            name,
+            points: [
+              { x: xOf(s.curve[0]!), y },
+              { x: xOf(s.curve[s.curve.length - 1]!), y },
+            ],
+          },
+        ];
   const sections: HtmlSection[] = [
     {
       heading: `Scaling curve — ${s.dataset}`,

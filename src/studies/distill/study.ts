@@ -15,7 +15,16 @@
  */
 import { join } from 'node:path';
 import { calibrateRanker, evaluate, evaluateLabels, percentile } from '../../eval/index.ts';
-import { buildPool, itemText, runLabelJob, seededPairOrder, type LabelBudget, type LabelCache, type LabelJobSummary, type LabelProgress } from '../../label/index.ts';
+import {
+  buildPool,
+  itemText,
+  runLabelJob,
+  seededPairOrder,
+  type LabelBudget,
+  type LabelCache,
+  type LabelJobSummary,
+  type LabelProgress,
+} from '../../label/index.ts';
 import { Bm25Ranker, type LevelPredictor, type Ranker } from '../../retrieve/index.ts';
 import type { Dataset } from '../../store/index.ts';
 import { DEFAULT_NEGATIVES, readStudentArtifact, StudentRanker, trainStudent, writeStudentArtifact, type NegativeSampling } from '../../student/index.ts';
@@ -142,7 +151,8 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
   const evalStudent = async (dir: string) => {
     const s = await StudentRanker.load(dataset, dir);
     opened.push(s);
-    const ev = (protocol: 'rerank' | 'retrieval') => evaluate({ dataset, split: 'test', protocol, ranker: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
+    const ev = (protocol: 'rerank' | 'retrieval') =>
+      evaluate({ dataset, split: 'test', protocol, ranker: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
     const re = (await ev('rerank')).report;
     const rt = (await ev('retrieval')).report;
     const lab = await evaluateLabels({ dataset, split: 'test', predictor: s, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) });
@@ -169,7 +179,18 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     }
     const humanEval = await evalStudent(humanDir);
     const curve: ScalingRow[] = [
-      { labels: 'human', multiple: 0, humanPairs, teacherPairs: 0, rerank: humanEval.rerank, retrieval: humanEval.retrieval, accuracy: humanEval.accuracy, kappaQuadratic: humanEval.kappa, trainSeconds: humanSeconds, artifact: humanDir },
+      {
+        labels: 'human',
+        multiple: 0,
+        humanPairs,
+        teacherPairs: 0,
+        rerank: humanEval.rerank,
+        retrieval: humanEval.retrieval,
+        accuracy: humanEval.accuracy,
+        kappaQuadratic: humanEval.kappa,
+        trainSeconds: humanSeconds,
+        artifact: humanDir,
+      },
     ];
 
     // 2. Teacher labels for the pool: a seeded sample of the top POOL_DEPTH BM25 candidates of the
@@ -180,11 +201,21 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     const wanted = Math.round(multiples[multiples.length - 1]! * humanPairs);
     const full = buildPool(dataset, { k, queries: 'train' });
     const pool = seededPairOrder(full).slice(0, wanted);
-    stage(`teacher ${teacher.name} labels the pool: ${pool.length} of the ${full.length} pairs of the top ${k} BM25 candidates of ${trainQueries} training queries`);
+    stage(
+      `teacher ${teacher.name} labels the pool: ${pool.length} of the ${full.length} pairs of the top ${k} BM25 candidates of ${trainQueries} training queries`,
+    );
     t0 = performance.now();
-    const poolJob = await runLabelJob({ cache, teacher, pairs: pool, dataset: dataset.name, ...job, ...(o.onProgress ? { onProgress: (p: LabelProgress) => o.onProgress!('pool', p) } : {}) });
+    const poolJob = await runLabelJob({
+      cache,
+      teacher,
+      pairs: pool,
+      dataset: dataset.name,
+      ...job,
+      ...(o.onProgress ? { onProgress: (p: LabelProgress) => o.onProgress!('pool', p) } : {}),
+    });
     const poolSeconds = (performance.now() - t0) / 1000;
-    if (poolJob.stoppedBy !== 'done') notes.push(`the pool's labelling job stopped early (${poolJob.stoppedBy}): ${poolJob.remaining} of ${pool.length} pairs are unlabelled`);
+    if (poolJob.stoppedBy !== 'done')
+      notes.push(`the pool's labelling job stopped early (${poolJob.stoppedBy}): ${poolJob.remaining} of ${pool.length} pairs are unlabelled`);
     const texts = new Map(dataset.storedQueries().map((q) => [q.id, q.text] as const));
     const inPool = new Set(pool.map((p) => `${p.queryId}\0${p.itemId}`));
     const labels = seededPairOrder(
@@ -200,7 +231,9 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     for (const m of multiples) {
       const n = Math.min(labels.length, Math.round(m * humanPairs));
       if (n === lastN) {
-        notes.push(`${m}×: the pool holds only ${labels.length} teacher labels (${(labels.length / humanPairs).toFixed(1)}× the human pairs), the same as the previous multiple: skipped`);
+        notes.push(
+          `${m}×: the pool holds only ${labels.length} teacher labels (${(labels.length / humanPairs).toFixed(1)}× the human pairs), the same as the previous multiple: skipped`,
+        );
         continue;
       }
       lastN = n;
@@ -254,13 +287,21 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
     const models: Array<{ model: string; kind: RoiRow['kind']; ranker: Ranker; levels: LevelPredictor; rerank?: number; retrieval?: number }> = [
       { model: 'bm25', kind: 'baseline', ranker: bm25, levels: await calibrateRanker(bm25, dataset, 'train', o.judgmentSet) },
       { model: 'student (human)', kind: 'student', ranker: humanEval.s, levels: humanEval.s, rerank: humanEval.rerank, retrieval: humanEval.retrieval },
-      { model: `student (distilled ${best.multiple}×)`, kind: 'student', ranker: bestStudent, levels: bestStudent, rerank: best.rerank, retrieval: best.retrieval },
+      {
+        model: `student (distilled ${best.multiple}×)`,
+        kind: 'student',
+        ranker: bestStudent,
+        levels: bestStudent,
+        rerank: best.rerank,
+        retrieval: best.retrieval,
+      },
     ];
     const roi: RoiRow[] = [];
     for (const m of models) {
       const rerank = m.rerank ?? (await evaluate({ dataset, split: 'test', protocol: 'rerank', ranker: m.ranker })).report.metrics['nDCG@10']!;
       const retrieval = m.retrieval ?? (await evaluate({ dataset, split: 'test', protocol: 'retrieval', ranker: m.ranker })).report.metrics['nDCG@10']!;
-      const kappa = (await evaluateLabels({ dataset, split: 'test', predictor: m.levels, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) })).metrics.kappa_quadratic;
+      const kappa = (await evaluateLabels({ dataset, split: 'test', predictor: m.levels, ...(o.judgmentSet ? { judgmentSet: o.judgmentSet } : {}) })).metrics
+        .kappa_quadratic;
       const t = await timeScoring(pools, (q, ids) => m.ranker.score(q, ids));
       roi.push({
         model: m.model,
@@ -280,7 +321,13 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
 
     // The teacher: priced teachers from their recorded calls (no new spending), local ones timed here.
     let teacherRow: RoiRow;
-    const base = { model: `teacher (${teacher.name}: ${teacher.model})`, kind: 'teacher' as const, rerank: teacherEval.rerank.value, retrieval: NaN, kappaQuadratic: teacherEval.raw.metrics.kappa_quadratic };
+    const base = {
+      model: `teacher (${teacher.name}: ${teacher.model})`,
+      kind: 'teacher' as const,
+      rerank: teacherEval.rerank.value,
+      retrieval: NaN,
+      kappaQuadratic: teacherEval.raw.metrics.kappa_quadratic,
+    };
     const totals = cache.totals({ teacher: teacher.name, model: teacher.model, promptVersion: teacher.promptVersion });
     // A teacher that costs money is priced from its recorded calls; one that costs only compute (a
     // local model, or an LLM run here at $0) is timed on this machine.
@@ -326,7 +373,10 @@ export async function runDistillStudy(o: DistillStudyOptions): Promise<DistillSt
       }
       r.cheaperThanTeacher = teacherRow.usdPerThousandQueries / r.usdPerThousandQueries;
     }
-    if (teacherRow.rerank <= bm.rerank) notes.push(`the teacher does not beat BM25 on rerank nDCG@10 (${teacherRow.rerank.toFixed(4)} vs ${bm.rerank.toFixed(4)}): shares of its gain are not meaningful`);
+    if (teacherRow.rerank <= bm.rerank)
+      notes.push(
+        `the teacher does not beat BM25 on rerank nDCG@10 (${teacherRow.rerank.toFixed(4)} vs ${bm.rerank.toFixed(4)}): shares of its gain are not meaningful`,
+      );
     roi.push(teacherRow);
 
     return {

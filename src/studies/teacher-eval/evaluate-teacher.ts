@@ -14,12 +14,20 @@
  * always, so they are never paid twice.
  */
 import { DistilrankError, unknownName } from '../../core/index.ts';
-import { evaluateRun, type Qrels, type Run } from '../../metrics/index.ts';
-import { kendallTau } from '../../metrics/index.ts';
+import { evaluateRun, type Qrels, type Run, kendallTau } from '../../metrics/index.ts';
 import { expectedLevel, labelAgreement } from '../../eval/index.ts';
-import { labelKey, type LabelCache } from '../../label/index.ts';
-import { itemText } from '../../label/index.ts';
-import { runLabelJob, type JobClock, type LabelBudget, type LabelJobSummary, type LabelProgress, type RetryPolicy, type StopReason } from '../../label/index.ts';
+import {
+  labelKey,
+  type LabelCache,
+  itemText,
+  runLabelJob,
+  type JobClock,
+  type LabelBudget,
+  type LabelJobSummary,
+  type LabelProgress,
+  type RetryPolicy,
+  type StopReason,
+} from '../../label/index.ts';
 import type { Split, Dataset } from '../../store/index.ts';
 import { applyCalibration, fitCalibration, meanNll, type Calibration, type CalibrationOptions } from './temperature.ts';
 import { type Teacher, type TeacherPair } from '../../teacher/index.ts';
@@ -235,12 +243,7 @@ function ranks(values: readonly number[]): number[] {
   return v.map((x) => 1 + v.filter((y) => y > x).length);
 }
 
-function systemAgreement(
-  systems: readonly TeacherEvalSystem[],
-  pairs: readonly JudgedPair[],
-  calibrated: Float32Array,
-  measure: string,
-): SystemAgreement {
+function systemAgreement(systems: readonly TeacherEvalSystem[], pairs: readonly JudgedPair[], calibrated: Float32Array, measure: string): SystemAgreement {
   const names = new Set<string>();
   for (const s of systems) {
     if (names.has(s.name)) {
@@ -331,7 +334,11 @@ export async function evaluateTeacher(opts: EvaluateTeacherOptions): Promise<Tea
 
   const cal = readLabels(cache, teacher, calJudged);
   const ev = readLabels(cache, teacher, evalJudged);
-  const calibration = fitCalibration(cal.probs, cal.pairs.map((j) => j.level), opts.calibration);
+  const calibration = fitCalibration(
+    cal.probs,
+    cal.pairs.map((j) => j.level),
+    opts.calibration,
+  );
   if (calibration.note) notes.push(calibration.note);
   const calibrated = applyCalibration(calibration, ev.probs);
   const truth = ev.pairs.map((j) => j.level);

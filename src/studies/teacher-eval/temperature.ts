@@ -217,7 +217,10 @@ export function fitCalibration(pred: ArrayLike<number>, truth: readonly number[]
     const gNorm = Math.max(...g.map(Math.abs));
     if (gNorm < 1e-9 * Math.max(1, n)) break;
     iterations += 1;
-    let d = solveSpd(h, g.map((x) => -x));
+    let d = solveSpd(
+      h,
+      g.map((x) => -x),
+    );
     if (!d || d.some((x) => !Number.isFinite(x))) d = g.map((x) => -x / Math.max(1, n)); // fall back to a gradient step
     const slope = d.reduce((s, x, t) => s + x * g[t]!, 0);
     let step = 1;

@@ -5,8 +5,7 @@
  */
 import { DistilrankError } from '../../../core/index.ts';
 import { readTextFile } from '../../formats.ts';
-import type { Item, Judgment, Query } from '../../records.ts';
-import type { DatasetBundle, Sourced } from '../../records.ts';
+import type { Item, Judgment, Query, DatasetBundle, Sourced } from '../../records.ts';
 import { CRANFIELD_CODES } from '../scales.ts';
 import { requireFile } from './common.ts';
 
@@ -31,7 +30,12 @@ export function parseSmart(text: string, file: string): SmartRecord[] {
       out.push(current);
       field = null;
     } else if (m) {
-      if (!current) throw new DistilrankError('BAD_INPUT', `field .${m[1]} before any .I record`, { file, line: i + 1, hint: 'SMART files start each record with ".I id"' });
+      if (!current)
+        throw new DistilrankError('BAD_INPUT', `field .${m[1]} before any .I record`, {
+          file,
+          line: i + 1,
+          hint: 'SMART files start each record with ".I id"',
+        });
       field = m[1]!;
       (current as SmartRecord).fields[field] = (m[2] ?? '').trim();
     } else if (current && field) {
@@ -69,7 +73,12 @@ export function loadCranfield(dir: string): DatasetBundle {
       const parts = raw.trim().split(/\s+/);
       const grade = Number(parts[2]);
       if (parts.length < 3 || !Number.isInteger(grade)) {
-        throw new DistilrankError('BAD_INPUT', `expected "query doc code", got "${raw.trim()}"`, { file: qrelPath, line: i + 1, field: 'code', hint: 'cranqrel lines are: query_number doc_id code' });
+        throw new DistilrankError('BAD_INPUT', `expected "query doc code", got "${raw.trim()}"`, {
+          file: qrelPath,
+          line: i + 1,
+          field: 'code',
+          hint: 'cranqrel lines are: query_number doc_id code',
+        });
       }
       judgments.push({ queryId: parts[0]!, itemId: parts[1]!, grade, source: 'cleverdon', origin: { file: qrelPath, line: i + 1 } });
     });

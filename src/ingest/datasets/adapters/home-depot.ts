@@ -3,9 +3,8 @@
  * set, `kaggle`, whose native grade is the mean of ≥3 raters on 1–3. Products and queries are taken
  * from the pairs: a query is its exact (whitespace-normalised) search term.
  */
-import type { Item, Judgment, Query } from '../../records.ts';
+import type { Item, Judgment, Query, DatasetBundle, Sourced } from '../../records.ts';
 import { readCsvRecords } from '../../formats.ts';
-import type { DatasetBundle, Sourced } from '../../records.ts';
 import { HOME_DEPOT_MEAN_1_3 } from '../scales.ts';
 import { normaliseQueryText, queryIdFor, requireFile, toNumber } from './common.ts';
 

@@ -8,8 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DistilrankError } from '../../../core/index.ts';
 import { readCsvRecords, readJsonl } from '../../formats.ts';
-import type { Item, Judgment, Query } from '../../records.ts';
-import type { DatasetBundle, Sourced } from '../../records.ts';
+import type { Item, Judgment, Query, DatasetBundle, Sourced } from '../../records.ts';
 import { QUEPID_0_3 } from '../scales.ts';
 import { normaliseQueryText, queryIdFor, requireFile, toNumber } from './common.ts';
 
