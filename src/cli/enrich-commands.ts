@@ -16,16 +16,16 @@ import {
 } from '../enrich/index.ts';
 import { DistilrankError } from '../core/index.ts';
 import { DEFAULT_CONCURRENCY } from '../jobs/index.ts';
-import type { Store } from '../store/index.ts';
+import type { Dataset } from '../store/index.ts';
 import { note, positiveInt, storeWithDataset, type GlobalOptions } from './common.ts';
 import { createProgress } from './progress.ts';
 
 /** Every item of a data set with its image URL (null when it has none), read in chunks. */
-function captionItems(store: Store, dataset: string, field: string | undefined): CaptionItem[] {
-  const ids = store.itemIds(dataset);
+function captionItems(dataset: Dataset, field: string | undefined): CaptionItem[] {
+  const ids = dataset.itemIds();
   const out: CaptionItem[] = [];
   for (let i = 0; i < ids.length; i += 2000) {
-    for (const it of store.items(dataset, ids.slice(i, i + 2000))) out.push({ itemId: it.id, imageUrl: imageUrlOf(it, field) });
+    for (const it of dataset.storedItems(ids.slice(i, i + 2000))) out.push({ itemId: it.id, imageUrl: imageUrlOf(it, field) });
   }
   return out;
 }
@@ -74,7 +74,7 @@ export function registerEnrichCommands(program: Command, g: () => GlobalOptions)
       const store = await storeWithDataset(g(), o.dataset);
       const cache = CaptionCache.open(resolve(o.cache ?? CaptionCache.defaultPath(store.path)), { create: true });
       try {
-        const items = captionItems(store, o.dataset, o.imageField);
+        const items = captionItems(store.dataset(o.dataset), o.imageField);
         note(
           g(),
           `VLM ${captioner.model} (prompt ${captioner.promptVersion}, images sent as ${captioner.config.imageMode === 'url' ? 'URLs' : 'data: URLs'}); ${items.length} items; cache ${cache.path}`,
