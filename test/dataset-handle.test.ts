@@ -5,17 +5,16 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dataset, Store } from '../src/store/index.ts';
+import { Dataset, type Store } from '../src/store/index.ts';
 import { ftsMatchExpression } from '../src/retrieve/index.ts';
-import { caught, tempDir } from './helpers.ts';
+import { caught, ingestedStore, tempDir } from './helpers.ts';
 import { synth } from './synth-catalogue.ts';
 
 describe('Dataset handle', () => {
   const tmp = tempDir('distilrank-dataset-handle-');
   let store: Store;
   beforeAll(() => {
-    store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-    store.ingest(synth('synth'));
+    store = ingestedStore(join(tmp.path, 'store.sqlite'), synth('synth'));
   });
   afterAll(() => {
     store.close();

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LevelDistribution } from '../src/core/index.ts';
 import { LabelCache, labelKey, labelSetId, readTeacherLabels } from '../src/label/index.ts';
-import { Store } from '../src/store/index.ts';
-import { caught, tempDir, withRawDb } from './helpers.ts';
+import type { Store } from '../src/store/index.ts';
+import { caught, ingestedStore, tempDir, withRawDb } from './helpers.ts';
 import { synth } from './synth-catalogue.ts';
 
 const DIST: LevelDistribution = [0.1, 0.1, 0.1, 0.2, 0.5];
@@ -32,8 +32,7 @@ describe('label sets', () => {
   const newer = { name: 'fixture-judge', model: 'judge-v1', promptVersion: 'p2' };
 
   beforeAll(() => {
-    store = Store.open(join(tmp.path, 'store.sqlite'), { create: true });
-    store.ingest(synth('synth'));
+    store = ingestedStore(join(tmp.path, 'store.sqlite'), synth('synth'));
   });
   afterAll(() => {
     store.close();

@@ -11,20 +11,12 @@
  */
 import { normaliseQueryText } from '../../ingest/index.ts';
 import { DistilrankError } from '../../core/index.ts';
-import type { Dataset } from '../../store/index.ts';
+import type { Dataset, StoredLogEvent } from '../../store/index.ts';
 import { ENGLISH_STOPWORDS, tokenize } from '../../text/index.ts';
 import type { ActionTextSource, ItemActionText } from './builder.ts';
 
-/** A stored log event. */
-export interface ActionEvent {
-  queryText: string;
-  itemId: string;
-  action: string;
-  position: number | null;
-  /** Epoch ms. */
-  time: number;
-  extra: Record<string, string | number> | null;
-}
+/** A log event as the store keeps it (time in epoch ms). */
+export type ActionEvent = StoredLogEvent;
 
 /**
  * Weight of one event per action type in the engaged-query score: a click is weak evidence, a save
