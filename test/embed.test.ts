@@ -333,7 +333,9 @@ describe('two-tower training and the artifact', () => {
     bytes[0] = bytes[0]! ^ 1; // one bit of one item vector
     writeFileSync(join(copy, 'items.f32'), bytes);
     expect(caught(() => readEmbedArtifact(copy)).code).toBe('MODEL_MISMATCH');
-    expect(caught(() => Embeddings.forDataset(store.dataset('no-such'), { dir })).code).toBe('MODEL_MISMATCH');
+    // The artifact of DS, asked for by another data set of the same store.
+    store.ingest(synth('other-catalogue'));
+    expect(caught(() => Embeddings.forDataset(store.dataset('other-catalogue'), { dir })).code).toBe('MODEL_MISMATCH');
     expect(caught(() => readEmbedArtifact(join(tmp.path, 'nothing'))).code).toBe('FILE_NOT_FOUND');
     expect(a.card.id).toMatch(/^[0-9a-f]{12}$/);
   });
