@@ -79,6 +79,7 @@ const SUBJECTS: RankerSubject[] = [
     emptyQuery: () => 'ranking',
     ranksWholeCatalogue: () => true,
     ties: true,
+    approximate: true,
     deviations: {
       tieOrder: {
         reason:
@@ -88,7 +89,14 @@ const SUBJECTS: RankerSubject[] = [
       },
     },
   },
-  { name: 'hybrid', load: load('hybrid'), emptyQuery: (r) => (hybridHasVector(r) ? 'ranking' : 'nothing'), ranksWholeCatalogue: hybridHasVector, ties: true },
+  {
+    name: 'hybrid',
+    load: load('hybrid'),
+    emptyQuery: (r) => (hybridHasVector(r) ? 'ranking' : 'nothing'),
+    ranksWholeCatalogue: hybridHasVector,
+    ties: true,
+    approximate: true,
+  },
   { name: 'random', load: load('random'), emptyQuery: () => 'ranking', ranksWholeCatalogue: () => true, ties: false },
   { name: 'student', load: load('student'), emptyQuery: () => 'nothing', ranksWholeCatalogue: () => false, ties: true },
 ];
