@@ -90,12 +90,13 @@ try {
   for (const name of names) {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const dataset = store.dataset(name);
     const cache = LabelCache.open(join(work, `${name}-labels.sqlite`), { create: true });
     const t0 = performance.now();
-    const trained = await trainLocalTeacher({ dataset: store.dataset(name), dir: join(work, `${name}-teacher`) });
+    const trained = await trainLocalTeacher({ dataset, dir: join(work, `${name}-teacher`) });
     console.log(`${name}: local teacher trained in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const study = await runDistillStudy({
-      dataset: store.dataset(name),
+      dataset,
       teacher: trained.teacher,
       teacherIsPriced: false,
       cache,
@@ -111,7 +112,7 @@ try {
 
     // An LLM teacher's price per 1,000 queries: its real prompts for 100 BM25 candidates of 30 test
     // queries, answered by the OpenAI-compatible test server (a word-overlap rule: quality is not measured).
-    const bm25 = new Bm25Ranker(store.dataset(name));
+    const bm25 = new Bm25Ranker(dataset);
     const pools = store
       .queries(name, 'test')
       .slice(0, 30)

@@ -24,13 +24,14 @@ console.log(`config: ${JSON.stringify({ ...DEFAULT_EMBED_CONFIG, ...config })}`)
 try {
   const store = Store.open(join(work, 'store.sqlite'), { create: true });
   store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+  const dataset = store.dataset(name);
   const t0 = performance.now();
   const { card } = await trainEmbeddingsForDataset({
-    dataset: store.dataset(name),
+    dataset,
     dir: join(work, 'embed'),
-    negativePool: negativePool(store.dataset(name), 200),
+    negativePool: negativePool(dataset, 200),
     negativeDepth: 200,
-    lexical: new Bm25Ranker(store.dataset(name)),
+    lexical: new Bm25Ranker(dataset),
     config,
     onEpoch: (e) =>
       console.log(

@@ -77,11 +77,12 @@ try {
     queries: [],
     judgments: [],
   });
+  const logs = store.dataset('bench-logs');
   const ti = performance.now();
-  store.dataset('bench-logs').replaceSimulatedLogEvents(events);
+  logs.replaceSimulatedLogEvents(events);
   const insertSeconds = (performance.now() - ti) / 1000;
   const t1 = performance.now();
-  const fromStore = storedActions(store.dataset('bench-logs'), { cutoff, excludeQueries: excluded });
+  const fromStore = storedActions(logs, { cutoff, excludeQueries: excluded });
   const s1 = (performance.now() - t1) / 1000;
   store.close();
   rows.push([
@@ -101,10 +102,11 @@ try {
     const name = 'icecat-chorus';
     const s = Store.open(join(work, 'icecat.sqlite'), { create: true });
     s.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const dataset = s.dataset(name);
     const progress = (stage: string) => process.stderr.write(`  ${stage}\n`);
     console.log('## Ablation: real fields');
     const real = await runAblation({
-      dataset: s.dataset(name),
+      dataset,
       order: ['title', 'description', 'brand', 'attributes'],
       workDir: join(work, 'ablate-real'),
       onStage: progress,
@@ -113,16 +115,16 @@ try {
     console.log(ablationTable(real));
     console.log(`(${real.seconds.toFixed(0)} s)\n`);
 
-    const sim = simulateLogs(s.dataset(name), { events: 20_000, seed: 1 });
-    s.dataset(name).replaceSimulatedLogEvents(sim.events);
-    const actions = storedActions(s.dataset(name), { cutoff: sim.events.at(-1)!.time + 1 });
+    const sim = simulateLogs(dataset, { events: 20_000, seed: 1 });
+    dataset.replaceSimulatedLogEvents(sim.events);
+    const actions = storedActions(dataset, { cutoff: sim.events.at(-1)!.time + 1 });
     console.log('## Ablation: + user-action fields from SIMULATED logs');
     console.log(
       `SIMULATED logs (simulate-logs, seed 1): ${sim.events.length} events from ${sim.sessions} sessions over ${sim.queries} training queries; ` +
         `action text for ${actions.size} items; evaluation queries excluded (${actions.stats.excludedQueries} events)`,
     );
     const simulated = await runAblation({
-      dataset: s.dataset(name),
+      dataset,
       order: ['title', 'description', 'brand', 'attributes', 'engaged_queries', 'board_titles', 'link_text'],
       from: 'attributes',
       sources: { actions },

@@ -46,31 +46,32 @@ try {
   for (const name of names) {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const dataset = store.dataset(name);
     const rss0 = process.memoryUsage().rss;
     const te = performance.now();
     const { card, dir } = await trainEmbeddingsForDataset({
-      dataset: store.dataset(name),
-      negativePool: negativePool(store.dataset(name), 200),
+      dataset,
+      negativePool: negativePool(dataset, 200),
       negativeDepth: 200,
-      lexical: new Bm25Ranker(store.dataset(name)),
+      lexical: new Bm25Ranker(dataset),
       config: { epochs },
       onEpoch: (e) => process.stderr.write(`${name}: embed epoch ${e.epoch} dev nDCG@10 ${e.devNdcg10.toFixed(4)}\n`),
     });
     const embedSeconds = (performance.now() - te) / 1000;
-    const embeddings = Embeddings.forDataset(store.dataset(name));
+    const embeddings = Embeddings.forDataset(dataset);
     const rssEmbed = process.memoryUsage().rss;
     const ts = performance.now();
-    const student = await trainStudent({ dataset: store.dataset(name), embedding: embeddings });
+    const student = await trainStudent({ dataset, embedding: embeddings });
     const studentDir = join(work, `${name}-student`);
     writeStudentArtifact(studentDir, student.onnx, student.card);
     const studentSeconds = (performance.now() - ts) / 1000;
     // The same student without the embedding feature (the lexical feature set), for the ablation column.
-    const lexical = await trainStudent({ dataset: store.dataset(name), embedding: null });
+    const lexical = await trainStudent({ dataset, embedding: null });
     const lexicalDir = join(work, `${name}-student-lexical`);
     writeStudentArtifact(lexicalDir, lexical.onnx, lexical.card);
     process.stderr.write(`${name}: embeddings ${embedSeconds.toFixed(0)} s, student ${studentSeconds.toFixed(0)} s\n`);
 
-    const bm25 = new Bm25Ranker(store.dataset(name));
+    const bm25 = new Bm25Ranker(dataset);
     const vector = new VectorRanker(embeddings);
     const weights = fusionWeightsOf(vector);
     if (card.fusion)
@@ -85,12 +86,12 @@ try {
       ['hybrid 1/1 (equal)', new HybridRanker(bm25, vector, { weights: EQUAL_WEIGHTS })],
     ];
     for (const [label, r] of retrievers) {
-      const alone = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: r, measures: MEASURES });
-      const reranked = await StudentRanker.load(store.dataset(name), studentDir, { retriever: r, embedding: embeddings });
-      const withStudent = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
+      const alone = await evaluate({ dataset, split: 'test', protocol: 'retrieval', ranker: r, measures: MEASURES });
+      const reranked = await StudentRanker.load(dataset, studentDir, { retriever: r, embedding: embeddings });
+      const withStudent = await evaluate({ dataset, split: 'test', protocol: 'retrieval', ranker: reranked, measures: MEASURES });
       await reranked.close();
-      const lexicalRanker = await StudentRanker.load(store.dataset(name), lexicalDir, { retriever: r });
-      const withLexical = await evaluate({ dataset: store.dataset(name), split: 'test', protocol: 'retrieval', ranker: lexicalRanker, measures: MEASURES });
+      const lexicalRanker = await StudentRanker.load(dataset, lexicalDir, { retriever: r });
+      const withLexical = await evaluate({ dataset, split: 'test', protocol: 'retrieval', ranker: lexicalRanker, measures: MEASURES });
       await lexicalRanker.close();
       quality.push([
         name,

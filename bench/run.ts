@@ -34,6 +34,7 @@ try {
     const bundle = DATASETS[name]!.load(dir);
     const t1 = performance.now();
     const result = store.ingest(bundle);
+    const dataset = store.dataset(name);
     const t2 = performance.now();
     store.checkpoint();
     const bytes = statSync(store.path).size;
@@ -48,9 +49,9 @@ try {
       `${(bytes / 2 ** 20).toFixed(1)} MiB`,
     ]);
 
-    const ranker = new Bm25Ranker(store.dataset(name));
+    const ranker = new Bm25Ranker(dataset);
     for (const protocol of ['rerank', 'retrieval'] as const) {
-      quality.push((await evaluate({ dataset: store.dataset(name), split: 'test', protocol, ranker })).report);
+      quality.push((await evaluate({ dataset, split: 'test', protocol, ranker })).report);
     }
 
     if (name === 'home-depot') {

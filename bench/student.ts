@@ -11,7 +11,7 @@ import { fmt, table } from '../src/core/index.ts';
 import { DATASETS, resolveDatasetDir } from '../src/ingest/index.ts';
 import { calibrateRanker, evaluate, evaluateLabels, percentile, type Protocol } from '../src/eval/index.ts';
 import { Bm25Ranker, RandomRanker, type LevelPredictor, type Ranker } from '../src/retrieve/index.ts';
-import { Store } from '../src/store/index.ts';
+import { Store, type Dataset } from '../src/store/index.ts';
 import { DEFAULT_NEGATIVES, StudentFeatures, StudentRanker, trainStudent, writeStudentArtifact } from '../src/student/index.ts';
 import { OnnxScorer } from '../src/ml/index.ts';
 
@@ -35,9 +35,10 @@ try {
   for (const name of names) {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const dataset = store.dataset(name);
     const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
-    const trained = await trainStudent({ dataset: store.dataset(name) });
+    const trained = await trainStudent({ dataset });
     const trainSeconds = (performance.now() - t0) / 1000;
     const dir = join(work, `${name}-student`);
     writeStudentArtifact(dir, trained.onnx, trained.card);
@@ -53,30 +54,30 @@ try {
       c.onnxParityMaxAbsDiff.toExponential(1),
     ]);
 
-    const student = await StudentRanker.load(store.dataset(name), dir);
+    const student = await StudentRanker.load(dataset, dir);
     // Ablation: the same student without sampled negatives (judged pairs only).
     const plainDir = join(work, `${name}-student-no-negatives`);
-    const plainTrained = await trainStudent({ dataset: store.dataset(name), negatives: { ...DEFAULT_NEGATIVES, perQuery: 0 } });
+    const plainTrained = await trainStudent({ dataset, negatives: { ...DEFAULT_NEGATIVES, perQuery: 0 } });
     writeStudentArtifact(plainDir, plainTrained.onnx, plainTrained.card);
-    const plain = await StudentRanker.load(store.dataset(name), plainDir);
+    const plain = await StudentRanker.load(dataset, plainDir);
     const plainNamed: Ranker & LevelPredictor = {
       name: 'student(human, no negatives)',
       retrieve: (q, k) => plain.retrieve(q, k),
       score: (q, ids) => plain.score(q, ids),
       predictLevels: (q, ids) => plain.predictLevels(q, ids),
     };
-    const bm25 = new Bm25Ranker(store.dataset(name));
+    const bm25 = new Bm25Ranker(dataset);
     const models: Array<{ ranker: Ranker; levels: () => Promise<LevelPredictor> }> = [
-      { ranker: new RandomRanker(store.dataset(name)), levels: () => calibrateRanker(new RandomRanker(store.dataset(name)), store.dataset(name), 'train') },
-      { ranker: bm25, levels: () => calibrateRanker(bm25, store.dataset(name), 'train') },
+      { ranker: new RandomRanker(dataset), levels: () => calibrateRanker(new RandomRanker(dataset), dataset, 'train') },
+      { ranker: bm25, levels: () => calibrateRanker(bm25, dataset, 'train') },
       { ranker: student, levels: () => Promise.resolve(student) },
       { ranker: plainNamed, levels: () => Promise.resolve(plainNamed) },
     ];
-    const linear = store.dataset(name).scale.name === 'home-depot-mean-1-3';
+    const linear = dataset.scale.name === 'home-depot-mean-1-3';
     for (const m of models) {
-      const labels = await evaluateLabels({ dataset: store.dataset(name), split: 'test', predictor: await m.levels() });
+      const labels = await evaluateLabels({ dataset, split: 'test', predictor: await m.levels() });
       for (const protocol of ['rerank', 'retrieval'] as Protocol[]) {
-        const ev = await evaluate({ dataset: store.dataset(name), split: 'test', protocol, ranker: m.ranker });
+        const ev = await evaluate({ dataset, split: 'test', protocol, ranker: m.ranker });
         qualityRows.push([
           name,
           protocol === 'retrieval' && (m.ranker === student || m.ranker === plainNamed) ? `retrieval (bm25@${student.candidates})` : protocol,
@@ -96,7 +97,7 @@ try {
       }
     }
 
-    if (name === 'home-depot') speed = await measureSpeed(store, name, dir, student, bm25);
+    if (name === 'home-depot') speed = await measureSpeed(dataset, dir, student, bm25);
     await student.close();
     await plain.close();
     store.close();
@@ -117,10 +118,10 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-async function measureSpeed(store: Store, name: string, dir: string, student: StudentRanker, bm25: Bm25Ranker) {
-  const extractor = StudentFeatures.fromStore(store.dataset(name), { priorJudgments: store.judgments(name, { split: 'train' }), embedding: null });
+async function measureSpeed(dataset: Dataset, dir: string, student: StudentRanker, bm25: Bm25Ranker) {
+  const extractor = StudentFeatures.fromStore(dataset, { priorJudgments: dataset.storedJudgments({ split: 'train' }), embedding: null });
   const scorer = await OnnxScorer.load((await import('../src/student/index.ts')).readStudentArtifact(dir).onnx);
-  const queries = store.queries(name, 'test');
+  const queries = dataset.storedQueries('test');
   const throughput: string[][] = [];
   const latency: string[][] = [];
   for (const k of [100, 400]) {

@@ -113,7 +113,8 @@ try {
   const truth = queries.flatMap((q) => q.items.map((i) => i.level));
   const truthExpected = queries.flatMap((q) => q.items.map((i) => i.expected));
   const teacherProbs = many.flatMap((j) => j.distribution);
-  const bm25 = await calibrateRanker(createRanker('bm25', store.dataset(dataset)), store.dataset(dataset), 'train');
+  const handle = store.dataset(dataset);
+  const bm25 = await calibrateRanker(createRanker('bm25', handle), handle, 'train');
   t0 = performance.now();
   const bm25Probs: number[] = [];
   for (const q of queries)

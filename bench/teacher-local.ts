@@ -32,9 +32,10 @@ try {
   for (const name of names) {
     const store = Store.open(join(work, `${name}.sqlite`), { create: true });
     store.ingest(DATASETS[name]!.load(await resolveDatasetDir(name, { dataDir, download: false })));
+    const dataset = store.dataset(name);
     let t0 = performance.now();
     const trained = await trainLocalTeacher({
-      dataset: store.dataset(name),
+      dataset,
       assocHoldout: holdout,
       onStage: (s) => console.log(`  ${name}: ${s} (${((performance.now() - t0) / 1000).toFixed(1)} s)`),
     });
@@ -48,15 +49,15 @@ try {
     let studentSeconds = NaN;
     if (!skipStudent) {
       t0 = performance.now();
-      const s = await trainStudent({ dataset: store.dataset(name) });
+      const s = await trainStudent({ dataset });
       studentSeconds = (performance.now() - t0) / 1000;
       const dir = join(work, `${name}-student`);
       writeStudentArtifact(dir, s.onnx, s.card);
-      rows.push(['student', await StudentRanker.load(store.dataset(name), dir)]);
+      rows.push(['student', await StudentRanker.load(dataset, dir)]);
     }
     for (const [label, predictor] of rows) {
       for (const split of ['dev', 'test'] as Split[]) {
-        const r = await evaluateLabels({ dataset: store.dataset(name), split, predictor });
+        const r = await evaluateLabels({ dataset, split, predictor });
         quality.push([name, label, split, String(r.pairs), fmt(r.metrics.accuracy), fmt(r.metrics.kappa_quadratic), fmt(r.metrics.RMSE_expected_level)]);
       }
     }
