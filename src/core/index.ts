@@ -15,3 +15,4 @@ export { TypedList } from './typed-list.ts';
 export { checkSqliteHeader, openSidecarDb } from './sidecar-db.ts';
 export type { SidecarKind } from './sidecar-db.ts';
 export { table, fmt } from './table.ts';
+export { isRecord } from './guards.ts';

@@ -4,6 +4,7 @@
  * captioning VLM.
  */
 import OpenAI from 'openai';
+import { isRecord } from '../core/index.ts';
 import { CallError } from './call.ts';
 
 export interface LlmPricing {
@@ -30,10 +31,6 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
   const date = Date.parse(ra);
   if (!Number.isNaN(date)) return Math.max(0, date - now);
   return undefined;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** What endpointCallError needs to know to word its messages. */

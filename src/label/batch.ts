@@ -29,7 +29,7 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { writeFileAtomic, DistilrankError } from '../core/index.ts';
+import { writeFileAtomic, DistilrankError, isRecord } from '../core/index.ts';
 import type { LlmTeacher, TeacherJudgment, TeacherPair } from '../teacher/index.ts';
 import { type CallCost, addCost, CallError, ZERO_COST } from '../jobs/index.ts';
 import { keyString, pairKey, type LabelCache, type LabelKey, type LabelRef } from './cache.ts';
@@ -161,7 +161,6 @@ export function exportBatch(opts: ExportBatchOptions): ExportBatchResult {
 
 // ---------------------------------------------------------------------------------------------
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isString = (x: unknown): x is string => typeof x === 'string';
 
 /** Read and check a manifest file (FILE_NOT_FOUND, BAD_INPUT). */

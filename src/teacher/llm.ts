@@ -18,7 +18,7 @@
  * every failure is a CallError whose kind says what the job should do.
  */
 import OpenAI from 'openai';
-import { DistilrankError, type Level, type LevelDistribution } from '../core/index.ts';
+import { DistilrankError, isRecord, type Level, type LevelDistribution } from '../core/index.ts';
 import { buildMessages, DEFAULT_MAX_ITEM_CHARS, PROMPT_VERSION, type AnswerFormat } from './prompt.ts';
 import { CallError, endpointCallError, redactUrl, type CallCost, type Env, type LlmPricing } from '../jobs/index.ts';
 import type { Teacher, TeacherJudgment, TeacherPair } from './types.ts';
@@ -289,10 +289,6 @@ export function tokenLevel(token: string): Level | null {
   const t = token.replace(/^[\s\u2581\u0120]+/, '').trim();
   const m = /^[Ll]?([1-5])$/.exec(t);
   return m ? (Number(m[1]) as Level) : null;
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**
