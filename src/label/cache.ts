@@ -205,11 +205,13 @@ interface LabelDbRow {
  * Label sets: which teacher configurations have labelled a data set. A set is (teacher, model,
  * prompt version, representation) under one data set, with a short stable id; training reads a set's
  * labels by id, without constructing the teacher (for `local` that would build its whole feature index).
- * The table is additive: an older cache gains it, filled from its refs, the first time it is opened
- * for writing (representation '' = labelled before sets were recorded).
+ * The table is additive: an older cache gains it, filled from its refs, when it is first opened for
+ * writing (representation '' = labelled before sets were recorded); a read-only open of such a cache
+ * computes the same sets from its refs. (Refs that a distilrank from before label sets writes into a
+ * cache that already has the table get no set: it does not know the table.)
  */
 const LABEL_SETS_SQL = `
-CREATE TABLE IF NOT EXISTS label_sets (
+CREATE TABLE label_sets (
   dataset        TEXT NOT NULL,
   teacher        TEXT NOT NULL,
   model          TEXT NOT NULL,
@@ -240,6 +242,16 @@ export interface LabelSet {
   pairs: number;
   firstAt: string;
   lastAt: string;
+}
+
+/** A teacher configuration found in `label_refs`, with when its labels were written. */
+interface RefConfig {
+  dataset: string;
+  teacher: string;
+  model: string;
+  prompt_version: string;
+  first_at: string;
+  last_at: string;
 }
 
 const KEY_WHERE = 'teacher = ? AND model = ? AND prompt_version = ? AND query_hash = ? AND item_hash = ?';
@@ -282,10 +294,18 @@ export class LabelCache {
   private readonly getStmt: Database.Statement;
   private readonly hasStmt: Database.Statement;
   private readonly stmts: { insert: Database.Statement; ref: Database.Statement; set: Database.Statement } | null;
+  /** Whether the file has the label_sets table (a read-only cache from before label sets has not). */
+  private hasLabelSets: boolean;
 
   private constructor(path: string, db: Database.Database, readonly_: boolean) {
     this.path = path;
     this.db = db;
+    this.hasLabelSets = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'label_sets'").get() !== undefined;
+    const migrate = !readonly_ && !this.hasLabelSets;
+    if (migrate) {
+      db.exec(LABEL_SETS_SQL);
+      this.hasLabelSets = true;
+    }
     this.getStmt = db.prepare(`SELECT * FROM labels WHERE ${KEY_WHERE}`);
     this.hasStmt = db.prepare(`SELECT 1 FROM labels WHERE ${KEY_WHERE}`).pluck();
     this.stmts = readonly_
@@ -300,14 +320,18 @@ export class LabelCache {
             `INSERT OR REPLACE INTO label_refs (dataset, teacher, model, prompt_version, query_id, item_id, query_hash, item_hash)
              VALUES (?,?,?,?,?,?,?,?)`,
           ),
-          set:
-            (db.exec(LABEL_SETS_SQL),
-            db.prepare(
-              `INSERT INTO label_sets (dataset, teacher, model, prompt_version, representation, id, first_at, last_at) VALUES (?,?,?,?,?,?,?,?)
+          set: db.prepare(
+            `INSERT INTO label_sets (dataset, teacher, model, prompt_version, representation, id, first_at, last_at) VALUES (?,?,?,?,?,?,?,?)
              ON CONFLICT (dataset, teacher, model, prompt_version, representation) DO UPDATE SET last_at = excluded.last_at`,
-            )),
+          ),
         };
-    if (!readonly_) this.backfillLabelSets();
+    if (migrate) {
+      const set = this.writable().set;
+      db.transaction(() => {
+        for (const c of this.configsOfRefs())
+          set.run(c.dataset, c.teacher, c.model, c.prompt_version, '', labelSetId(c.teacher, c.model, c.prompt_version, ''), c.first_at, c.last_at);
+      })();
+    }
   }
 
   /** `labels.sqlite` in the store's folder. */
@@ -328,45 +352,34 @@ export class LabelCache {
     this.db.close();
   }
 
-  /** Record the label set of refs written before label sets existed (once per cache; cheap after). */
-  private backfillLabelSets(): void {
-    const missing = this.db
+  /** The teacher configurations the refs hold (of one data set, or all), with when their labels were written. */
+  private configsOfRefs(dataset?: string): RefConfig[] {
+    return this.db
       .prepare(
         `SELECT r.dataset, r.teacher, r.model, r.prompt_version, min(l.created_at) AS first_at, max(l.created_at) AS last_at
          FROM label_refs r JOIN labels l ON l.teacher = r.teacher AND l.model = r.model AND l.prompt_version = r.prompt_version
            AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
-         WHERE NOT EXISTS (SELECT 1 FROM label_sets s WHERE s.dataset = r.dataset AND s.teacher = r.teacher AND s.model = r.model AND s.prompt_version = r.prompt_version)
+         ${dataset === undefined ? '' : 'WHERE r.dataset = ?'}
          GROUP BY r.dataset, r.teacher, r.model, r.prompt_version`,
       )
-      .all() as Array<{ dataset: string; teacher: string; model: string; prompt_version: string; first_at: string; last_at: string }>;
-    const set = this.writable().set;
-    for (const m of missing)
-      set.run(m.dataset, m.teacher, m.model, m.prompt_version, '', labelSetId(m.teacher, m.model, m.prompt_version, ''), m.first_at, m.last_at);
+      .all(...(dataset === undefined ? [] : [dataset])) as RefConfig[];
   }
 
   /** The label sets of a data set, most recently written first. */
   labelSets(dataset: string): LabelSet[] {
-    const hasTable = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'label_sets'").get() !== undefined;
     // A read-only cache from before label sets: its sets are its refs' teacher configurations.
-    const source = hasTable
-      ? `SELECT dataset, teacher, model, prompt_version, representation, id, first_at, last_at FROM label_sets WHERE dataset = ?`
-      : `SELECT r.dataset, r.teacher, r.model, r.prompt_version, '' AS representation, NULL AS id, min(l.created_at) AS first_at, max(l.created_at) AS last_at
-         FROM label_refs r JOIN labels l ON l.teacher = r.teacher AND l.model = r.model AND l.prompt_version = r.prompt_version
-           AND l.query_hash = r.query_hash AND l.item_hash = r.item_hash
-         WHERE r.dataset = ? GROUP BY r.dataset, r.teacher, r.model, r.prompt_version`;
-    const rows = this.db.prepare(`${source} ORDER BY last_at DESC, id`).all(dataset) as Array<{
-      dataset: string;
-      teacher: string;
-      model: string;
-      prompt_version: string;
-      representation: string;
-      id: string | null;
-      first_at: string;
-      last_at: string;
-    }>;
+    const rows: Array<RefConfig & { representation: string; id: string }> = this.hasLabelSets
+      ? (this.db
+          .prepare(
+            'SELECT dataset, teacher, model, prompt_version, representation, id, first_at, last_at FROM label_sets WHERE dataset = ? ORDER BY last_at DESC, id',
+          )
+          .all(dataset) as Array<RefConfig & { representation: string; id: string }>)
+      : this.configsOfRefs(dataset)
+          .map((c) => ({ ...c, representation: '', id: labelSetId(c.teacher, c.model, c.prompt_version, '') }))
+          .sort((a, b) => (a.last_at < b.last_at ? 1 : a.last_at > b.last_at ? -1 : a.id < b.id ? -1 : 1));
     const pairs = this.db.prepare('SELECT count(*) FROM label_refs WHERE dataset = ? AND teacher = ? AND model = ? AND prompt_version = ?').pluck();
     return rows.map((r) => ({
-      id: r.id ?? labelSetId(r.teacher, r.model, r.prompt_version, r.representation),
+      id: r.id,
       dataset: r.dataset,
       teacher: r.teacher,
       model: r.model,
