@@ -188,8 +188,7 @@ export async function evaluateModel(g: GlobalOptions, dataset: Dataset, o: Evalu
 
 /** A teacher's labels for training (its newest label set, or `labelSet`), as `train` and `embed` read them. */
 export function loadTeacherLabels(
-  store: Store,
-  dataset: string,
+  dataset: Dataset,
   teacherName: string,
   weight: number,
   limit: number | undefined,
@@ -197,7 +196,7 @@ export function loadTeacherLabels(
   labelSet?: string,
 ) {
   return readTeacherLabels({
-    dataset: store.dataset(dataset),
+    dataset,
     teacher: teacherName,
     weight,
     ...(limit !== undefined ? { limit } : {}),

@@ -110,13 +110,12 @@ export function registerEmbedCommands(program: Command, g: () => GlobalOptions):
 }
 
 async function train(g: () => GlobalOptions, store: Store, o: EmbedOptions, dir: string): Promise<EmbedCard> {
-  const teacher =
-    o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
+  const dataset = store.dataset(o.dataset);
+  const teacher = o.labels === 'human+teacher' ? loadTeacherLabels(dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
   if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
   const epochs = o.epochs ?? DEFAULT_EMBED_CONFIG.epochs;
   const bar = createProgress('train embeddings (epochs)', g().quiet);
   try {
-    const dataset = store.dataset(o.dataset);
     const { card } = await trainEmbeddingsForDataset({
       dataset,
       dir,

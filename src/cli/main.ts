@@ -235,8 +235,8 @@ export function buildProgram(): Command {
           });
         }
         const store = await storeWithDataset(g(), o.dataset);
-        const dataset = store.dataset(o.dataset);
         try {
+          const dataset = store.dataset(o.dataset);
           const reports = await evaluateModel(g(), dataset, {
             model: o.model,
             split,
@@ -311,11 +311,11 @@ export function buildProgram(): Command {
             hint: 'e.g. --teacher-weight 0.5',
           });
         const store = await storeWithDataset(g(), o.dataset);
-        const dataset = store.dataset(o.dataset);
         try {
+          const dataset = store.dataset(o.dataset);
           const out = resolve(o.out ?? defaultStudentDir(store.path, o.dataset, o.labels));
           const teacher =
-            o.labels === 'human+teacher' ? loadTeacherLabels(store, o.dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
+            o.labels === 'human+teacher' ? loadTeacherLabels(dataset, o.teacher, o.teacherWeight, o.teacherPairs, o.cache, o.labelSet) : undefined;
           if (teacher) note(g(), `distillation: ${teacher.labels.length} labels of teacher ${teacher.name} (${teacher.model}) at weight ${teacher.weight}`);
           const bar = createProgress('train student (epochs)', g().quiet);
           const t0 = performance.now();
@@ -366,8 +366,8 @@ export function buildProgram(): Command {
         });
       }
       const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
       try {
+        const dataset = store.dataset(o.dataset);
         const model = await loadModel(o.model, dataset);
         try {
           const ex = await (model.ranker as StudentRanker).explain(o.query, o.item);
@@ -536,8 +536,8 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'artifact folder (default: beside the store, models/DATASET/teacher-local)')
     .action(async (o: { dataset: string; judgments?: string; out?: string }) => {
       const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
       try {
+        const dataset = store.dataset(o.dataset);
         const t0 = performance.now();
         const trained = await trainLocalTeacher({
           dataset,
@@ -683,8 +683,8 @@ export function buildProgram(): Command {
     .action(async (o: { dataset: string; out: string; split: string; judgments?: string }) => {
       const split = parseSplit(o.split);
       const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
       try {
+        const dataset = store.dataset(o.dataset);
         const qrels = splitQrels(dataset, split, o.judgments);
         writeQrels(o.out, qrels);
         let n = 0;

@@ -143,8 +143,8 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .action(async (o: { dataset: string; representation?: string; item?: string[]; limit: number; json?: boolean } & ActionOptions) => {
       const config = o.representation ? readRepresentation(resolve(o.representation)) : DEFAULT_REPRESENTATION;
       const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
       try {
+        const dataset = store.dataset(o.dataset);
         const sources = fieldSources(
           g(),
           dataset,
@@ -184,8 +184,8 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
     .action(async (o: { dataset: string; events: number; seed: number; json?: boolean }) => {
       if (!Number.isFinite(o.seed)) throw new DistilrankError('BAD_OPTION', '--seed must be a number', { field: 'seed' });
       const store = await storeWithDataset(g(), o.dataset);
-      const dataset = store.dataset(o.dataset);
       try {
+        const dataset = store.dataset(o.dataset);
         const t0 = performance.now();
         const sim = simulateLogs(dataset, { events: o.events, seed: o.seed });
         const removed = dataset.replaceSimulatedLogEvents(sim.events);
@@ -266,8 +266,8 @@ export function registerRepresentCommands(program: Command, g: () => GlobalOptio
             });
         }
         const store = await storeWithDataset(g(), o.dataset);
-        const dataset = store.dataset(o.dataset);
         try {
+          const dataset = store.dataset(o.dataset);
           const sources = fieldSources(g(), dataset, order, o);
           const actions = sources.actions;
           const result = await runAblation({
